@@ -1,0 +1,12 @@
+"""Amaranth hardware generators and Verilog emission.
+
+This package depends on Amaranth only; it never imports :mod:`bitwave.ir`.
+The lowering pass maps IR ops onto these components with concrete parameters.
+"""
+
+from ._chain import Chain
+from ._emit import emit_verilog, port_manifest
+from ._mvu import MatVecUnit
+from ._threshold import ThresholdUnit
+
+__all__ = ["MatVecUnit", "ThresholdUnit", "Chain", "emit_verilog", "port_manifest"]

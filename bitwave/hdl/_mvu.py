@@ -1,0 +1,414 @@
+"""Folded matrix-vector unit (FINN-style MVAU) with an optional activation."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..errors import HdlError
+from ._arith import add_pairs, balanced_sum, clamp_thresholds, requant_clip, requant_scale
+from ._params import (check_activation, check_bool, check_int, format_name, int_matrix,
+                      int_range, int_vector, signed_bits)
+
+__all__ = ["MatVecUnit"]
+
+
+#: Adder-tree levels between two pipeline registers. On iCE40/ECP5 every LUT
+#: has a flip-flop next to it, so registering every level costs almost no area
+#: and keeps fmax independent of ``simd``.
+TREE_LEVELS_PER_STAGE = 1
+
+
+def tree_levels(n):
+    """Levels of a balanced adder tree over ``n`` terms (``ceil(log2(n))``)."""
+    return (n - 1).bit_length()
+
+
+def tree_stages(n):
+    """Pipeline registers inside the adder tree over ``n`` terms."""
+    return -(-tree_levels(n) // TREE_LEVELS_PER_STAGE)
+
+
+def _divisor_error(owner, name, value, dim_name, dim):
+    divisors = ", ".join(str(d) for d in range(1, dim + 1) if dim % d == 0)
+    return HdlError(f"{owner}: {name}={value} does not divide {dim_name}={dim}; "
+                    f"choose a divisor of {dim} ({divisors})")
+
+
+class MatVecUnit(wiring.Component):
+    """Matrix-vector unit: ``acc = W·x + bias`` per input vector, then an activation.
+
+    One stream beat carries one whole vector; element ``i`` sits at bits
+    ``[i*w, (i+1)*w)`` (two's complement when signed; for bipolar elements bit 1
+    means +1 and bit 0 means -1).
+
+    Folding: ``pe`` rows and ``simd`` columns are computed per cycle, so an
+    input vector takes ``cycles_per_frame = (rows/pe)·(cols/simd)`` cycles. The
+    next vector is accepted in the cycle of the current vector's last issue, so
+    a continuously fed unit with a ready output reaches exactly that rate.
+
+    Structure (every arrow is a register, all advanced by one enable)::
+
+        sink ─► input buffer (rotates by simd elements per issue)
+                 │ slice                      weights ROM[addr] (sync read)
+                 ▼                                   ▼
+              slice reg ─────────────────────► products (or XNOR bits) ─►
+              adder tree (one register per level) ─► accumulator ─►
+              activation (0–2 registers) ─► fold collector ─► output register slice ─► source
+
+    The output register slice has a second ("skid") entry; only a full skid
+    entry stalls the pipeline, so ``sink.ready`` and the pipeline enable are
+    registered and no combinational path runs from ``source.ready`` upstream.
+
+    1-bit mode (``w_bipolar`` and ``in_bipolar``): products are ``XNOR(w, x)``
+    bits and the accumulator counts them (popcount ``pc``); ``dot = 2·pc − cols``.
+    With thresholds the comparison happens in popcount form,
+    ``pc >= ceil((cols + T − bias)/2)``, so the accumulator stays
+    ``bits_for(cols)`` wide.
+
+    Parameters
+    ----------
+    weights : rows × cols integers (nested sequence or numpy array); -1/+1 when
+        ``w_bipolar``.
+    in_width, in_signed, in_bipolar : input element format (``in_signed`` is
+        ignored when ``in_bipolar``).
+    w_width, w_signed, w_bipolar : weight format (``w_signed`` ignored when
+        ``w_bipolar``).
+    acc_width : signed width of ``bias + W·x``; checked against the exact bound.
+    bias : ``rows`` integers, or ``None`` for zeros.
+    pe, simd : folding; must divide ``rows`` and ``cols``.
+    thresholds : rows × L ascending integers: ``out = out_bias + #{k : acc >= T[k]}``.
+    requant : ``(mult, shift, lo, hi)``:
+        ``out = clip((acc·mult + round) >> shift, lo, hi)``, round = ``2**(shift-1)``
+        (0 if ``shift == 0``), arithmetic shift.
+    out_width, out_signed : output format (required with an activation; without
+        one the output is the accumulator, ``signed(acc_width)``).
+    out_bias : added to the threshold count.
+
+    Attributes
+    ----------
+    cycles_per_frame : int
+        Cycles per input vector in steady state.
+    latency : int
+        Cycles from the cycle an input vector is accepted to the first cycle its
+        result is valid on ``source``, when the unit is idle and ``source.ready``.
+    weight_words : tuple of int
+        Contents of the weight memory (depth ``cycles_per_frame``, width
+        ``pe·simd·w_width``); word ``nf·(cols/simd) + sf`` holds
+        ``w[nf·pe + p][sf·simd + s]`` at element ``p·simd + s``.
+    """
+
+    def __init__(self, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
+                 w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
+                 out_width=None, out_signed=None, out_bias=0, requant=None):
+        owner = "MatVecUnit"
+        self.in_bipolar = check_bool(owner, "in_bipolar", in_bipolar)
+        self.in_signed = check_bool(owner, "in_signed", in_signed)
+        self.in_width = check_int(owner, "in_width", in_width, minimum=1)
+        self.w_bipolar = check_bool(owner, "w_bipolar", w_bipolar)
+        self.w_signed = check_bool(owner, "w_signed", w_signed)
+        self.w_width = check_int(owner, "w_width", w_width, minimum=1)
+        for prefix, bipolar, width in (("in", self.in_bipolar, self.in_width),
+                                       ("w", self.w_bipolar, self.w_width)):
+            if bipolar and width != 1:
+                raise HdlError(f"{owner}: {prefix}_width must be 1 when {prefix}_bipolar=True, "
+                               f"not {width}")
+
+        self.weights = int_matrix(owner, "weights", weights)
+        self.rows, self.cols = len(self.weights), len(self.weights[0])
+        w_lo, w_hi = int_range(self.w_width, self.w_signed)
+        for r, row in enumerate(self.weights):
+            for c, w in enumerate(row):
+                if self.w_bipolar and w not in (-1, 1):
+                    raise HdlError(f"{owner}: weights[{r}][{c}] = {w} is not -1 or +1, as "
+                                   f"w_bipolar=True requires")
+                if not self.w_bipolar and not w_lo <= w <= w_hi:
+                    raise HdlError(f"{owner}: weights[{r}][{c}] = {w} does not fit "
+                                   f"{format_name(self.w_width, self.w_signed)}")
+
+        self.pe = check_int(owner, "pe", pe, minimum=1)
+        if self.rows % self.pe:
+            raise _divisor_error(owner, "pe", self.pe, "rows", self.rows)
+        self.simd = check_int(owner, "simd", simd, minimum=1)
+        if self.cols % self.simd:
+            raise _divisor_error(owner, "simd", self.simd, "cols", self.cols)
+
+        self.bias = ((0,) * self.rows if bias is None
+                     else int_vector(owner, "bias", bias, length=self.rows))
+
+        # Exact range of sum_c w[r][c]*x[c] per row; each term's range contains 0,
+        # so every partial sum of a row lies inside the row's range too.
+        x_lo, x_hi = (-1, 1) if self.in_bipolar else int_range(self.in_width, self.in_signed)
+        self._sum_ranges = tuple(
+            (sum(min(w * x_lo, w * x_hi) for w in row), sum(max(w * x_lo, w * x_hi) for w in row))
+            for row in self.weights)
+        self.acc_width = check_int(owner, "acc_width", acc_width, minimum=1)
+        acc_lo, acc_hi = int_range(self.acc_width, True)
+        for r, ((lo, hi), b) in enumerate(zip(self._sum_ranges, self.bias)):
+            if not acc_lo <= lo + b <= hi + b <= acc_hi:
+                need = signed_bits(min(l + b for (l, _), b in zip(self._sum_ranges, self.bias)),
+                                   max(h + b for (_, h), b in zip(self._sum_ranges, self.bias)))
+                raise HdlError(f"{owner}: acc_width={self.acc_width} is too small: row {r} "
+                               f"reaches {lo + b}..{hi + b}; use acc_width >= {need}")
+
+        self.activation = check_activation(
+            owner, rows=self.rows, thresholds=thresholds, requant=requant,
+            out_width=out_width, out_signed=out_signed, out_bias=out_bias,
+            passthrough_width=self.acc_width)
+        self.thresholds = self.activation.thresholds
+        self.requant = self.activation.requant
+        self.out_width = self.activation.out_width
+        self.out_signed = self.activation.out_signed
+        self.out_bias = self.activation.out_bias
+
+        self.cycles_per_frame = (self.rows // self.pe) * (self.cols // self.simd)
+        self.weight_words = self._pack_weights()
+        # The last slice is issued cycles_per_frame cycles after the handshake; then
+        # it passes the slice register, products, tree, accumulator, activation and
+        # the output register, and shows on source the cycle after that last edge.
+        self.latency = (self.cycles_per_frame + 4 + tree_stages(self.simd)
+                        + self.activation_stages)
+
+        super().__init__({
+            "sink": In(stream.Signature(unsigned(self.cols * self.in_width))),
+            "source": Out(stream.Signature(unsigned(self.rows * self.out_width))),
+        })
+
+    @property
+    def xnor(self):
+        """Whether the dot product is computed as popcount(XNOR(w, x))."""
+        return self.w_bipolar and self.in_bipolar
+
+    @property
+    def activation_stages(self):
+        if self.thresholds is not None:
+            return 1 if len(self.thresholds[0]) == 1 else 2
+        return 2 if self.requant is not None else 0
+
+    def _pack_weights(self):
+        pe, simd, ww = self.pe, self.simd, self.w_width
+        mask = (1 << ww) - 1
+        words = []
+        for nf in range(self.rows // pe):
+            for sf in range(self.cols // simd):
+                word = 0
+                for p in range(pe):
+                    for s in range(simd):
+                        w = self.weights[nf * pe + p][sf * simd + s]
+                        bits = (w > 0) if self.w_bipolar else (w & mask)
+                        word |= bits << ((p * simd + s) * ww)
+                words.append(word)
+        return tuple(words)
+
+    def _accumulator_plan(self):
+        """Shape of the accumulator, its per-row initial value and per-term scale.
+
+        With thresholds the accumulator holds the raw sum (popcount in 1-bit
+        mode) and bias is folded into the thresholds. Otherwise it holds
+        ``bias + W·x`` exactly in ``acc_width`` bits (1-bit mode: start at
+        ``bias − cols`` and add 2 per matching bit).
+        """
+        if self.thresholds is None:
+            if self.xnor:
+                return signed(self.acc_width), [b - self.cols for b in self.bias], 2
+            return signed(self.acc_width), list(self.bias), 1
+        if self.xnor:
+            return unsigned(self.cols.bit_length()), [0] * self.rows, 1
+        lo = min(l for l, _ in self._sum_ranges)
+        hi = max(h for _, h in self._sum_ranges)
+        return signed(signed_bits(lo, hi)), [0] * self.rows, 1
+
+    def _hw_thresholds(self):
+        """Thresholds in the accumulator's domain, clamped to its range, per row."""
+        if self.xnor:
+            lo, hi = 0, self.cols
+            rows = [[-(-(self.cols + t - b) // 2) for t in row]
+                    for row, b in zip(self.thresholds, self.bias)]
+        else:
+            lo = min(l for l, _ in self._sum_ranges)
+            hi = max(h for _, h in self._sum_ranges)
+            rows = [[t - b for t in row] for row, b in zip(self.thresholds, self.bias)]
+        return [clamp_thresholds(row, lo, hi) for row in rows], signed_bits(lo, hi + 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        pe, simd = self.pe, self.simd
+        nfold, sfold = self.rows // pe, self.cols // simd
+        iw, ww, ow = self.in_width, self.w_width, self.out_width
+
+        # Every pipeline register advances together when `adv` is high. Only a
+        # full skid entry in the output register slice lowers it.
+        adv = Signal()
+        pipe = []
+
+        def register(value, name):
+            value = Value.cast(value)
+            reg = Signal(value.shape(), name=name)
+            pipe.append(reg.eq(value))
+            return reg
+
+        def register_tags(tags, stage):
+            return {k: register(v, f"{stage}_{k}") for k, v in tags.items()}
+
+        def rom(name, words, width, addr):
+            """Constant table; its data belongs to the item that entered the stage after `addr`."""
+            if len(words) == 1:
+                return Const(words[0], width)
+            mem = Memory(shape=unsigned(width), depth=len(words), init=words)
+            m.submodules[name] = mem
+            port = mem.read_port()
+            m.d.comb += [port.addr.eq(addr), port.en.eq(adv)]
+            return port.data
+
+        # ── issue: the buffered vector rotates by `simd` elements per cycle ──
+        buf = Signal(self.cols * iw)
+        buf_valid = Signal()
+        sf = Signal(range(sfold))
+        nf = Signal(range(nfold))
+        addr = Signal(range(self.cycles_per_frame))
+        last_sf = sf == sfold - 1
+        last_nf = nf == nfold - 1
+        frame_end = last_sf & last_nf
+        m.d.comb += self.sink.ready.eq(adv & (~buf_valid | frame_end))
+        with m.If(adv & buf_valid):
+            m.d.sync += [
+                addr.eq(Mux(frame_end, 0, addr + 1)),
+                sf.eq(Mux(last_sf, 0, sf + 1)),
+                nf.eq(Mux(last_sf, Mux(last_nf, 0, nf + 1), nf)),
+                buf.eq(buf.rotate_right(simd * iw)),
+            ]
+            with m.If(frame_end):
+                m.d.sync += buf_valid.eq(0)
+        with m.If(self.sink.valid & self.sink.ready):
+            m.d.sync += [buf.eq(self.sink.payload), buf_valid.eq(1)]
+
+        tags = {"valid": buf_valid, "first": sf == 0, "last": last_sf, "nf": nf,
+                "lastfold": last_nf}
+        stages = [register_tags(tags, "s1")]
+        x_slice = register(buf[:simd * iw], "s1_x")
+        w_word = rom("weights", self.weight_words, pe * simd * ww, addr)
+
+        # ── products (XNOR bits in 1-bit mode) ──
+        def element(word, index, width, is_signed):
+            bits = word[index * width:(index + 1) * width]
+            return bits.as_signed() if is_signed else bits
+
+        xs = [element(x_slice, s, iw, self.in_signed and not self.in_bipolar)
+              for s in range(simd)]
+        terms = []
+        for p in range(pe):
+            row_terms = []
+            for s in range(simd):
+                w = element(w_word, p * simd + s, ww, self.w_signed and not self.w_bipolar)
+                x = xs[s]
+                if self.xnor:
+                    term = ~(w ^ x)
+                elif self.w_bipolar:
+                    term = Mux(w, x, -x)
+                elif self.in_bipolar:
+                    term = Mux(x, w, -w)
+                else:
+                    term = x * w
+                row_terms.append(register(term, f"prod{p}_{s}"))
+            terms.append(row_terms)
+        stages.append(register_tags(stages[-1], "prod"))
+
+        # ── adder tree, registered every TREE_LEVELS_PER_STAGE levels ──
+        for level in range(1, tree_levels(simd) + 1):
+            terms = [add_pairs(row) for row in terms]
+            if level % TREE_LEVELS_PER_STAGE == 0 or level == tree_levels(simd):
+                terms = [[register(t, f"tree{level}_{p}_{i}") for i, t in enumerate(row)]
+                         for p, row in enumerate(terms)]
+                stages.append(register_tags(stages[-1], f"tree{level}"))
+        partials = [row[0] for row in terms]
+
+        # ── accumulator ──
+        acc_shape, acc_init, scale = self._accumulator_plan()
+        into_acc = stages[-1]
+        before_acc = stages[-2]
+        acc_width = acc_shape.width
+        init_words = [sum((acc_init[f * pe + p] & ((1 << acc_width) - 1)) << (p * acc_width)
+                          for p in range(pe)) for f in range(nfold)]
+        init_table = (Const(init_words[0], pe * acc_width) if len(set(init_words)) == 1
+                      else rom("acc_init", init_words, pe * acc_width, before_acc["nf"]))
+        accs = []
+        for p in range(pe):
+            acc = Signal(acc_shape, name=f"acc{p}")
+            init = init_table[p * acc_width:(p + 1) * acc_width]
+            init = init.as_signed() if acc_shape.signed else init
+            with m.If(adv & into_acc["valid"]):
+                m.d.sync += acc.eq(Mux(into_acc["first"], init, acc) + partials[p] * scale)
+            accs.append(acc)
+        stages.append(register_tags({"valid": into_acc["valid"] & into_acc["last"],
+                                     "nf": into_acc["nf"], "lastfold": into_acc["lastfold"]},
+                                    "acc"))
+
+        # ── activation ──
+        out_shape = signed(ow) if self.out_signed else unsigned(ow)
+        if self.thresholds is not None:
+            hw_thresholds, tw = self._hw_thresholds()
+            levels = len(self.thresholds[0])
+            t_words = [sum((hw_thresholds[f * pe + p][k] & ((1 << tw) - 1))
+                           << ((p * levels + k) * tw)
+                           for p in range(pe) for k in range(levels))
+                       for f in range(nfold)]
+            t_table = rom("thresholds", t_words, pe * levels * tw, stages[-2]["nf"])
+            compares = [[accs[p] >= t_table[(p * levels + k) * tw:(p * levels + k + 1) * tw]
+                         .as_signed() for k in range(levels)] for p in range(pe)]
+            if levels > 1:
+                compares = [[register(c, f"cmp{p}_{k}") for k, c in enumerate(row)]
+                            for p, row in enumerate(compares)]
+                stages.append(register_tags(stages[-1], "cmp"))
+            outs = [register(Value.cast(self.out_bias + balanced_sum(row)), f"out{p}")
+                    for p, row in enumerate(compares)]
+            stages.append(register_tags(stages[-1], "act"))
+        elif self.requant is not None:
+            mult, shift, lo, hi = self.requant
+            scaled = [register(requant_scale(a, mult, shift), f"scaled{p}")
+                      for p, a in enumerate(accs)]
+            stages.append(register_tags(stages[-1], "scale"))
+            outs = [register(requant_clip(v, shift, lo, hi), f"out{p}")
+                    for p, v in enumerate(scaled)]
+            stages.append(register_tags(stages[-1], "act"))
+        else:
+            outs = accs
+        fold_parts = []
+        for p, o in enumerate(outs):
+            part = Signal(out_shape, name=f"fold{p}")
+            m.d.comb += part.eq(o)
+            fold_parts.append(part)
+        fold = Cat(*fold_parts)
+        final = stages[-1]
+
+        # ── fold collector: earlier row folds wait here for the last one ──
+        if nfold > 1:
+            collect = Signal((nfold - 1) * pe * ow)
+            with m.If(adv & final["valid"] & ~final["lastfold"]):
+                m.d.sync += collect.eq(Cat(collect[pe * ow:], fold))
+            vector = Cat(collect, fold)
+        else:
+            vector = fold
+        push = final["valid"] & final["lastfold"]
+
+        # ── output register slice with a skid entry ──
+        main, main_valid = Signal(len(vector)), Signal()
+        skid, skid_valid = Signal(len(vector)), Signal()
+        m.d.comb += [
+            adv.eq(~skid_valid),
+            self.source.valid.eq(main_valid),
+            self.source.payload.eq(main),
+        ]
+        with m.If(skid_valid):
+            with m.If(self.source.ready):
+                m.d.sync += [main.eq(skid), skid_valid.eq(0)]
+        with m.Elif(push):
+            with m.If(~main_valid | self.source.ready):
+                m.d.sync += [main.eq(vector), main_valid.eq(1)]
+            with m.Else():
+                m.d.sync += [skid.eq(vector), skid_valid.eq(1)]
+        with m.Elif(self.source.ready):
+            m.d.sync += main_valid.eq(0)
+
+        with m.If(adv):
+            m.d.sync += pipe
+        return m
