@@ -1,0 +1,194 @@
+"""The graph (a chain of ops), the verifier and the text form."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..errors import VerifyError
+from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
+from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType
+
+__all__ = ["Graph", "verify", "print_graph", "parse_graph"]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Ops in topological order: one ``Input`` first, one ``Output`` last."""
+    ops: tuple[Op, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "ops", tuple(self.ops))
+
+    def __iter__(self):
+        return iter(self.ops)
+
+    def __len__(self):
+        return len(self.ops)
+
+    def __getitem__(self, name: str) -> Op:
+        for op in self.ops:
+            if op.name == name:
+                return op
+        raise KeyError(name)
+
+    @property
+    def input(self) -> Input:
+        return self.ops[0]
+
+    @property
+    def output(self) -> Output:
+        return self.ops[-1]
+
+    def types(self) -> dict[str, ValueType]:
+        """Output type of every op, by name (raises VerifyError on the first bad op)."""
+        out: dict[str, ValueType] = {}
+        for op in self.ops:
+            inp = out[op.input] if hasattr(op, "input") else None
+            out[op.name] = op.out_type(inp)
+        return out
+
+    def consumers(self, name: str) -> list[Op]:
+        return [op for op in self.ops if getattr(op, "input", None) == name]
+
+    def replace_ops(self, mapping: dict[str, list[Op]]) -> "Graph":
+        """A new graph where each op named in ``mapping`` is replaced by a list of ops."""
+        new: list[Op] = []
+        for op in self.ops:
+            new.extend(mapping.get(op.name, [op]))
+        return Graph(tuple(new))
+
+    def __str__(self):
+        return print_graph(self)
+
+
+def verify(graph: Graph) -> dict[str, ValueType]:
+    """Check structure and types; raise VerifyError naming the first bad op. Returns the types."""
+    ops = graph.ops
+    if len(ops) < 2:
+        raise VerifyError("graph: needs at least an Input and an Output op")
+    if not isinstance(ops[0], Input):
+        raise VerifyError(f"graph: first op must be Input, not {ops[0].opcode} {ops[0].name}")
+    if not isinstance(ops[-1], Output):
+        raise VerifyError(f"graph: last op must be Output, not {ops[-1].opcode} {ops[-1].name}")
+    seen: set[str] = set()
+    for i, op in enumerate(ops):
+        if op.name in seen:
+            raise VerifyError(f"graph: op name {op.name!r} is used twice")
+        if i and isinstance(op, Input):
+            raise op.error("only the first op may be an Input")
+        if i < len(ops) - 1 and isinstance(op, Output):
+            raise op.error("only the last op may be an Output")
+        src = getattr(op, "input", None)
+        if i and src not in seen:
+            raise op.error(f"reads {src!r}, which is not defined before it")
+        seen.add(op.name)
+    for op in ops[1:]:
+        users = graph.consumers(op.input)
+        if len(users) != 1:
+            raise op.error(f"{op.input!r} has {len(users)} readers; graphs are chains")
+    return graph.types()
+
+
+# ---------------------------------------------------------------------------
+# Text form: one op per line, `name = OpClass(input, key=value, ...)`, values
+# are Python literals or format constructors, so parsing is `ast` plus a small
+# whitelist evaluator and `parse_graph(print_graph(g)) == g` holds exactly.
+
+_HEADER = "bitwave.graph v1"
+_FORMAT_NAMES = {"Int": Int, "Bipolar": Bipolar, "Fixed": Fixed, "Real": Real}
+
+
+def _fmt_text(fmt) -> str:
+    if isinstance(fmt, Int):
+        return f"Int({fmt.bits}, {fmt.signed})"
+    if isinstance(fmt, Fixed):
+        return (f"Fixed({fmt.int_bits}, {fmt.frac_bits}, {fmt.signed}, "
+                f"{fmt.rounding.value!r}, {fmt.overflow.value!r})")
+    return f"{type(fmt).__name__}()"
+
+
+def _value_text(v) -> str:
+    if isinstance(v, Const):
+        return repr(v.array.tolist())
+    if isinstance(v, (Int, Bipolar, Fixed, Real)):
+        return _fmt_text(v)
+    if isinstance(v, float):
+        return repr(v)
+    return repr(v)
+
+
+def print_graph(graph: Graph) -> str:
+    """The text form of a graph (exact: floats are printed with repr)."""
+    lines = [_HEADER]
+    for op in graph.ops:
+        args = []
+        if hasattr(op, "input"):
+            args.append(op.input)
+        for f in fields(op):
+            if f.name in ("name", "input"):
+                continue
+            v = getattr(op, f.name)
+            if f.name == "src" and not v:
+                continue
+            args.append(f"{f.name}={_value_text(v)}")
+        lines.append(f"{op.name} = {type(op).__name__}({', '.join(args)})")
+    return "\n".join(lines) + "\n"
+
+
+def _eval(node: ast.AST, where: str):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, where) for e in node.elts]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _eval(node.operand, where)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FORMAT_NAMES:
+        args = [_eval(a, where) for a in node.args]
+        if node.func.id == "Fixed" and len(args) == 5:
+            args[3], args[4] = Rounding(args[3]), Overflow(args[4])
+        return _FORMAT_NAMES[node.func.id](*args)
+    if isinstance(node, ast.Name) and node.id in ("inf", "nan"):
+        return float(node.id)
+    raise VerifyError(f"parse: {where}: unsupported value {ast.unparse(node)!r}")
+
+
+def parse_graph(text: str) -> Graph:
+    """Parse the text form written by :func:`print_graph`."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines or lines[0].strip() != _HEADER:
+        raise VerifyError(f"parse: line 1: expected header {_HEADER!r}")
+    ops = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        where = f"line {lineno}"
+        try:
+            tree = ast.parse(line.strip(), mode="exec")
+        except SyntaxError as e:
+            raise VerifyError(f"parse: {where}: {e.msg}") from None
+        stmt = tree.body[0] if len(tree.body) == 1 else None
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Name)):
+            raise VerifyError(f"parse: {where}: expected `name = Op(...)`")
+        cls = OP_CLASSES.get(stmt.value.func.id)
+        if cls is None:
+            raise VerifyError(f"parse: {where}: unknown op {stmt.value.func.id!r}; "
+                              f"known: {', '.join(sorted(OP_CLASSES))}")
+        kwargs = {"name": stmt.targets[0].id}
+        call = stmt.value
+        if call.args:
+            if len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
+                raise VerifyError(f"parse: {where}: an op reads one input, named without quotes")
+            kwargs["input"] = call.args[0].id
+        for kw in call.keywords:
+            kwargs[kw.arg] = _eval(kw.value, where)
+        try:
+            ops.append(cls(**kwargs))
+        except TypeError as e:
+            raise VerifyError(f"parse: {where}: {e}") from None
+    graph = Graph(tuple(ops))
+    verify(graph)
+    return graph

@@ -1,0 +1,395 @@
+"""IR ops: small frozen dataclasses, one class per op, validated on construction.
+
+A graph is a chain of ops (each op names the op it reads by ``input``); every
+op produces one vector-valued tensor per sample.  The real value of an
+integer-format tensor is ``code * scale`` with a per-element ``scale``; the
+scales exist for the float comparison and for streamlining, the hardware
+only ever sees the integer codes.
+
+| op             | reads      | computes (per sample)                                        |
+|----------------|------------|--------------------------------------------------------------|
+| Input          | —          | codes of the quantised input, ``clip(round(x / scale))``     |
+| MatVec         | Int/Bipolar| ``W @ x + bias`` exactly (integer W, integer bias)          |
+| Affine         | any        | real ``x * mul + add`` (batch-norm, float bias; pre-streamline only) |
+| Quant          | any        | ``clip(round(real / scale))`` (or sign for Bipolar)         |
+| MultiThreshold | Int        | ``out_bias + #{k : x >= T[k]}`` (sign for Bipolar output)   |
+| Requant        | Int        | ``clip((x * mult + 2**(shift-1)) >> shift)``                |
+| Output         | any        | passes its input through; marks the graph's result          |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import VerifyError
+from ._formats import Bipolar, Format, Int, Real, int_format_for
+
+__all__ = [
+    "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold",
+    "Requant", "Output", "OP_CLASSES",
+]
+
+
+class Const:
+    """An immutable numpy array with value equality (so ops can be compared and hashed)."""
+    __slots__ = ("array",)
+
+    def __init__(self, value, dtype):
+        arr = np.array(value, dtype=dtype)
+        arr.setflags(write=False)
+        object.__setattr__(self, "array", arr)
+
+    def __setattr__(self, key, value):
+        raise AttributeError("Const is immutable")
+
+    def __eq__(self, other):
+        return (isinstance(other, Const) and self.array.dtype == other.array.dtype
+                and self.array.shape == other.array.shape
+                and bool(np.array_equal(self.array, other.array)))
+
+    def __hash__(self):
+        return hash((self.array.shape, self.array.tobytes()))
+
+    def __repr__(self):
+        return f"Const(shape={self.array.shape}, dtype={self.array.dtype})"
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+
+def _ints(value, what: str, op: str) -> Const:
+    arr = np.asarray(value.array if isinstance(value, Const) else value)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise VerifyError(f"{op}: {what} contains NaN or Inf")
+        if not np.all(arr == np.round(arr)):
+            raise VerifyError(f"{op}: {what} must be integers")
+    elif arr.dtype.kind not in "iub":
+        raise VerifyError(f"{op}: {what} must be an integer array, not {arr.dtype}")
+    return Const(arr, np.int64)
+
+
+def _reals(value, what: str, op: str) -> Const:
+    arr = np.asarray(value.array if isinstance(value, Const) else value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise VerifyError(f"{op}: {what} contains NaN or Inf")
+    return Const(arr, np.float64)
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """Type of one op's output: vector length, format and per-element real scale."""
+    n: int
+    fmt: Format
+    scale: Const
+
+    def __post_init__(self):
+        if self.scale.shape != (self.n,):
+            raise VerifyError(f"ValueType: scale has shape {self.scale.shape}, expected ({self.n},)")
+
+    @property
+    def scales(self) -> np.ndarray:
+        return self.scale.array
+
+
+def _vt(n: int, fmt: Format, scale) -> ValueType:
+    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), (n,))
+    return ValueType(n, fmt, Const(s, np.float64))
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base of all ops.  ``src`` is where the op came from (module path, file:line) for messages."""
+    name: str
+    opcode: ClassVar[str] = "op"
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise VerifyError(f"{type(self).__name__}: name must be an identifier, not {self.name!r}")
+
+    @property
+    def where(self) -> str:
+        src = getattr(self, "src", "")
+        return f"op {self.name}" + (f" ({src})" if src else "")
+
+    def error(self, message: str) -> VerifyError:
+        return VerifyError(f"{self.opcode}: {self.where}: {message}")
+
+    def out_type(self, inp: ValueType | None) -> ValueType:
+        raise NotImplementedError
+
+    def replace(self, **changes) -> "Op":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return type(self)(**values)
+
+
+@dataclass(frozen=True)
+class Input(Op):
+    """The network input: ``n`` elements quantised to ``fmt`` with real step ``scale``."""
+    n: int = 1
+    fmt: Format = Int(8)
+    scale: float = 1.0
+    src: str = ""
+    opcode: ClassVar[str] = "input"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "scale", float(self.scale))
+        if not isinstance(self.n, int) or self.n < 1:
+            raise self.error(f"n must be a positive integer, not {self.n!r}")
+        if not isinstance(self.fmt, (Int, Bipolar)):
+            raise self.error(f"input format must be Int or Bipolar, not {self.fmt}")
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise self.error(f"scale must be a positive finite number, not {self.scale!r}")
+
+    def out_type(self, inp):
+        return _vt(self.n, self.fmt, self.scale)
+
+
+@dataclass(frozen=True)
+class MatVec(Op):
+    """``acc = weight @ x + bias`` in exact integer arithmetic.
+
+    ``weight`` holds integer codes in ``wfmt`` (for Bipolar, -1/+1), ``wscale``
+    their per-row real scale, ``bias`` integer codes in accumulator units.
+    ``acc`` is the accumulator format (None until bit-width inference); ``pe``
+    and ``simd`` the hardware parallelism chosen by folding.
+    """
+    input: str = ""
+    weight: Const = None
+    wfmt: Format = Int(8)
+    wscale: Const = None
+    bias: Const | None = None
+    acc: Int | None = None
+    pe: int = 1
+    simd: int = 1
+    src: str = ""
+    opcode: ClassVar[str] = "matvec"
+
+    def __post_init__(self):
+        super().__post_init__()
+        w = _ints(self.weight, "weight", self.where)
+        if w.array.ndim != 2 or 0 in w.shape:
+            raise self.error(f"weight must be a non-empty 2-D matrix, not shape {w.shape}")
+        object.__setattr__(self, "weight", w)
+        rows = w.shape[0]
+        ws = _reals(1.0 if self.wscale is None else self.wscale, "wscale", self.where)
+        ws = Const(np.broadcast_to(ws.array, (rows,)), np.float64)
+        object.__setattr__(self, "wscale", ws)
+        if self.bias is not None:
+            b = _ints(self.bias, "bias", self.where)
+            if b.shape != (rows,):
+                raise self.error(f"bias has shape {b.shape}, expected ({rows},)")
+            object.__setattr__(self, "bias", b)
+        if not isinstance(self.wfmt, (Int, Bipolar)):
+            raise self.error(f"weight format must be Int or Bipolar, not {self.wfmt}")
+        lo, hi = int(w.array.min()), int(w.array.max())
+        if isinstance(self.wfmt, Bipolar):
+            if not np.all(np.abs(w.array) == 1):
+                raise self.error("Bipolar weights must all be -1 or +1")
+        elif lo < self.wfmt.min or hi > self.wfmt.max:
+            raise self.error(f"weights span [{lo}, {hi}], outside {self.wfmt} "
+                             f"[{self.wfmt.min}, {self.wfmt.max}]")
+        for p in ("pe", "simd"):
+            v = getattr(self, p)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise self.error(f"{p} must be a positive integer, not {v!r}")
+        if self.rows % self.pe:
+            raise self.error(f"pe={self.pe} does not divide rows={self.rows}")
+        if self.cols % self.simd:
+            raise self.error(f"simd={self.simd} does not divide cols={self.cols}")
+        if self.acc is not None and not isinstance(self.acc, Int):
+            raise self.error(f"accumulator format must be Int, not {self.acc}")
+
+    @property
+    def rows(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def cols(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def cycles(self) -> int:
+        """Cycles per input vector at this folding: (rows/pe)·(cols/simd)."""
+        return (self.rows // self.pe) * (self.cols // self.simd)
+
+    def bounds(self, in_fmt: Format) -> tuple[np.ndarray, np.ndarray]:
+        """Exact per-row (min, max) of the accumulator over every input in ``in_fmt``."""
+        w = self.weight.array
+        lo_x, hi_x = in_fmt.min, in_fmt.max
+        a, b = w * lo_x, w * hi_x
+        lo = np.minimum(a, b).sum(axis=1)
+        hi = np.maximum(a, b).sum(axis=1)
+        if isinstance(in_fmt, Bipolar):
+            # -1/+1 only: products are ±|w|, the extremes are reached exactly.
+            lo, hi = -np.abs(w).sum(axis=1), np.abs(w).sum(axis=1)
+        if self.bias is not None:
+            lo = lo + self.bias.array
+            hi = hi + self.bias.array
+        return lo, hi
+
+    def out_type(self, inp):
+        if not inp.fmt.is_integer or not isinstance(inp.fmt, (Int, Bipolar)):
+            raise self.error(f"input must be Int or Bipolar, not {inp.fmt}; "
+                             "quantise it first (a Quant op before this MatVec)")
+        if inp.n != self.cols:
+            raise self.error(f"input has {inp.n} elements but weight has {self.cols} columns")
+        s = inp.scales
+        if not np.allclose(s, s[0], rtol=1e-12, atol=0):
+            raise self.error("input scale differs between elements; MatVec needs a per-tensor input scale")
+        lo, hi = self.bounds(inp.fmt)
+        need = int_format_for(int(lo.min()), int(hi.max()))
+        need = Int(need.bits + (0 if need.signed else 1), True)
+        acc = self.acc
+        if acc is None:
+            acc = need
+        elif int(lo.min()) < acc.min or int(hi.max()) > acc.max:
+            raise self.error(f"accumulator {acc} cannot hold the exact range "
+                             f"[{int(lo.min())}, {int(hi.max())}]; it needs at least {need}")
+        return _vt(self.rows, acc, self.wscale.array * s[0])
+
+
+@dataclass(frozen=True)
+class Affine(Op):
+    """Real-valued ``x * mul + add`` per element (batch-norm, float bias); removed by streamlining."""
+    input: str = ""
+    mul: Const = None
+    add: Const = None
+    src: str = ""
+    opcode: ClassVar[str] = "affine"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "mul", _reals(self.mul, "mul", self.where))
+        object.__setattr__(self, "add", _reals(self.add, "add", self.where))
+        if self.mul.array.ndim != 1 or self.mul.shape != self.add.shape:
+            raise self.error(f"mul {self.mul.shape} and add {self.add.shape} must be equal 1-D shapes")
+
+    def out_type(self, inp):
+        if inp.n != self.mul.shape[0]:
+            raise self.error(f"input has {inp.n} elements, affine has {self.mul.shape[0]}")
+        return _vt(inp.n, Real(), 1.0)
+
+
+@dataclass(frozen=True)
+class Quant(Op):
+    """Quantise a real value: ``clip(round_half_even(real / scale))``; Bipolar: +1 iff real >= 0."""
+    input: str = ""
+    fmt: Format = Int(8)
+    scale: Const = None
+    src: str = ""
+    opcode: ClassVar[str] = "quant"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.fmt, (Int, Bipolar)):
+            raise self.error(f"format must be Int or Bipolar, not {self.fmt}")
+        s = _reals(1.0 if self.scale is None else self.scale, "scale", self.where)
+        if s.array.ndim > 1 or np.any(s.array <= 0):
+            raise self.error("scale must be positive (a scalar or one per element)")
+        object.__setattr__(self, "scale", s)
+
+    def out_type(self, inp):
+        s = self.scale.array
+        if s.ndim == 1 and s.shape[0] not in (1, inp.n):
+            raise self.error(f"scale has {s.shape[0]} entries, input has {inp.n} elements")
+        return _vt(inp.n, self.fmt, s.reshape(-1) if s.ndim else s)
+
+
+@dataclass(frozen=True)
+class MultiThreshold(Op):
+    """``out_bias + #{k : x >= thresholds[i, k]}`` per element (FINN's MultiThreshold).
+
+    With a Bipolar output there is one threshold per element and the result is
+    +1 if ``x >= T`` else -1.  Thresholds are ascending along each row.
+    """
+    input: str = ""
+    thresholds: Const = None
+    fmt: Format = Int(4, False)
+    out_bias: int = 0
+    scale: Const = None
+    src: str = ""
+    opcode: ClassVar[str] = "multithreshold"
+
+    def __post_init__(self):
+        super().__post_init__()
+        t = _ints(self.thresholds, "thresholds", self.where)
+        if t.array.ndim != 2:
+            raise self.error(f"thresholds must be 2-D (elements × levels), not shape {t.shape}")
+        if t.shape[1] and np.any(np.diff(t.array, axis=1) < 0):
+            raise self.error("thresholds must be ascending along each row")
+        object.__setattr__(self, "thresholds", t)
+        object.__setattr__(self, "out_bias", int(self.out_bias))
+        object.__setattr__(self, "scale", _reals(1.0 if self.scale is None else self.scale,
+                                                 "scale", self.where))
+        if not isinstance(self.fmt, (Int, Bipolar)):
+            raise self.error(f"format must be Int or Bipolar, not {self.fmt}")
+        if isinstance(self.fmt, Bipolar):
+            if t.shape[1] != 1:
+                raise self.error(f"a Bipolar output takes exactly one threshold per element, not {t.shape[1]}")
+        elif self.out_bias < self.fmt.min or self.out_bias + t.shape[1] > self.fmt.max:
+            raise self.error(f"outputs [{self.out_bias}, {self.out_bias + t.shape[1]}] do not fit {self.fmt}")
+
+    @property
+    def levels(self) -> int:
+        return self.thresholds.shape[1]
+
+    def out_type(self, inp):
+        if not isinstance(inp.fmt, (Int, Bipolar)):
+            raise self.error(f"input must be an integer format, not {inp.fmt}; run streamline first")
+        if inp.n != self.thresholds.shape[0]:
+            raise self.error(f"input has {inp.n} elements, thresholds have {self.thresholds.shape[0]} rows")
+        return _vt(inp.n, self.fmt, self.scale.array)
+
+
+@dataclass(frozen=True)
+class Requant(Op):
+    """``clip((x * mult + 2**(shift-1)) >> shift, fmt)``: integer rescale with round-half-up."""
+    input: str = ""
+    mult: int = 1
+    shift: int = 0
+    fmt: Format = Int(8)
+    scale: Const = None
+    src: str = ""
+    opcode: ClassVar[str] = "requant"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "mult", int(self.mult))
+        object.__setattr__(self, "shift", int(self.shift))
+        if self.mult < 1:
+            raise self.error(f"mult must be a positive integer, not {self.mult!r}")
+        if not 0 <= self.shift <= 62:
+            raise self.error(f"shift must be an integer in [0, 62], not {self.shift!r}")
+        if not isinstance(self.fmt, Int):
+            raise self.error(f"format must be Int, not {self.fmt}")
+        object.__setattr__(self, "scale", _reals(1.0 if self.scale is None else self.scale,
+                                                 "scale", self.where))
+
+    def out_type(self, inp):
+        if not isinstance(inp.fmt, (Int, Bipolar)):
+            raise self.error(f"input must be an integer format, not {inp.fmt}")
+        if max(abs(inp.fmt.min), abs(inp.fmt.max)) * self.mult >= 1 << 62:
+            raise self.error("x * mult may exceed 62 bits")
+        return _vt(inp.n, self.fmt, self.scale.array)
+
+
+@dataclass(frozen=True)
+class Output(Op):
+    """The graph's result."""
+    input: str = ""
+    src: str = ""
+    opcode: ClassVar[str] = "output"
+
+    def out_type(self, inp):
+        return inp
+
+
+OP_CLASSES = {cls.__name__: cls for cls in (Input, MatVec, Affine, Quant, MultiThreshold, Requant, Output)}
