@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
+from ._params import rejects_quietly
 
 __all__ = ["Chain"]
 
@@ -26,6 +27,7 @@ class Chain(wiring.Component):
     if a stage does not state it.
     """
 
+    @rejects_quietly
     def __init__(self, stages):
         if isinstance(stages, (str, bytes)) or not hasattr(stages, "__iter__"):
             raise HdlError(f"Chain: stages must be a list of components, not {stages!r}")

@@ -8,7 +8,8 @@ from amaranth.lib.wiring import In, Out
 from ..errors import HdlError
 from ._arith import add_pairs, balanced_sum, clamp_thresholds, requant_clip, requant_scale
 from ._params import (check_activation, check_bool, check_int, format_name, int_matrix,
-                      int_range, int_vector, signed_bits)
+                      int_range, int_vector, rejects_quietly,
+                      signed_bits)
 
 __all__ = ["MatVecUnit"]
 
@@ -98,6 +99,7 @@ class MatVecUnit(wiring.Component):
         ``w[nf·pe + p][sf·simd + s]`` at element ``p·simd + s``.
     """
 
+    @rejects_quietly
     def __init__(self, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
                  w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
                  out_width=None, out_signed=None, out_bias=0, requant=None):

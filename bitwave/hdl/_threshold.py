@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ._arith import clamp_thresholds, count_at_least, requant_clip, requant_scale
-from ._params import check_activation, check_bool, check_int, int_range
+from ._params import check_activation, check_bool, check_int, int_range, rejects_quietly
 
 __all__ = ["ThresholdUnit"]
 
@@ -24,6 +24,7 @@ class ThresholdUnit(wiring.Component):
     sustains one vector per cycle. ``latency`` is 1, ``cycles_per_frame`` 1.
     """
 
+    @rejects_quietly
     def __init__(self, *, n, in_width, in_signed, thresholds=None, out_width, out_signed,
                  out_bias=0, requant=None):
         owner = "ThresholdUnit"
