@@ -55,8 +55,8 @@ class Chain(wiring.Component):
         self.cycles_per_frame = None if None in rates else max(rates)
         self.latency = None if None in latencies else sum(latencies)
         super().__init__({
-            "sink": In(self.stages[0].signature.members["sink"].signature),
-            "source": Out(self.stages[-1].signature.members["source"].signature),
+            "sink": In(stream.Signature(_payload_shape(self.stages[0], "sink"))),
+            "source": Out(stream.Signature(_payload_shape(self.stages[-1], "source"))),
         })
 
     def elaborate(self, platform):
