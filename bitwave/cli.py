@@ -1,0 +1,252 @@
+"""``bitwave`` command line: compile · verify · demo · report (+ build · flash · boards · run).
+
+Every command reports a :class:`~bitwave.errors.BitwaveError` as one line
+``error: …`` on stderr and exits with status 1; a traceback only ever means a
+bug in bitwave.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .errors import BitwaveError, FrontendError
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _log(msg: str) -> None:
+    console.print(f"[dim]·[/dim] {msg}")
+
+
+def _parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{what} must be comma-separated integers, e.g. 16,8,8,10") from None
+
+
+def load_model(model: str, data: str | None):
+    """MODEL argument → (graph, dataset or None, name, import seconds)."""
+    from .compile import Dataset
+    from .frontend import import_model, import_qonnx, load_model_spec
+    t0 = time.monotonic()
+    if model.endswith(".onnx"):
+        graph = import_qonnx(model)
+        ds = None
+        name = Path(model).stem
+    else:
+        bundle = load_model_spec(model)
+        _log(f"importing {bundle.name} through Brevitas' QONNX export")
+        graph = import_model(bundle.model, bundle.inputs[:1])
+        ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _float_outputs(bundle))
+        name = bundle.name
+    if data is not None:
+        import numpy as np
+        try:
+            with np.load(data) as z:
+                ds = Dataset(z["inputs"], z["labels"] if "labels" in z.files else None)
+        except (OSError, ValueError, KeyError) as e:
+            raise FrontendError(f"--data {data}: cannot read an .npz with an 'inputs' array ({e})") from None
+    if ds is not None and (ds.inputs.ndim != 2 or ds.inputs.shape[1] != graph.input.n):
+        raise FrontendError(f"data: inputs have shape {ds.inputs.shape}, the model expects (N, {graph.input.n})")
+    return graph, ds, name, time.monotonic() - t0
+
+
+def _float_outputs(bundle):
+    if bundle.float_model is None:
+        return None
+    import torch
+    with torch.no_grad():
+        return bundle.float_model(torch.as_tensor(bundle.inputs, dtype=torch.float32)).numpy()
+
+
+def _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
+    from .compile import CompileOptions
+    return CompileOptions(pipeline=pipeline or "", target_cycles=target_cycles, target_fps=target_fps,
+                          clock_mhz=clock_mhz, pe=_parse_ints(pe, "--pe"), simd=_parse_ints(simd, "--simd"))
+
+
+def _print_layers(manifest: dict) -> None:
+    t = Table(title="hardware layers")
+    for col in ("layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles", "est. LUT"):
+        t.add_column(col)
+    for L in manifest["layers"]:
+        t.add_row(L["name"], f"{L['rows']}×{L['cols']}", L["in_fmt"], L["w_fmt"], L["acc_fmt"], L["out_fmt"],
+                  f"{L['pe']}/{L['simd']}", str(L["cycles"]), str(L["estimate"].get("lut", "-")))
+    out.print(t)
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:.2f} %"
+
+
+def _print_verify(res, report: dict) -> None:
+    acc = report.get("accuracy", {})
+    for key, label in (("float", "float accuracy"), ("quantised", "quantised accuracy (reference)")):
+        if key in acc:
+            out.print(f"{label:34s} {_pct(acc[key].get('all'))} all, {_pct(acc[key].get('test'))} held-out")
+    if res.accuracy:
+        out.print(f"{'RTL accuracy (Verilator)':34s} {_pct(res.accuracy.get('all'))} all, "
+                  f"{_pct(res.accuracy.get('test'))} held-out")
+    out.print(f"frames: {res.frames}   cycles/frame: {res.cycles_per_frame:.1f} (ideal {res.ideal_cycles_per_frame})"
+              f"   {res.cycles_per_second / 1e6:.2f} M cycles/s")
+    out.print(f"mismatches: {res.mismatches}")
+    if res.mismatches:
+        out.print(f"first mismatch at sample {res.first_mismatch}; first differing layer: {res.first_bad_layer}")
+        if res.waveform:
+            out.print(f"waveform: {res.waveform}  (open: gtkwave {res.waveform})")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bitwave")
+def cli():
+    """Compile quantised networks into verified open-FPGA accelerators."""
+
+
+_compile_options = [
+    click.option("-p", "--pipeline", default="", help="Extra passes before the default pipeline, e.g. 'svd-split{energy=0.01},quantise-1bit'."),
+    click.option("--target-cycles", type=int, default=None, help="Cycles per frame to reach; picks pe/simd per layer (default: fully folded)."),
+    click.option("--target-fps", type=float, default=None, help="Frames per second to reach at --clock-mhz."),
+    click.option("--clock-mhz", type=float, default=100.0, show_default=True),
+    click.option("--pe", default=None, help="Explicit pe per MatVec layer, comma-separated."),
+    click.option("--simd", default=None, help="Explicit simd per MatVec layer, comma-separated."),
+]
+
+
+def _with(options):
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+@cli.command("compile")
+@click.argument("model")
+@click.option("-o", "--output", "output", default="build", show_default=True, type=click.Path(file_okay=False))
+@click.option("--data", default=None, help="An .npz with 'inputs' (and 'labels') to verify with (for .onnx models).")
+@click.option("--print-between-passes", is_flag=True, help="Print the IR after every pass.")
+@_with(_compile_options)
+def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
+    """Compile MODEL (a QONNX .onnx file, or file.py:function returning a trained model and inputs)."""
+    from .compile import compile_graph
+    graph, ds, name, t_import = load_model(model, data)
+    opts = _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd)
+    res = compile_graph(graph, output, opts, dataset=ds, name=name, log=_log, import_seconds=t_import)
+    if print_between_passes:
+        for f in sorted((Path(output) / "ir").iterdir()):
+            out.print(f"[bold]// {f.name}[/bold]")
+            out.print(f.read_text(), markup=False)
+    _print_layers(json.loads((Path(output) / "manifest.json").read_text()))
+    acc = res.report.get("accuracy", {})
+    for key in ("float", "quantised"):
+        if key in acc:
+            out.print(f"{key} accuracy: {_pct(acc[key].get('all'))} all, {_pct(acc[key].get('test'))} held-out")
+    out.print(f"wrote {output}/ (Verilog, IR after each pass, report.md) in "
+              f"{sum(res.seconds.values()):.1f} s")
+
+
+@cli.command("verify")
+@click.argument("build_dir", type=click.Path(file_okay=False))
+@click.option("--stall-in", type=float, default=0.0, help="Probability of holding input valid low each cycle.")
+@click.option("--stall-out", type=float, default=0.0, help="Probability of holding output ready low each cycle.")
+@click.option("--seed", type=int, default=1)
+@click.option("--cocotb", "use_cocotb", is_flag=True, help="Also run the cocotb backpressure testbench.")
+def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb):
+    """Co-simulate BUILD_DIR's Verilog against the reference interpreter on its dataset."""
+    from .verify import verify_build
+    res = verify_build(build_dir, stall_in=stall_in, stall_out=stall_out, seed=seed, log=_log)
+    report = json.loads((Path(build_dir) / "report.json").read_text())
+    _print_verify(res, report)
+    if use_cocotb:
+        from .sim.cocotb_bench import run_cocotb
+        c = run_cocotb(build_dir, log=_log)
+        out.print(f"cocotb: {c['frames']} frames, stalls {c['rates']}, mismatches: {c['mismatches']}")
+        if c["mismatches"]:
+            sys.exit(1)
+    if res.mismatches:
+        sys.exit(1)
+
+
+@cli.command("report")
+@click.argument("build_dir", type=click.Path(file_okay=False))
+def report_cmd(build_dir):
+    """Print BUILD_DIR's report."""
+    from .compile import load_build
+    load_build(build_dir)
+    out.print((Path(build_dir) / "report.md").read_text(), markup=False)
+
+
+@cli.command("demo")
+@click.option("-o", "--output", default="build/demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--bits", type=click.IntRange(1, 8), default=4, show_default=True)
+@click.option("--target-cycles", type=int, default=64, show_default=True,
+              help="Folding target for the demo (cycles per frame).")
+def demo_cmd(output, bits, target_cycles):
+    """Train the digits MLP (QAT), compile it, verify the RTL on all 1,797 samples."""
+    from .compile import CompileOptions, compile_graph
+    from .verify import verify_build
+    t0 = time.monotonic()
+    example = Path(__file__).resolve().parent.parent / "examples" / "digits.py"
+    function = "digits" if bits == 4 else f"digits_{bits}bit"
+    with console.status(f"training the {bits}-bit digits MLP with Brevitas (cached after the first run)"):
+        graph, ds, name, t_import = load_model(f"{example}:{function}", None)
+    _log(f"model ready in {time.monotonic() - t0:.1f} s")
+    with console.status("compiling: passes, lowering, Verilog"):
+        compile_graph(graph, output, CompileOptions(target_cycles=target_cycles), dataset=ds, name=name,
+                      log=_log, import_seconds=t_import)
+    _print_layers(json.loads((Path(output) / "manifest.json").read_text()))
+    with console.status("verifying: Verilator build and co-simulation of every sample"):
+        res = verify_build(output, log=_log)
+    report = json.loads((Path(output) / "report.json").read_text())
+    _print_verify(res, report)
+    out.print(f"total {time.monotonic() - t0:.1f} s; report: {output}/report.md")
+    if res.mismatches:
+        sys.exit(1)
+
+
+def _register_optional():
+    """Board commands live with the board stage."""
+    try:
+        from .boards import _cli as boards_cli
+    except ImportError:
+        return
+    for name in ("build_cmd", "flash_cmd", "boards_cmd", "run_cmd"):
+        cmd = getattr(boards_cli, name, None)
+        if cmd is not None:
+            cli.add_command(cmd)
+
+
+_register_optional()
+
+
+def main(argv=None) -> None:
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except BitwaveError as e:
+        console.print(Text.assemble(("error: ", "bold red"), str(e)))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

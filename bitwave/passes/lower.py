@@ -1,0 +1,162 @@
+"""Lowering: the one place that knows both IR ops and HDL components.
+
+Each ``MatVec`` (fused with a following ``MultiThreshold`` or ``Requant``)
+becomes a :class:`~bitwave.hdl.MatVecUnit`; a threshold or requant op that
+does not follow a MatVec becomes a :class:`~bitwave.hdl.ThresholdUnit`; the
+units are chained in order.  The result also carries the stream formats and a
+per-layer summary (shapes, formats, folding, cycles, resource estimate) for
+the report and the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import PassError
+from ..hdl import Chain, MatVecUnit, ThresholdUnit, estimate_mvu
+from ..ir import (Bipolar, Graph, Input, Int, MatVec, MultiThreshold, Op, Output, Requant,
+                  int_format_for, verify)
+from ..sim import PortSpec
+from .bitwidths import accumulator_format
+
+__all__ = ["Lowered", "LayerInfo", "lower", "port_of", "to_hw", "from_hw"]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One hardware block, as the report shows it."""
+    name: str
+    kind: str
+    ops: tuple[str, ...]
+    rows: int
+    cols: int
+    pe: int
+    simd: int
+    cycles: int
+    in_fmt: str
+    w_fmt: str
+    acc_fmt: str
+    out_fmt: str
+    estimate: dict
+    src: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__, ops=list(self.ops))
+
+
+@dataclass
+class Lowered:
+    """A graph turned into hardware: the top component, its stream ports and layer summaries."""
+    top: Chain
+    in_port: PortSpec
+    out_port: PortSpec
+    layers: list[LayerInfo] = field(default_factory=list)
+
+    @property
+    def cycles_per_frame(self) -> int:
+        return max(layer.cycles for layer in self.layers)
+
+    @property
+    def estimate(self) -> dict:
+        keys = ("lut", "ff", "bram", "dsp")
+        return {k: sum(layer.estimate.get(k, 0) for layer in self.layers) for k in keys}
+
+
+def to_hw(codes, fmt):
+    """IR codes → the integers on the wire (Bipolar -1/+1 travels as bit 0/1)."""
+    return (codes + 1) // 2 if isinstance(fmt, Bipolar) else codes
+
+
+def from_hw(values, fmt):
+    """Integers on the wire → IR codes."""
+    return 2 * values - 1 if isinstance(fmt, Bipolar) else values
+
+
+def port_of(fmt, n: int) -> PortSpec:
+    """The stream port carrying ``n`` elements of an integer format."""
+    if isinstance(fmt, Bipolar):
+        return PortSpec(n, 1, False)
+    return PortSpec(n, fmt.width, bool(fmt.signed))
+
+
+def _fmt_kwargs(prefix: str, fmt) -> dict:
+    if isinstance(fmt, Bipolar):
+        return {f"{prefix}_width": 1, f"{prefix}_signed": False, f"{prefix}_bipolar": True}
+    return {f"{prefix}_width": fmt.width, f"{prefix}_signed": bool(fmt.signed), f"{prefix}_bipolar": False}
+
+
+def _activation(op: Op | None) -> dict:
+    if isinstance(op, MultiThreshold):
+        fmt = op.fmt
+        if isinstance(fmt, Bipolar):
+            # One threshold; output bit 1 (= +1) iff acc >= T, i.e. count with out_bias 0 in one bit.
+            return dict(thresholds=op.thresholds.array.tolist(), out_width=1, out_signed=False, out_bias=0)
+        return dict(thresholds=op.thresholds.array.tolist(), out_width=fmt.width,
+                    out_signed=bool(fmt.signed), out_bias=op.out_bias)
+    if isinstance(op, Requant):
+        return dict(requant=(op.mult, op.shift, op.fmt.min, op.fmt.max), out_width=op.fmt.width,
+                    out_signed=bool(op.fmt.signed))
+    return {}
+
+
+def lower(graph: Graph) -> Lowered:
+    """Map a streamlined graph onto HDL components (PassError for ops hardware cannot run)."""
+    types = verify(graph)
+    ops = list(graph.ops)
+    stages, layers = [], []
+    i = 1
+    while i < len(ops):
+        op = ops[i]
+        nxt = ops[i + 1] if i + 1 < len(ops) else None
+        if isinstance(op, Output):
+            break
+        in_t = types[op.input]
+        if isinstance(op, MatVec):
+            act = nxt if isinstance(nxt, (MultiThreshold, Requant)) else None
+            out_t = types[act.name] if act else types[op.name]
+            # The comparators work at accumulator width, so it must hold the thresholds too.
+            thr = act.thresholds.array if isinstance(act, MultiThreshold) else None
+            need = accumulator_format(op, in_t.fmt, thr)
+            acc = need if op.acc is None or op.acc.bits < need.bits else op.acc
+            kwargs = dict(weights=op.weight.array.tolist(), acc_width=acc.bits,
+                          bias=None if op.bias is None else op.bias.array.tolist(),
+                          pe=op.pe, simd=op.simd, **_fmt_kwargs("in", in_t.fmt),
+                          **_fmt_kwargs("w", op.wfmt), **_activation(act))
+            stages.append(MatVecUnit(**kwargs))
+            n_thr = act.levels if isinstance(act, MultiThreshold) else 0
+            est = estimate_mvu(rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd,
+                               in_width=port_of(in_t.fmt, 1).width,
+                               w_width=port_of(op.wfmt, 1).width, acc_width=acc.bits,
+                               n_thresholds=n_thr, out_width=port_of(out_t.fmt, 1).width,
+                               bipolar=isinstance(op.wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
+            layers.append(LayerInfo(name=op.name, kind="matvec", ops=(op.name,) + ((act.name,) if act else ()),
+                                    rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=op.cycles,
+                                    in_fmt=str(in_t.fmt), w_fmt=str(op.wfmt), acc_fmt=str(acc),
+                                    out_fmt=str(out_t.fmt), estimate=est, src=op.src))
+            i += 2 if act else 1
+        elif isinstance(op, (MultiThreshold, Requant)):
+            if not isinstance(in_t.fmt, Int):
+                raise PassError(f"lower: {op.where}: input format {in_t.fmt} cannot be thresholded in hardware")
+            out_t = types[op.name]
+            stages.append(ThresholdUnit(n=in_t.n, in_width=in_t.fmt.width, in_signed=bool(in_t.fmt.signed),
+                                        **_activation(op)))
+            n_thr = op.levels if isinstance(op, MultiThreshold) else 1
+            layers.append(LayerInfo(name=op.name, kind=op.opcode, ops=(op.name,), rows=in_t.n, cols=1,
+                                    pe=in_t.n, simd=1, cycles=1, in_fmt=str(in_t.fmt), w_fmt="-",
+                                    acc_fmt="-", out_fmt=str(out_t.fmt),
+                                    estimate=estimate_mvu(rows=in_t.n, cols=1, pe=in_t.n, simd=1,
+                                                          in_width=in_t.fmt.width, w_width=0,
+                                                          acc_width=in_t.fmt.width, n_thresholds=n_thr,
+                                                          out_width=port_of(out_t.fmt, 1).width,
+                                                          bipolar=False),
+                                    src=op.src))
+            i += 1
+        else:
+            raise PassError(f"lower: {op.opcode} {op.where} has no hardware block; "
+                            "run the default pipeline (streamline folds affine and quant ops)")
+    if not stages:
+        raise PassError("lower: the graph has no layers to build")
+    in_t = types[graph.input.name]
+    out_t = types[graph.output.name]
+    return Lowered(top=Chain(stages), in_port=port_of(in_t.fmt, in_t.n),
+                   out_port=port_of(out_t.fmt, out_t.n), layers=layers)

@@ -1,0 +1,94 @@
+"""``report.md``: the build folder's facts rendered for a person.
+
+Everything shown is read from ``manifest.json`` and ``report.json`` (which
+compile, verify and the board flow each extend), so the Markdown can be
+re-rendered at any time and never says anything the JSON does not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["write_report", "update_report", "pct"]
+
+
+def pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f} %"
+
+
+def update_report(build_dir: Path, section: str, data: dict) -> dict:
+    """Set ``report.json[section] = data`` and re-render ``report.md``."""
+    path = Path(build_dir) / "report.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report[section] = data
+    path.write_text(json.dumps(report, indent=2))
+    write_report(build_dir)
+    return report
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def write_report(build_dir: Path) -> None:
+    d = Path(build_dir)
+    manifest = json.loads((d / "manifest.json").read_text())
+    report = json.loads((d / "report.json").read_text()) if (d / "report.json").exists() else {}
+    lines = [f"# bitwave build: {manifest.get('name', '')}", ""]
+    lines += [f"Pipeline: `{','.join(manifest['pipeline'])}`", "",
+              f"Input stream: {manifest['sink']['elems']} × {manifest['sink']['width']} bit"
+              f"{' signed' if manifest['sink']['signed'] else ''}; output stream: "
+              f"{manifest['source']['elems']} × {manifest['source']['width']} bit"
+              f"{' signed' if manifest['source']['signed'] else ''}.", ""]
+    lines += ["## Layers", ""]
+    rows = []
+    for L in manifest["layers"]:
+        e = L["estimate"]
+        rows.append([L["name"], f"{L['rows']}×{L['cols']}", L["in_fmt"], L["w_fmt"], L["acc_fmt"],
+                     L["out_fmt"], f"{L['pe']}/{L['simd']}", L["cycles"], e.get("lut", "-"),
+                     e.get("ff", "-"), e.get("bram", "-"), e.get("weights_in", "-")])
+    t = manifest["estimate"]
+    rows.append(["**total**", "", "", "", "", "", "", f"{manifest['cycles_per_frame']} (slowest)",
+                 t.get("lut"), t.get("ff"), t.get("bram"), ""])
+    lines += _table(["layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles/frame",
+                     "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
+    lines += ["", f"Latency (idle pipeline): {manifest.get('latency')} cycles.", ""]
+    acc = report.get("accuracy") or {}
+    rtl = report.get("rtl") or {}
+    if acc or rtl:
+        lines += ["## Accuracy", ""]
+        rows = []
+        for key, label in (("float", "float model"), ("quantised", "quantised (reference interpreter)")):
+            if key in acc:
+                rows.append([label, pct(acc[key].get("all")), pct(acc[key].get("test"))])
+        if "accuracy" in rtl:
+            rows.append(["RTL (Verilator)", pct(rtl["accuracy"].get("all")), pct(rtl["accuracy"].get("test"))])
+        if rows:
+            lines += _table(["model", "all samples", "held-out"], rows) + [""]
+        if "streamline_max_abs_diff" in acc:
+            lines += [f"Imported vs streamlined graph, largest output difference: "
+                      f"{acc['streamline_max_abs_diff']:.3g} (real units).", ""]
+    if rtl:
+        lines += ["## RTL verification", "",
+                  f"- frames: {rtl['frames']}, **mismatches: {rtl['mismatches']}**"
+                  + (f" (first at sample {rtl['first_mismatch']})" if rtl.get("first_mismatch") is not None else ""),
+                  f"- cycles per frame: {rtl['cycles_per_frame']:.1f} measured vs {rtl['ideal_cycles_per_frame']} ideal",
+                  f"- simulation: {rtl['cycles']} cycles in {rtl['sim_seconds']:.2f} s "
+                  f"({rtl['cycles_per_second'] / 1e6:.2f} M cycles/s); Verilator build {rtl['build_seconds']:.1f} s"
+                  f"{' (cached)' if rtl.get('build_cached') else ''}",
+                  f"- stalls: input {rtl['stall_in']}, output {rtl['stall_out']}"]
+        if rtl.get("waveform"):
+            lines.append(f"- waveform: `{rtl['waveform']}` (open with `gtkwave {rtl['waveform']}`)")
+        if rtl.get("first_bad_layer"):
+            lines.append(f"- first layer whose stream differs: {rtl['first_bad_layer']}")
+        lines.append("")
+    cs = report.get("compile_seconds")
+    if cs:
+        lines += ["## Times", "", ", ".join(f"{k}: {v:.2f} s" for k, v in cs.items()), ""]
+    board = report.get("board")
+    if board:
+        lines += ["## Board", "", "```", json.dumps(board, indent=2), "```", ""]
+    (d / "report.md").write_text("\n".join(lines))
