@@ -160,7 +160,7 @@ def int_format_for(lo: int, hi: int) -> Int:
     lo, hi = int(lo), int(hi)
     if lo >= 0:
         return Int(max(1, hi.bit_length()), signed=False)
-    bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
+    bits = max((-lo - 1).bit_length(), max(hi, 0).bit_length()) + 1
     return Int(bits, signed=True)
 
 

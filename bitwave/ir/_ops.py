@@ -180,7 +180,9 @@ class MatVec(Op):
         object.__setattr__(self, "weight", w)
         rows = w.shape[0]
         ws = _reals(1.0 if self.wscale is None else self.wscale, "wscale", self.where)
-        ws = Const(np.broadcast_to(ws.array, (rows,)), np.float64)
+        if ws.array.size not in (1, rows):
+            raise self.error(f"wscale has {ws.array.size} entries, expected 1 or one per row ({rows})")
+        ws = Const(np.broadcast_to(ws.array.reshape(-1), (rows,)), np.float64)
         object.__setattr__(self, "wscale", ws)
         if self.bias is not None:
             b = _ints(self.bias, "bias", self.where)
