@@ -1,0 +1,184 @@
+"""Analytic resource model of :class:`MatVecUnit` for iCE40-style LUT4 fabrics.
+
+The model follows the generated structure part by part (see
+:func:`estimate_mvu`); every constant it uses is a field of :class:`CostModel`
+so that calibration against Yosys/nextpnr reports changes numbers in one place.
+"""
+
+from dataclasses import dataclass
+
+from ..errors import HdlError
+from ._mvu import _divisor_error, tree_levels
+from ._params import check_bool, check_int
+
+__all__ = ["CostModel", "ICE40", "estimate_mvu"]
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Per-primitive costs of an iCE40 logic cell (one LUT4 + one FF + carry logic).
+
+    Assumptions: adders and subtractors use the carry chain, one LUT per sum
+    bit; a flip-flop with enable costs no LUT (SB_DFFE); a 2:1 mux in front of
+    a flip-flop is one LUT; multipliers are soft (no SB_MAC16, so ``dsp`` is
+    always 0), about one LUT per partial-product bit; a comparison with a
+    constant takes about half a LUT per bit, with a variable one LUT per bit
+    (carry chain); a LUT4 holds 16 one-bit ROM words, and a deeper LUT ROM
+    needs a mux tree of about one more LUT per 16 words; a table of more than
+    one word goes to block RAM when Yosys would put it there (see
+    ``rom_logic_cost_per_bit``).
+
+    Checked against Yosys 0.50 ``synth_ice40`` (LUT4 / FF, estimate vs Yosys):
+    1-bit 16×8 pe1 simd8: 96/131 vs 90/156; 1-bit 64×64 pe4 simd16:
+    964/652 vs 985/684; 1-bit 64×784 pe16 simd49 (weights in LUTs):
+    10104/5389 vs 8272/5170; 4-bit 16×16 pe2 simd4 with 3 thresholds:
+    690/494 vs 656/429; 32×32 pe1 simd8 without activation: 833/1827 and
+    1 block vs 858/1836 and 1 block. Place-and-route numbers may differ.
+    """
+    lut_per_adder_bit: float = 1.0
+    lut_per_mux_bit: float = 1.0
+    lut_per_product_bit: float = 1.0
+    lut_per_const_compare_bit: float = 0.5
+    lut_per_compare_bit: float = 1.0
+    rom_words_per_lut: int = 16
+    rom_mux_lut_per_block: float = 1.0
+    #: Yosys' own choice between logic and block RAM for a ROM (memory_libmap):
+    #: logic costs ``bits · rom_logic_cost_per_bit``, each block ``bram_cost``;
+    #: block RAM wins only when strictly cheaper (defaults of Yosys ≥ 0.40 for
+    #: ``synth_ice40``: 1/16 and 64, i.e. more than 1024 bits per block used).
+    rom_logic_cost_per_bit: float = 1 / 16
+    bram_cost: float = 64
+    #: iCE40 EBR aspect ratios (depth, width) of one 4 kbit block.
+    bram_shapes: tuple = ((256, 16), (512, 8), (1024, 4), (2048, 2))
+    #: Counters, handshakes and pipeline valid/flag bits: a small constant.
+    control_lut: int = 16
+    control_ff: int = 16
+
+
+ICE40 = CostModel()
+
+
+def _bits(n):
+    """Bits of a counter over ``n`` states."""
+    return max(n - 1, 0).bit_length()
+
+
+def _table(model, words, width):
+    """(lut, ff, bram, in_bram) of a read-only table with a registered read port."""
+    if words <= 1 or width == 0:
+        return 0, 0, 0, False
+    blocks = min(-(-width // w) * -(-words // d) for d, w in model.bram_shapes)
+    if blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit:
+        return 0, 0, blocks, True
+    blocks = -(-words // model.rom_words_per_lut)
+    luts_per_bit = blocks + (blocks - 1) * model.rom_mux_lut_per_block
+    return width * luts_per_bit, width, 0, False
+
+
+def _adder_tree(model, terms, width):
+    """(lut, ff) of a balanced tree over ``terms`` values of ``width`` bits, every level
+    registered (odd terms pass through a register)."""
+    lut = ff = 0
+    for _ in range(tree_levels(terms)):
+        width += 1
+        adders, passed = terms // 2, terms % 2
+        lut += adders * width * model.lut_per_adder_bit
+        ff += adders * width + passed * (width - 1)
+        terms = adders + passed
+    return lut, ff
+
+
+def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresholds,
+                 out_width, bipolar, model=ICE40):
+    """Estimate LUT4s, flip-flops and block RAMs of one :class:`MatVecUnit`.
+
+    ``bipolar`` means 1-bit mode (XNOR-popcount, ``in_width = w_width = 1``);
+    ``n_thresholds`` is thresholds per row (0: no activation, and then
+    ``out_width`` should be ``acc_width``). Requantisation is not modelled.
+    Mixed modes (one side bipolar) are priced as a multi-bit unit.
+
+    Parts, in pipeline order, with ``NF = rows/pe``, ``SF = cols/simd``:
+
+    - input buffer: ``cols·in_width`` FFs, one mux LUT per bit when it rotates (SF > 1);
+    - slice register: ``simd·in_width`` FFs;
+    - weights: ``NF·SF`` words × ``pe·simd·w_width`` bits, BRAM or LUT ROM
+      (see :class:`CostModel`), constants when ``NF·SF == 1``;
+    - products: ``pe·simd`` XNOR LUTs, or ``in_width·w_width``-LUT soft multipliers,
+      each registered;
+    - adder tree per PE, every level registered;
+    - accumulator per PE: adder plus init mux, ``acc_width`` FFs (popcount width in
+      1-bit mode with thresholds);
+    - thresholds per PE: ``n_thresholds`` comparators (against constants when
+      ``NF == 1``, else against a table as above), count, output register;
+    - fold collector ``(NF−1)·pe·out_width`` FFs, output slice ``2·rows·out_width``
+      FFs plus a mux LUT per bit;
+    - control: constants of the model.
+
+    Returns ``dict(lut, ff, bram, dsp=0, weights_in_bram, parts)`` where
+    ``parts`` maps each part to its ``(lut, ff)``; ``lut`` and ``ff`` are rounded.
+    """
+    owner = "estimate_mvu"
+    rows = check_int(owner, "rows", rows, minimum=1)
+    cols = check_int(owner, "cols", cols, minimum=1)
+    pe = check_int(owner, "pe", pe, minimum=1)
+    simd = check_int(owner, "simd", simd, minimum=1)
+    if rows % pe:
+        raise _divisor_error(owner, "pe", pe, "rows", rows)
+    if cols % simd:
+        raise _divisor_error(owner, "simd", simd, "cols", cols)
+    in_width = check_int(owner, "in_width", in_width, minimum=1)
+    w_width = check_int(owner, "w_width", w_width, minimum=1)
+    acc_width = check_int(owner, "acc_width", acc_width, minimum=1)
+    n_thresholds = check_int(owner, "n_thresholds", n_thresholds, minimum=0)
+    out_width = check_int(owner, "out_width", out_width, minimum=1)
+    bipolar = check_bool(owner, "bipolar", bipolar)
+    if bipolar and (in_width, w_width) != (1, 1):
+        raise HdlError(f"{owner}: bipolar=True needs in_width=1 and w_width=1, "
+                       f"not {in_width} and {w_width}")
+
+    nf, sf = rows // pe, cols // simd
+    parts = {}
+    parts["input buffer"] = (cols * in_width * model.lut_per_mux_bit if sf > 1 else 0,
+                             cols * in_width)
+    parts["slice register"] = (0, simd * in_width)
+
+    w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf, pe * simd * w_width)
+    parts["weights"] = (w_lut, w_ff)
+
+    if bipolar:
+        term_width, term_lut = 1, 1
+    else:
+        term_width = in_width + w_width
+        term_lut = in_width * w_width * model.lut_per_product_bit
+    parts["products"] = (pe * simd * term_lut, pe * simd * term_width)
+
+    tree_lut, tree_ff = _adder_tree(model, simd, term_width)
+    parts["adder tree"] = (pe * tree_lut, pe * tree_ff)
+
+    internal = (cols.bit_length() if bipolar and n_thresholds else acc_width)
+    acc_lut = internal * (model.lut_per_adder_bit + (model.lut_per_mux_bit if sf > 1 else 0))
+    parts["accumulator"] = (pe * acc_lut, pe * internal)
+
+    t_bram = 0
+    if n_thresholds:
+        t_width = internal + 1
+        t_lut, t_ff, t_bram, _ = _table(model, nf, pe * n_thresholds * t_width)
+        per_bit = model.lut_per_compare_bit if nf > 1 else model.lut_per_const_compare_bit
+        compare = n_thresholds * t_width * per_bit
+        count_lut = _adder_tree(model, n_thresholds, 1)[0]
+        cmp_ff = n_thresholds if n_thresholds > 1 else 0
+        parts["thresholds"] = (t_lut + pe * (compare + count_lut),
+                               t_ff + pe * (cmp_ff + out_width))
+    parts["collector"] = (0, (nf - 1) * pe * out_width)
+    parts["output slice"] = (rows * out_width * model.lut_per_mux_bit, 2 * rows * out_width)
+    parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),
+                        model.control_ff + _bits(sf) + _bits(nf) + _bits(nf * sf))
+
+    return {
+        "lut": round(sum(lut for lut, _ in parts.values())),
+        "ff": round(sum(ff for _, ff in parts.values())),
+        "bram": w_bram + t_bram,
+        "dsp": 0,
+        "weights_in_bram": weights_in_bram,
+        "parts": parts,
+    }
