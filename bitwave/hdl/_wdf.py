@@ -1,0 +1,250 @@
+"""Wave-digital-filter core: one clipper-class WDF evaluated once per audio sample."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..errors import HdlError
+from ._params import check_bool, check_int, int_range, rejects_quietly, signed_bits
+
+__all__ = ["WdfCore"]
+
+
+def _round_shift(value, shift, nearest):
+    """``value · 2**-shift`` as an integer: round half up, or floor (arithmetic shift)."""
+    if shift <= 0:
+        return value << -shift
+    if nearest:
+        return (value + (1 << (shift - 1))) >> shift
+    return value >> shift
+
+
+def _fit(value, width, saturate):
+    """``value`` brought into ``signed(width)``: clamp, or keep the low bits (wrap)."""
+    if saturate:
+        lo, hi = int_range(width, True)
+        value = Mux(value < lo, lo, Mux(value > hi, hi, value))
+    return value[:width].as_signed()
+
+
+class _Step(enum.Enum, shape=3):
+    IDLE = 0      # sink.ready: take a sample, convert it to a wave
+    ADAPT = 1     # adaptor's wave up to the root
+    LOCATE = 2    # PWL segment of |b0| -> table address
+    ROOT = 3      # interpolate the table: the root's reflected wave
+    SCATTER = 4   # waves down to the leaves, new state, probe voltage
+    OUTPUT = 5    # source.valid until taken
+
+
+class WdfCore(wiring.Component):
+    """A clipper-class WDF in fixed point: one input sample per ``sink`` beat, one output sample
+    per ``source`` beat, bit-exact with ``bitwave.ir.wdf.run_fixed``.
+
+    The tree: a 3-port adaptor (``series`` or parallel) with the resistive
+    source on port 1 (it reflects the input), a capacitor or (``inductor``) an
+    inductor on port 2 (it reflects its stored wave, negated for an inductor)
+    and a diode pair at the root, evaluated as a piecewise-linear table of
+    ``b(|a|)`` with odd symmetry.  Per sample, with waves in ``signed(wave_width)``
+    of ``wave_frac`` fraction bits and every sum or product brought back into that
+    format (rounding by ``wave_round_nearest``, overflow by ``wave_saturate``)::
+
+        a1 = input (re-expressed in the wave format);  a2 = ±state
+        parallel: b0 = a2 + g·(a1 − a2);   series: b0 = −(a1 + a2)
+        br = PWL(b0)
+        parallel: b1 = br + b0 − a1, b2 = br + b0 − a2
+        series:   b1 = a1 − g·(br + a1 + a2), b2 = −(br + b1)
+        state = b2;  output = (a_p + b_p)/2 of port ``probe`` (0 root, 1 source, 2 reactance)
+
+    ``g = coeff · 2**-coeff_frac``.  The table covers ``|a| < 2**(table_range_log2 +
+    wave_frac)`` codes in ``table_octaves`` zones (zone 0, then octaves), each of
+    ``2**segments_log2`` equal segments; ``table`` holds the
+    ``table_octaves·2**segments_log2 + 1`` breakpoint values.  Beyond the table
+    the reflected wave continues with slope −1.
+
+    Hardware: one sample in flight, a six-step sequence (accept, adapt, locate,
+    root, scatter, output); the table is a memory of ``(b_k, b_{k+1} − b_k)``
+    pairs read once per sample, so one interpolation multiply and one
+    coefficient multiply per sample.
+
+    Attributes
+    ----------
+    cycles_per_sample : int
+        Cycles between accepted samples with ``sink`` always valid and ``source``
+        always ready (6).
+    latency : int
+        Cycles from the cycle a sample is accepted to the first cycle its result is
+        valid on ``source`` (5).
+    table_words : tuple of int
+        Contents of the root memory: word ``k`` holds ``b_k`` in the low
+        ``wave_width`` bits and ``b_{k+1} − b_k`` above it.
+    """
+
+    cycles_per_sample = 6
+    latency = 5
+
+    @rejects_quietly
+    def __init__(self, *, in_width, in_frac, wave_width, wave_frac, out_width, out_frac,
+                 coeff, coeff_frac, series, inductor, probe, table_range_log2, table_octaves,
+                 segments_log2, table, wave_round_nearest=True, wave_saturate=True,
+                 out_round_nearest=True, out_saturate=True):
+        owner = "WdfCore"
+        self.in_width = check_int(owner, "in_width", in_width, minimum=1)
+        self.wave_width = check_int(owner, "wave_width", wave_width, minimum=2)
+        if self.wave_width < 2:
+            raise HdlError(f"{owner}: wave_width must be at least 2, not {self.wave_width}")
+        self.out_width = check_int(owner, "out_width", out_width, minimum=1)
+        self.in_frac = check_int(owner, "in_frac", in_frac, minimum=0)
+        self.wave_frac = check_int(owner, "wave_frac", wave_frac, minimum=0)
+        self.out_frac = check_int(owner, "out_frac", out_frac, minimum=0)
+        self.coeff_frac = check_int(owner, "coeff_frac", coeff_frac, minimum=1)
+        self.coeff = check_int(owner, "coeff", coeff, minimum=0)
+        if self.coeff > 1 << self.coeff_frac:
+            raise HdlError(f"{owner}: coeff {self.coeff} exceeds 2**coeff_frac = "
+                           f"{1 << self.coeff_frac}; an adaptor coefficient lies in [0, 1]")
+        self.series = check_bool(owner, "series", series)
+        self.inductor = check_bool(owner, "inductor", inductor)
+        self.probe = check_int(owner, "probe", probe, minimum=0)
+        if self.probe > 2:
+            raise HdlError(f"{owner}: probe must be 0 (root), 1 (source) or 2 (reactance), "
+                           f"not {self.probe}")
+        for name, value in (("wave_round_nearest", wave_round_nearest),
+                            ("wave_saturate", wave_saturate),
+                            ("out_round_nearest", out_round_nearest),
+                            ("out_saturate", out_saturate)):
+            setattr(self, name, check_bool(owner, name, value))
+
+        self.table_range_log2 = check_int(owner, "table_range_log2", table_range_log2)
+        self.span = self.table_range_log2 + self.wave_frac
+        if not 0 <= self.span <= self.wave_width - 1:
+            raise HdlError(f"{owner}: table_range_log2 + wave_frac = {self.span} must lie in "
+                           f"[0, wave_width − 1 = {self.wave_width - 1}]: the table cannot "
+                           f"reach past the wave format")
+        self.table_octaves = check_int(owner, "table_octaves", table_octaves, minimum=1)
+        self.segments_log2 = check_int(owner, "segments_log2", segments_log2, minimum=0)
+        if self.table_octaves > self.span + 1 or \
+                self.segments_log2 > self.span - self.table_octaves + 1:
+            raise HdlError(f"{owner}: {self.table_octaves} octaves of 2**{self.segments_log2} "
+                           f"segments need segments narrower than one code; lower "
+                           f"segments_log2 or table_octaves")
+        entries = self.table_octaves * (1 << self.segments_log2) + 1
+        if isinstance(table, (str, bytes)) or not hasattr(table, "__len__") \
+                or len(table) != entries:
+            raise HdlError(f"{owner}: table must be a sequence of table_octaves·"
+                           f"2**segments_log2 + 1 = {entries} integers")
+        lo, hi = int_range(self.wave_width, True)
+        self.table = tuple(check_int(owner, f"table[{k}]", t) for k, t in enumerate(table))
+        for k, t in enumerate(self.table):
+            if not lo <= t <= hi:
+                raise HdlError(f"{owner}: table[{k}] = {t} does not fit signed({self.wave_width})")
+
+        diffs = [b - a for a, b in zip(self.table, self.table[1:])]
+        self.diff_width = signed_bits(min(diffs), max(diffs))
+        mask_t, mask_d = (1 << self.wave_width) - 1, (1 << self.diff_width) - 1
+        self.table_words = tuple((t & mask_t) | ((d & mask_d) << self.wave_width)
+                                 for t, d in zip(self.table, diffs))
+        super().__init__({
+            "sink": In(stream.Signature(signed(self.in_width))),
+            "source": Out(stream.Signature(signed(self.out_width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W, F = self.wave_width, self.wave_frac
+        K, seg = self.table_octaves, self.segments_log2
+        span, low = self.span, self.span - self.table_octaves + 1
+        sh_max = low - seg + max(K - 2, 0)
+
+        def fit(v):
+            return _fit(v, W, self.wave_saturate)
+
+        def rnd(v, shift):
+            return _round_shift(v, shift, self.wave_round_nearest)
+
+        state = Signal(signed(W))
+        a1 = Signal(signed(W))
+        a2 = Signal(signed(W))
+        b0 = Signal(signed(W))
+        br = Signal(signed(W))
+        out = Signal(signed(self.out_width))
+        neg = Signal()
+        beyond = Signal()
+        excess = Signal(signed(W + 1))
+        frac = Signal(unsigned(max(sh_max, 1)))
+
+        m.submodules.table = table = Memory(shape=unsigned(W + self.diff_width),
+                                            depth=len(self.table_words), init=self.table_words)
+        rd = table.read_port()
+
+        step = Signal(_Step)
+        m.d.comb += [
+            self.sink.ready.eq(step == _Step.IDLE),
+            self.source.valid.eq(step == _Step.OUTPUT),
+            self.source.payload.eq(out),
+            rd.en.eq(step == _Step.LOCATE),
+        ]
+
+        mag = Signal(unsigned(W))
+        m.d.comb += mag.eq(Mux(b0 < 0, -b0, b0))
+        # Zone of |b0|: 0 below 2**low codes, then one zone per octave (a priority encoder
+        # over the K−1 bits above the zone-0 range).
+        zone_bits = mag[low:span] if K > 1 else Const(0, 1)
+        with m.Switch(step):
+            with m.Case(_Step.IDLE):
+                with m.If(self.sink.valid):
+                    x = self.sink.payload
+                    m.d.sync += [
+                        a1.eq(fit(_round_shift(x, self.in_frac - F, self.wave_round_nearest))),
+                        a2.eq(fit(-state) if self.inductor else state),
+                        step.eq(_Step.ADAPT),
+                    ]
+            with m.Case(_Step.ADAPT):
+                if self.series:
+                    m.d.sync += b0.eq(fit(-(a1 + a2)))
+                else:
+                    m.d.sync += b0.eq(fit(a2 + rnd((a1 - a2) * self.coeff, self.coeff_frac)))
+                m.d.sync += step.eq(_Step.LOCATE)
+            with m.Case(_Step.LOCATE):
+                m.d.sync += [
+                    neg.eq(b0 < 0),
+                    beyond.eq(mag >= (1 << span)),
+                    excess.eq(mag - (1 << span)),
+                    step.eq(_Step.ROOT),
+                ]
+                zone_width = max(K - 1, 1).bit_length()
+                with m.Switch(zone_bits):
+                    for z in range(K):
+                        sh = low - seg + max(z - 1, 0)
+                        # Zone z: the leading one of |b0| above the zone-0 range is bit z−1.
+                        pattern = ("0" * (K - 1 - z) + "1" + "-" * (z - 1)) if z else "0" * (K - 1)
+                        with m.Case(pattern or "-"):
+                            m.d.comb += rd.addr.eq(Cat(mag[sh:sh + seg], Const(z, zone_width)))
+                            m.d.sync += frac.eq(mag[:sh] << (sh_max - sh) if sh else 0)
+            with m.Case(_Step.ROOT):
+                base = rd.data[:W].as_signed()
+                diff = rd.data[W:].as_signed()
+                inside = base + rnd(diff * frac, sh_max)
+                y = Mux(beyond, Const(self.table[-1], signed(W)) - excess, inside)
+                m.d.sync += [
+                    br.eq(fit(Mux(neg, -y, y))),
+                    step.eq(_Step.SCATTER),
+                ]
+            with m.Case(_Step.SCATTER):
+                if self.series:
+                    b1 = fit(a1 - rnd((br + a1 + a2) * self.coeff, self.coeff_frac))
+                    b2 = fit(-(br + b1))
+                else:
+                    b1 = fit(br + b0 - a1)
+                    b2 = fit(br + b0 - a2)
+                probed = (b0 + br, a1 + b1, a2 + b2)[self.probe]
+                m.d.sync += [
+                    state.eq(b2),
+                    out.eq(_fit(_round_shift(probed, F + 1 - self.out_frac,
+                                             self.out_round_nearest),
+                                self.out_width, self.out_saturate)),
+                    step.eq(_Step.OUTPUT),
+                ]
+            with m.Case(_Step.OUTPUT):
+                with m.If(self.source.ready):
+                    m.d.sync += step.eq(_Step.IDLE)
+        return m
