@@ -11,6 +11,7 @@ half-written build; an existing folder is replaced only if bitwave wrote it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -108,6 +109,19 @@ def prepare_output_dir(out_dir: Path) -> None:
                 f"{', …' if len(list(out_dir.iterdir())) > 3 else ''}); choose an empty or new folder")
 
 
+class _NoteHandler(logging.Handler):
+    """Collects what passes decided (``bitwave.passes`` log records) for the report."""
+
+    def __init__(self, notes: list[str], echo: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.notes, self.echo = notes, echo
+
+    def emit(self, record):
+        msg = record.getMessage()
+        self.notes.append(msg)
+        self.echo(msg)
+
+
 def _accuracy(scores: np.ndarray, labels: np.ndarray, mask: np.ndarray | None) -> dict:
     pred = np.argmax(scores, axis=1)
     ok = pred == labels
@@ -137,7 +151,15 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
             (tmp / "ir" / f"{i + 1:02d}-{p.name}.txt").write_text(print_graph(g))
             log(f"pass {format_pass(p)}: {len(g)} ops")
 
-        final = PassManager(passes, after_each=after).run(graph)
+        notes: list[str] = []
+        handler = _NoteHandler(notes, log)
+        pass_log = logging.getLogger("bitwave.passes")
+        pass_log.addHandler(handler)
+        pass_log.setLevel(logging.INFO)
+        try:
+            final = PassManager(passes, after_each=after).run(graph)
+        finally:
+            pass_log.removeHandler(handler)
         t_pass = time.monotonic() - t0
         lowered = lower(final)
         verilog = emit_verilog(lowered.top, name=TOP)
@@ -160,7 +182,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
             "estimate": lowered.estimate,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy}
+        report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes}
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
         write_report(tmp)
         if out_dir.exists():

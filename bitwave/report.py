@@ -85,6 +85,8 @@ def write_report(build_dir: Path) -> None:
         if rtl.get("first_bad_layer"):
             lines.append(f"- first layer whose stream differs: {rtl['first_bad_layer']}")
         lines.append("")
+    if report.get("notes"):
+        lines += ["## Pass notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
     cs = report.get("compile_seconds")
     if cs:
         lines += ["## Times", "", ", ".join(f"{k}: {v:.2f} s" for k, v in cs.items()), ""]

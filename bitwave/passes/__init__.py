@@ -1,9 +1,11 @@
 """Passes: pure IR → IR rewrites, registered by name for pipelines like ``streamline,fold{target_cycles=64}``."""
 
-from ._manager import PASSES, Pass, PassManager, format_pass, parse_pipeline, register
+from ._manager import PASSES, Pass, PassManager, format_pass, note, parse_pipeline, register
 from .bitwidths import InferBitwidths, accumulator_format
 from .fold import Fold, choose_folding
+from .quantise_1bit import Quantise1Bit
 from .streamline import Streamline
+from .svd_split import SvdSplit, choose_rank
 
-__all__ = ["PASSES", "Pass", "PassManager", "format_pass", "parse_pipeline", "register",
-           "Streamline", "InferBitwidths", "accumulator_format", "Fold", "choose_folding"]
+__all__ = ["PASSES", "Pass", "PassManager", "format_pass", "note", "parse_pipeline", "register",
+           "Streamline", "Quantise1Bit", "SvdSplit", "choose_rank", "InferBitwidths", "accumulator_format", "Fold", "choose_folding"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import logging
 import typing
 from dataclasses import dataclass
 from typing import Callable, ClassVar
@@ -16,9 +17,18 @@ from typing import Callable, ClassVar
 from ..errors import BitwaveError, PassError
 from ..ir import Graph, verify
 
-__all__ = ["Pass", "PASSES", "register", "parse_pipeline", "PassManager", "format_pass"]
+__all__ = ["Pass", "PASSES", "register", "parse_pipeline", "PassManager", "format_pass", "note"]
 
 PASSES: dict[str, type["Pass"]] = {}
+
+#: What passes decided and why (a layer skipped, an approximation made).  The
+#: compile driver collects these records into the report; the CLI prints them.
+log = logging.getLogger("bitwave.passes")
+
+
+def note(pass_name: str, message: str) -> None:
+    """Record a decision of a pass for the report."""
+    log.info("%s: %s", pass_name, message)
 
 
 @dataclass(frozen=True)
