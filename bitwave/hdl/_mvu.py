@@ -253,7 +253,8 @@ class MatVecUnit(wiring.Component):
             return {k: register(v, f"{stage}_{k}") for k, v in tags.items()}
 
         def rom(name, words, width, addr):
-            """Constant table; its data belongs to the item that entered the stage after `addr`."""
+            """Constant table with a synchronous read that advances with the pipeline:
+            its data lines up with the stage after the one that drives `addr`."""
             if len(words) == 1:
                 return Const(words[0], width)
             mem = Memory(shape=unsigned(width), depth=len(words), init=words)
