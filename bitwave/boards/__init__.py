@@ -7,15 +7,19 @@ the IR).  A build is a plan first (:func:`plan_build`), executed second.
 
 from ._build import (BuildPlan, BuildProgress, BuildResult, Step, build, execute_plan,
                      plan_build, target_folder)
+from ._flash import flash, flash_command
+from ._host import open_serial, run_on_board
 from ._manifest import Manifest, StreamFormat, load_manifest, pack_frame, unpack_frame
 from ._report import Report, Resources, read_report
 from ._selftest import AddConstant, selftest_expected, write_selftest_build
 from ._targets import Target, get_target, list_boards
+from ._uartsim import UartSimResult, simulate_uart
 from ._wrap import BoardTop, ProbeTop, UartAccelerator, uart_divisor
 
 __all__ = [
     "BuildPlan", "BuildProgress", "BuildResult", "Step", "build", "execute_plan", "plan_build",
     "target_folder",
+    "flash", "flash_command", "open_serial", "run_on_board", "UartSimResult", "simulate_uart",
     "Manifest", "StreamFormat", "load_manifest", "pack_frame", "unpack_frame",
     "Report", "Resources", "read_report",
     "AddConstant", "selftest_expected", "write_selftest_build",

