@@ -148,3 +148,14 @@ def test_overflow_parser():
            "Info: \t            TRELLIS_FF:    100/ 83640     0%\n")
     assert overflow_from_nextpnr_log(log) == {"TRELLIS_COMB": (90000, 83640)}
     assert overflow_from_nextpnr_log("Info: all fine\n") is None
+
+
+def test_build_command(selftest, fake_tools):
+    from click.testing import CliRunner
+    from bitwave.boards._cli import build_cmd
+    fake_tools.setenv("FAKE_PNR", "60.0")
+    result = CliRunner().invoke(build_cmd, [str(selftest), "--board", "icebreaker"])
+    assert result.exit_code == 0, result.output
+    assert "icebreaker: 40 LUT4 (estimate 36, ratio 1.11), 30 FF, 0 BRAM, 0 DSP" in result.output
+    assert "fmax 60.0 MHz at 12 MHz" in result.output
+    assert "board-icebreaker/top.bin" in result.output
