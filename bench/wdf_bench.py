@@ -1,0 +1,156 @@
+"""Throughput of the wave-digital-filter stack, measured on this machine.
+
+Prints, for the diode clipper of REFERENCE.md:
+
+* samples/s of the float64 reference (:func:`bitwave.ir.wdf.simulate`) and of
+  the bit-exact golden model (:func:`bitwave.ir.wdf.run_fixed`);
+* samples/s of the PyTorch layer, forward and forward+backward, for one long
+  channel and for the same audio cut into chunks (the batch the training loop uses);
+* the time to recover R and C from 2× off on a few seconds of audio;
+* fixed-point SNR against float64 per word length;
+* cycles per sample and latency of the hardware core (and, with Verilator, the
+  cycles per sample measured on the emitted Verilog).
+
+fmax is not measured here: it comes from the boards stage (synthesis and
+place-and-route).  Pass it with ``--fmax-mhz`` to get the real-time headroom.
+
+    .venv/bin/python bench/wdf_bench.py [--quick] [--no-verilator] [--fmax-mhz F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from bitwave.frontend.wdf_torch import DiodeClipper
+from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree,
+                            fixed_snr_db, multitone, quantise_wdf, run_fixed, simulate)
+from bitwave.passes.lower_wdf import lower_wdf
+
+FS = 48_000.0
+R, C = 2.2e3, 10e-9
+
+
+def clipper() -> WdfTree:
+    return WdfTree(DiodePair(2.52e-9, 45.3e-3),
+                   Parallel(ResistiveSource(R), Capacitor(C, name="C")), FS, probe="C")
+
+
+def rate(fn, samples: int) -> tuple[float, float]:
+    """(samples per second, seconds) of one call of ``fn``."""
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    return samples / seconds, seconds
+
+
+def bench_reference(n: int) -> None:
+    x = multitone(FS, n, peak=2.0)
+    sps, _ = rate(lambda: simulate(clipper(), x), n)
+    print(f"numpy reference (simulate, exact Newton root): {sps:12,.0f} samples/s")
+    spec = quantise_wdf(clipper())
+    codes = np.round(x * 2.0 ** spec.input.frac_bits).astype(np.int64)
+    sps, _ = rate(lambda: run_fixed(spec, codes), n)
+    print(f"golden model (run_fixed, Q3.16 I/O):           {sps:12,.0f} samples/s")
+
+
+def bench_torch(n: int) -> None:
+    layer = DiodeClipper(trainable=("R", "C"))
+    one = torch.tensor(multitone(FS, n, peak=2.0), dtype=torch.float32)[None, None]
+    for label, x in (("1 × 1 channel", one), ("32 chunks", one.reshape(32, 1, -1))):
+        sps, _ = rate(lambda: layer(x), n)
+
+        def fwd_bwd():
+            layer.zero_grad()
+            layer(x).square().mean().backward()
+        sps_fb, _ = rate(fwd_bwd, n)
+        print(f"torch DiodeClipper, {label:14s} forward {sps:12,.0f} samples/s, "
+              f"forward+backward {sps_fb:12,.0f} samples/s")
+
+
+def bench_training(seconds_of_audio: float) -> None:
+    chunks = 64
+    per = int(FS * seconds_of_audio / chunks)
+    rng = np.random.default_rng(0)
+    x = np.stack([multitone(FS, per, peak=a, freqs=tuple(rng.uniform(80, 6000, 4)))
+                  for a in np.linspace(0.3, 3.0, chunks)])
+    target = np.stack([simulate(clipper(), row) for row in x])
+    xt, yt = torch.tensor(x)[:, None], torch.tensor(target)[:, None]
+    model = DiodeClipper(R=2 * R, C=C / 2, trainable=("R", "C"))
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=60, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-14, tolerance_change=1e-16)
+    evals = [0]
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.mean((model(xt) - yt) ** 2)
+        loss.backward()
+        evals[0] += 1
+        return loss
+
+    start = time.perf_counter()
+    opt.step(closure)
+    took = time.perf_counter() - start
+    print(f"training from R, C 2× off on {seconds_of_audio:.1f} s of audio ({chunks} chunks): "
+          f"{took:.1f} s, {evals[0]} forward+backward passes; "
+          f"R error {abs(model.R.item() / R - 1):.1e}, C error {abs(model.C.item() / C - 1):.1e}")
+
+
+def bench_fixed(n: int) -> None:
+    x = multitone(FS, n)
+    parts = []
+    for wl in (12, 16, 20, 24):
+        spec = quantise_wdf(clipper(), word_length=wl)
+        parts.append(f"{wl} b (Q{spec.output.int_bits - 1}.{spec.output.frac_bits}, "
+                     f"{len(spec.table)}-entry root) {fixed_snr_db(spec, clipper(), x):6.1f} dB")
+    print("fixed-point SNR vs float64 (1 V multitone): " + "; ".join(parts))
+
+
+def bench_hardware(verilator: bool, fmax_mhz: float | None) -> None:
+    spec = quantise_wdf(clipper())
+    core = lower_wdf(spec)
+    print(f"hardware WdfCore (Q3.16 I/O, {spec.wave.width}-bit waves): "
+          f"{core.cycles_per_sample} cycles/sample, latency {core.latency} cycles, "
+          f"root table {len(core.table_words)} × {spec.wave.width + core.diff_width} bits; "
+          f"48 kHz needs a clock of at least {core.cycles_per_sample * FS / 1e6:.3f} MHz")
+    if verilator:
+        from bitwave.hdl._emit import emit_verilog
+        from bitwave.sim import PortSpec, StreamSim
+        sim = StreamSim.build(emit_verilog(core, name="wdf_top"), top="wdf_top",
+                              in_port=PortSpec(1, spec.input.width, True),
+                              out_port=PortSpec(1, spec.output.width, True))
+        x = np.round(multitone(FS, 48_000, peak=2.0) * 2.0 ** 16).astype(np.int64)
+        result = sim.run(x[:, None])
+        exact = np.array_equal(result.outputs[:, 0], run_fixed(spec, x))
+        print(f"  Verilator, 48 000 samples: {result.cycles_per_frame:g} cycles/sample measured, "
+              f"{result.cycles_per_second:,.0f} cycles/s simulated, bit-exact: {exact}")
+    # Hook for the boards stage: fmax comes from its synthesis + place-and-route report.
+    if fmax_mhz is None:
+        print("  fmax: not measured here (boards stage); pass --fmax-mhz from its report")
+    else:
+        rate_hz = fmax_mhz * 1e6 / core.cycles_per_sample
+        print(f"  at fmax {fmax_mhz:g} MHz (given): {rate_hz:,.0f} samples/s, "
+              f"{rate_hz / FS:,.0f}× real time at 48 kHz")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter signals")
+    parser.add_argument("--no-verilator", action="store_true", help="skip the Verilator run")
+    parser.add_argument("--fmax-mhz", type=float, default=None,
+                        help="fmax from the boards stage's place-and-route report")
+    args = parser.parse_args()
+    n = 9_600 if args.quick else 48_000
+    torch.set_num_threads(1)
+    bench_reference(n)
+    bench_torch(n)
+    bench_training(1.0 if args.quick else 3.0)
+    bench_fixed(4_800)
+    bench_hardware(not args.no_verilator, args.fmax_mhz)
+
+
+if __name__ == "__main__":
+    main()
