@@ -114,7 +114,7 @@ def bench_hardware(verilator: bool, fmax_mhz: float | None) -> None:
     core = lower_wdf(spec)
     print(f"hardware WdfCore (Q3.16 I/O, {spec.wave.width}-bit waves): "
           f"{core.cycles_per_sample} cycles/sample, latency {core.latency} cycles, "
-          f"root table {len(core.table_words)} × {spec.wave.width + core.diff_width} bits; "
+          f"root table {len(spec.table)} × {spec.wave.width} = {core.table_bits} bits; "
           f"48 kHz needs a clock of at least {core.cycles_per_sample * FS / 1e6:.3f} MHz")
     if verilator:
         from bitwave.hdl._emit import emit_verilog

@@ -6,7 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
-from ._params import check_bool, check_int, int_range, rejects_quietly, signed_bits
+from ._params import check_bool, check_int, int_range, rejects_quietly
 
 __all__ = ["WdfCore"]
 
@@ -63,9 +63,10 @@ class WdfCore(wiring.Component):
     the reflected wave continues with slope −1.
 
     Hardware: one sample in flight, a six-step sequence (accept, adapt, locate,
-    root, scatter, output); the table is a memory of ``(b_k, b_{k+1} − b_k)``
-    pairs read once per sample, so one interpolation multiply and one
-    coefficient multiply per sample.
+    root, scatter, output); one coefficient multiply and one interpolation
+    multiply per sample.  The table is split into two memories, even and odd
+    breakpoints, so both ends of a segment come out in the same cycle from one
+    read port each and every entry is stored once.
 
     Attributes
     ----------
@@ -75,9 +76,8 @@ class WdfCore(wiring.Component):
     latency : int
         Cycles from the cycle a sample is accepted to the first cycle its result is
         valid on ``source`` (5).
-    table_words : tuple of int
-        Contents of the root memory: word ``k`` holds ``b_k`` in the low
-        ``wave_width`` bits and ``b_{k+1} − b_k`` above it.
+    table_bits : int
+        Bits of root-table memory (``len(table)·wave_width``).
     """
 
     cycles_per_sample = 6
@@ -138,11 +138,7 @@ class WdfCore(wiring.Component):
             if not lo <= t <= hi:
                 raise HdlError(f"{owner}: table[{k}] = {t} does not fit signed({self.wave_width})")
 
-        diffs = [b - a for a, b in zip(self.table, self.table[1:])]
-        self.diff_width = signed_bits(min(diffs), max(diffs))
-        mask_t, mask_d = (1 << self.wave_width) - 1, (1 << self.diff_width) - 1
-        self.table_words = tuple((t & mask_t) | ((d & mask_d) << self.wave_width)
-                                 for t, d in zip(self.table, diffs))
+        self.table_bits = len(self.table) * self.wave_width
         super().__init__({
             "sink": In(stream.Signature(signed(self.in_width))),
             "source": Out(stream.Signature(signed(self.out_width))),
@@ -172,16 +168,26 @@ class WdfCore(wiring.Component):
         excess = Signal(signed(W + 1))
         frac = Signal(unsigned(max(sh_max, 1)))
 
-        m.submodules.table = table = Memory(shape=unsigned(W + self.diff_width),
-                                            depth=len(self.table_words), init=self.table_words)
-        rd = table.read_port()
+        mask = (1 << W) - 1
+        words = [t & mask for t in self.table]
+        m.submodules.even = even = Memory(shape=unsigned(W), depth=len(words[0::2]),
+                                          init=words[0::2])
+        m.submodules.odd = odd = Memory(shape=unsigned(W), depth=len(words[1::2]),
+                                        init=words[1::2])
+        rd_even, rd_odd = even.read_port(), odd.read_port()
+        odd_k = Signal()      # the segment starts on an odd breakpoint
+        seg_k = Signal(range(len(words)))
 
         step = Signal(_Step)
         m.d.comb += [
             self.sink.ready.eq(step == _Step.IDLE),
             self.source.valid.eq(step == _Step.OUTPUT),
             self.source.payload.eq(out),
-            rd.en.eq(step == _Step.LOCATE),
+            # Segment k spans breakpoints k and k+1: one is even, the other odd.
+            rd_even.en.eq(step == _Step.LOCATE),
+            rd_odd.en.eq(step == _Step.LOCATE),
+            rd_even.addr.eq((seg_k + 1) >> 1),
+            rd_odd.addr.eq(seg_k >> 1),
         ]
 
         mag = Signal(unsigned(W))
@@ -209,6 +215,7 @@ class WdfCore(wiring.Component):
                     neg.eq(b0 < 0),
                     beyond.eq(mag >= (1 << span)),
                     excess.eq(mag - (1 << span)),
+                    odd_k.eq(seg_k[0]),
                     step.eq(_Step.ROOT),
                 ]
                 zone_width = max(K - 1, 1).bit_length()
@@ -218,11 +225,12 @@ class WdfCore(wiring.Component):
                         # Zone z: the leading one of |b0| above the zone-0 range is bit z−1.
                         pattern = ("0" * (K - 1 - z) + "1" + "-" * (z - 1)) if z else "0" * (K - 1)
                         with m.Case(pattern or "-"):
-                            m.d.comb += rd.addr.eq(Cat(mag[sh:sh + seg], Const(z, zone_width)))
+                            m.d.comb += seg_k.eq(Cat(mag[sh:sh + seg], Const(z, zone_width)))
                             m.d.sync += frac.eq(mag[:sh] << (sh_max - sh) if sh else 0)
             with m.Case(_Step.ROOT):
-                base = rd.data[:W].as_signed()
-                diff = rd.data[W:].as_signed()
+                lo_end, hi_end = rd_even.data.as_signed(), rd_odd.data.as_signed()
+                base = Mux(odd_k, hi_end, lo_end)
+                diff = Mux(odd_k, lo_end - hi_end, hi_end - lo_end)
                 inside = base + rnd(diff * frac, sh_max)
                 y = Mux(beyond, Const(self.table[-1], signed(W)) - excess, inside)
                 m.d.sync += [
