@@ -82,12 +82,20 @@ def test_wright_omega_reference_values():
     assert wrightomega(-1.0).real == pytest.approx(0.27846454276107374, abs=1e-16)
 
 
-def trapezoid_newton(x, fs):
-    """The clipper ODE C·v' = (x − v)/R − 2·Is·sinh(v/Vt), trapezoid rule, Newton to convergence."""
+def pair_current(v):
+    return 2 * IS * math.sinh(v / VT), 2 * IS / VT * math.cosh(v / VT)
+
+
+def diode_current(v):
+    return IS * math.expm1(v / VT), IS / VT * math.exp(v / VT)
+
+
+def trapezoid_newton(x, fs, current=pair_current):
+    """C·v' = (x − v)/R − i(v) by the trapezoid rule, Newton to convergence at each step."""
     T = 1.0 / fs
 
     def f(xn, v):
-        return (xn - v) / R - 2 * IS * math.sinh(v / VT)
+        return (xn - v) / R - current(v)[0]
 
     v = np.zeros(len(x))
     for n in range(1, len(x)):
@@ -95,7 +103,7 @@ def trapezoid_newton(x, fs):
         u = v[n - 1]
         for _ in range(100):
             g = u - T / (2 * C) * f(x[n], u) - rhs
-            dg = 1 + T / (2 * C) * (1 / R + 2 * IS / VT * math.cosh(u / VT))
+            dg = 1 + T / (2 * C) * (1 / R + current(u)[1])
             du = g / dg
             u -= du
             if abs(du) < 1e-17:
@@ -115,6 +123,17 @@ def test_clipper_exact_root_equals_trapezoid_newton():
     np.testing.assert_allclose(v[[6, 12, 24, 36]],
                                [0.478769104359661, 0.515451842393481, 0.127752390748813,
                                 -0.515452832508686], rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("solver", list(RootSolver))
+def test_single_diode_clipper_equals_trapezoid_newton(solver):
+    # One diode: the Wright omega form is exact, so both solvers meet the ODE.
+    tree = WdfTree(Diode(IS, VT, solver=solver),
+                   Parallel(ResistiveSource(R), Capacitor(C, name="C")), FS, probe="C")
+    x = 2 * sine_1k(FS, 4.0)
+    v = simulate(tree, x)
+    assert np.max(np.abs(v - trapezoid_newton(x, FS, diode_current))) <= 1e-12
+    assert v.max() < 0.75 and v.min() < -1.5     # clips one half-wave only
 
 
 def test_clipper_wright_omega_root_close_to_exact():
