@@ -656,7 +656,7 @@ class WdfFixed:
                               f"not {self.probe!r}")
         for what in ("input", "wave", "output"):
             _check_fixed(owner, what, getattr(self, what))
-        _check_int(owner, "coeff_frac", self.coeff_frac, 1, 40)
+        _check_int(owner, "coeff_frac", self.coeff_frac, 1, 62)
         _check_int(owner, "coeff", self.coeff, 0, 1 << self.coeff_frac)
         _check_int(owner, "table_range_log2", self.table_range_log2, -self.wave.frac_bits,
                    self.wave.int_bits - 1)
