@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from amaranth.sim import Simulator
 
 from bitwave.errors import HdlError, PassError
@@ -158,3 +159,22 @@ def test_parameter_validation():
         WdfCore(**{**params, "series": "no"})
     with pytest.raises(PassError, match=r"^lower-wdf: expected a WdfFixed"):
         wdf_core_params(tree())
+
+
+@given(adaptor=st.sampled_from([Series, Parallel]), reactive=st.sampled_from([Capacitor, Inductor]),
+       probe=st.sampled_from(["d", "src", "x"]), word_length=st.integers(8, 20),
+       int_bits=st.integers(2, 5), guard_bits=st.integers(0, 4),
+       rounding=st.sampled_from(list(Rounding)), overflow=st.sampled_from(list(Overflow)),
+       r_scale=st.floats(0.1, 10.0), seed=st.integers(0, 2 ** 16))
+@settings(max_examples=12, deadline=None)
+def test_random_configurations_bit_exact(adaptor, reactive, probe, word_length, int_bits,
+                                         guard_bits, rounding, overflow, r_scale, seed):
+    value = C if reactive is Capacitor else 1e-3
+    t = WdfTree(DiodePair(IS, VT, name="d"),
+                adaptor(ResistiveSource(R * r_scale, name="src"), reactive(value, name="x")),
+                FS, probe=probe)
+    spec = quantise_wdf(t, word_length=word_length, int_bits=int_bits, guard_bits=guard_bits,
+                        rounding=rounding, overflow=overflow)
+    x = np.random.default_rng(seed).integers(spec.input.min, spec.input.max + 1, 40)
+    y, _, _ = run_core(lower_wdf(spec), x, p_in_stall=0.2, p_out_stall=0.2, seed=seed)
+    np.testing.assert_array_equal(y, run_fixed(spec, x))
