@@ -124,17 +124,17 @@ def test_rounding_and_overflow_modes_at_full_scale(rounding, overflow):
     np.testing.assert_array_equal(y, run_fixed(spec, x))
 
 
-def test_uniform_table_and_different_io_formats():
-    # One zone (a uniform table), input with fewer and output with more fraction bits
-    # than the waves' rounding would suggest: exercises every conversion path.
+def test_uniform_short_table_and_different_io_formats():
+    # One zone (a uniform table) covering only |a| < 2 V, so full-scale input runs past its
+    # end (slope −1 there); input with fewer and output with more fraction bits than the
+    # waves: exercises every conversion path.
     base = quantise_wdf(tree(), word_length=16)
     wave = base.wave
-    a = pwl_breakpoints(wave.int_bits - 1, 1, 7)
-    Rp = port_resistance(tree().tree, FS)
-    b = diode_pair_reflect(a, Rp, IS, VT)
+    a = pwl_breakpoints(1, 1, 7)
+    b = diode_pair_reflect(a, port_resistance(tree().tree, FS), IS, VT)
     table = tuple(int(v) for v in np.floor(b * 2.0 ** wave.frac_bits + 0.5))
-    spec = dataclasses.replace(base, input=Fixed(4, 8), output=Fixed(6, 22), table_octaves=1,
-                               segments_log2=7, table=table)
+    spec = dataclasses.replace(base, input=Fixed(4, 8), output=Fixed(6, 22), table_range_log2=1,
+                               table_octaves=1, segments_log2=7, table=table)
     x = np.random.default_rng(4).integers(spec.input.min, spec.input.max + 1, 150)
     y, _, _ = run_core(lower_wdf(spec), x, p_out_stall=0.4, seed=5)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
