@@ -90,7 +90,7 @@ class WdfCore(wiring.Component):
                  out_round_nearest=True, out_saturate=True):
         owner = "WdfCore"
         self.in_width = check_int(owner, "in_width", in_width, minimum=1)
-        self.wave_width = check_int(owner, "wave_width", wave_width, minimum=2)
+        self.wave_width = check_int(owner, "wave_width", wave_width, minimum=1)
         if self.wave_width < 2:
             raise HdlError(f"{owner}: wave_width must be at least 2, not {self.wave_width}")
         self.out_width = check_int(owner, "out_width", out_width, minimum=1)
