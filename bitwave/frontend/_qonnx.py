@@ -1,0 +1,629 @@
+"""Read a QONNX model (as Brevitas exports it) into a pre-streamlining IR graph.
+
+QONNX is ONNX plus a few quantisation ops (``Quant``, ``BipolarQuant``) in the
+``qonnx.custom_op.general`` domain; Brevitas, FINN, hls4ml and chisel4ml all
+speak it.  The reader accepts a *chain*: one float input, a quantiser on it,
+then layers made of a matrix product (``Gemm``/``MatMul``) whose weights are a
+``Quant``/``BipolarQuant`` of a constant, optional per-channel affine nodes
+(``Add``/``Sub``/``Mul``/``Div``/``BatchNormalization``, folded into one IR
+``Affine``), an optional ``Relu`` and an activation quantiser.
+
+Weights are never dequantised: the ``Quant`` on an initializer is evaluated
+here, in float32 exactly as Brevitas and qonnx do it, to get the integer codes
+(``clip(round(w / scale + zeropt)) - zeropt``) and their scale.
+
+Activation quantisers must be representable by an IR ``Quant`` exactly:
+``clip(round(x / s + z), lo, hi) - z == clip(round(x / s), lo - z, hi - z)``
+for an integer zero-point ``z``, and a preceding ``Relu`` raises the lower
+bound to 0, so a quantiser is accepted iff the resulting code interval is
+exactly the range of some ``Int(bits, signed)`` (e.g. uint8 with z = 128 is
+Int(8), narrow signed after a Relu is Int(bits-1, unsigned)); anything else
+(narrow range, odd zero-points, non-integer zero-points) is rejected.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from qonnx.custom_op.general.intquant import resolve_rounding_mode
+
+from ..errors import FrontendError, VerifyError
+from ..ir import Affine, Bipolar, Graph, Input, Int, MatVec, Output, Quant, verify
+from ..ir import int_format_for
+
+__all__ = ["import_qonnx", "MAX_BITS", "MAX_BIAS_BITS"]
+
+MAX_BITS = 16
+"""Widest weight or activation quantiser accepted (wider ones are no longer 'low-bit')."""
+
+MAX_BIAS_BITS = 32
+"""Widest quantised bias accepted (Brevitas' ``Int32Bias``)."""
+
+_DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, Add, Sub, Mul, Div, BatchNormalization, Relu, "
+             "Flatten, Reshape, Identity, Dropout")
+_CONST_OPS = ("Quant, BipolarQuant, Constant, Identity, Transpose, Reshape, Cast, Unsqueeze, "
+              "Squeeze, Neg, Add, Sub, Mul, Div")
+
+# Classes (dynamo export metadata) and attribute names (TorchScript export node
+# names) of Brevitas/torch internals: the user's module is the one above them.
+_INTERNAL_CLASSES = ("brevitas.proxy.", "brevitas.export.", "brevitas.core.", "onnx_symbolic.",
+                     "aten.", "prims.")
+_INTERNAL_ATTRS = {"act_quant", "weight_quant", "bias_quant", "input_quant", "output_quant",
+                   "export_handler", "activation_impl", "fused_activation_quant_proxy",
+                   "tensor_quant"}
+
+
+@dataclass(frozen=True)
+class _QConst:
+    """A constant after a quantiser: exact integer codes and the real scale of each element."""
+    codes: np.ndarray       # int64, zero-point removed
+    scale: np.ndarray       # float64, same shape as codes
+    fmt: object             # Int or Bipolar
+    bits: int
+    value: np.ndarray       # the dequantised float32 value, as qonnx computes it
+
+    def transposed(self, perm):
+        return _QConst(self.codes.transpose(perm), self.scale.transpose(perm), self.fmt,
+                       self.bits, self.value.transpose(perm))
+
+    def reshaped(self, shape):
+        return _QConst(self.codes.reshape(shape), self.scale.reshape(shape), self.fmt,
+                       self.bits, self.value.reshape(shape))
+
+
+def _attrs(node) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _module_path(node) -> str:
+    """The PyTorch module path a node came from ('' if unknown or the root module)."""
+    meta = {p.key: p.value for p in node.metadata_props}
+    scopes, classes = meta.get("pkg.torch.onnx.name_scopes"), meta.get("pkg.torch.onnx.class_hierarchy")
+    if scopes and classes:
+        try:
+            scopes, classes = ast.literal_eval(scopes), ast.literal_eval(classes)
+        except (ValueError, SyntaxError):
+            scopes = classes = None
+        if isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes):
+            path = ""
+            for scope, cls in zip(scopes[1:], classes[1:]):
+                if cls.startswith(_INTERNAL_CLASSES):
+                    break
+                path = scope
+            return path
+    if node.name.startswith("/"):
+        keep = []
+        for part in node.name.strip("/").split("/")[:-1]:
+            if part in _INTERNAL_ATTRS:
+                break
+            keep.append(part)
+        return ".".join(keep)
+    return ""
+
+
+def _identifier(path: str, fallback: str) -> str:
+    s = re.sub(r"\W", "_", path) or fallback
+    if s[0].isdigit():
+        s = "layer_" + s
+    if keyword.iskeyword(s):
+        s += "_"
+    return s
+
+
+def _code_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
+    if signed:
+        return -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1 - int(narrow)
+
+
+def _exact_format(lo: int, hi: int) -> Int | None:
+    """The Int whose range is exactly [lo, hi], if there is one."""
+    span = hi + 1
+    if span < 2 or span & (span - 1):
+        return None
+    bits = span.bit_length() - 1
+    if lo == 0:
+        return Int(bits, False)
+    if lo == -span:
+        return Int(bits + 1, True)
+    return None
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, label: str):
+        self.model = model
+        self.label = label
+        self.consts: dict[str, object] = {}
+        self.ops: list = []
+        self.types: list = []
+        self.names: set[str] = set()
+        self.cur: str | None = None          # the ONNX tensor carrying the data
+        self.feat: tuple[int, ...] = ()      # its shape without the batch dimension
+        self.batch: int | None = None
+        self.relu = None                     # a Relu node waiting for its quantiser
+        self.affine_pending = None           # (mul, add, [(node, role)]) waiting to be emitted
+
+    # -- messages -----------------------------------------------------------
+    def where(self, node) -> str:
+        path = _module_path(node)
+        return f"node {node.name or node.output[0]!r} ({node.op_type}" + (
+            f", module {path})" if path else ")")
+
+    def fail(self, node, message: str) -> FrontendError:
+        return FrontendError(f"{self.label}: {self.where(node)}: {message}")
+
+    # -- structure ----------------------------------------------------------
+    def run(self) -> Graph:
+        g = self.model.graph
+        for init in g.initializer:
+            self.consts[init.name] = numpy_helper.to_array(init)
+        inputs = [i for i in g.input if i.name not in self.consts]
+        if len(inputs) != 1:
+            raise FrontendError(f"{self.label}: the model has {len(inputs)} inputs "
+                                f"({', '.join(i.name for i in inputs) or 'none'}); bitwave reads "
+                                "models with exactly one input")
+        if len(g.output) != 1:
+            raise FrontendError(f"{self.label}: the model has {len(g.output)} outputs; "
+                                "bitwave reads models with exactly one output")
+        self.cur = inputs[0].name
+        dims = inputs[0].type.tensor_type.shape.dim
+        if len(dims) < 2 or any(not d.HasField("dim_value") for d in dims[1:]):
+            raise FrontendError(f"{self.label}: input {self.cur!r} must have a batch dimension and "
+                                f"fixed feature dimensions, not {[d.dim_value or d.dim_param for d in dims]}")
+        self.batch = dims[0].dim_value if dims[0].HasField("dim_value") else None
+        self.feat = tuple(d.dim_value for d in dims[1:])
+        for node in g.node:
+            self.node(node)
+        out = g.output[0].name
+        if out != self.cur:
+            raise FrontendError(f"{self.label}: the output {out!r} is not the end of the layer chain "
+                                f"(which ends in {self.cur!r}); bitwave reads sequential models only")
+        if not self.ops:
+            raise FrontendError(f"{self.label}: the model input is never quantised; add an input "
+                                "quantiser, e.g. QuantIdentity(bit_width=8, return_quant_tensor=False), "
+                                "as the first layer")
+        if self.relu is not None:
+            raise self.fail(self.relu, "the model ends in a ReLU without a quantiser; bitwave has no "
+                                       "float ReLU: use QuantReLU (or drop the final ReLU)")
+        self.flush_affine()
+        self.emit(Output(name=self.unique("output"), input=self.ops[-1].name), None)
+        graph = Graph(tuple(self.ops))
+        try:
+            verify(graph)
+        except VerifyError as e:
+            raise FrontendError(f"{self.label}: the imported graph is malformed: {e}") from e
+        return graph
+
+    def unique(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def emit(self, op, node):
+        prev = self.types[-1] if self.types else None
+        try:
+            t = op.out_type(prev)
+        except VerifyError as e:
+            where = f"{self.where(node)}: " if node is not None else ""
+            raise FrontendError(f"{self.label}: {where}{e}") from e
+        self.ops.append(op)
+        self.types.append(t)
+
+    def node(self, node):
+        if node.op_type == "Constant":
+            self.consts[node.output[0]] = self.constant_attr(node)
+            return
+        data = [i for i in node.input if i and i not in self.consts]
+        if not data:
+            self.consts[node.output[0]] = self.const_eval(node)
+            return
+        if len(data) > 1 or data[0] != self.cur:
+            raise self.fail(node, f"reads {', '.join(map(repr, data))} but the layer chain is at "
+                                  f"{self.cur!r}; bitwave reads sequential models only (no branches, "
+                                  "no skip connections)")
+        handler = getattr(self, "op_" + node.op_type, None)
+        if handler is None:
+            raise self.fail(node, f"op type {node.op_type} is not supported; supported: {_DATA_OPS}")
+        if self.relu is not None and node.op_type not in ("Quant", "BipolarQuant", "Relu", "Identity",
+                                                          "Dropout", "Flatten", "Reshape"):
+            raise self.fail(node, f"follows a ReLU ({self.relu.name!r}) that has no quantiser of its own; "
+                                  "bitwave has no float ReLU: use QuantReLU")
+        if not self.ops and node.op_type not in ("Quant", "BipolarQuant", "Identity", "Dropout",
+                                                 "Flatten", "Reshape"):
+            raise self.fail(node, "reads the unquantised model input; add an input quantiser, e.g. "
+                                  "QuantIdentity(bit_width=8, return_quant_tensor=False), as the first layer")
+        handler(node)
+        self.cur = node.output[0]
+
+    # -- constants ----------------------------------------------------------
+    def constant_attr(self, node):
+        a = _attrs(node)
+        if "value" in a:
+            return numpy_helper.to_array(a["value"])
+        for key in ("value_float", "value_int"):
+            if key in a:
+                return np.array(a[key])
+        for key in ("value_floats", "value_ints"):
+            if key in a:
+                return np.array(a[key])
+        raise self.fail(node, "only tensor, float and int Constant nodes are supported")
+
+    def const(self, node, name: str, what: str) -> np.ndarray:
+        v = self.consts.get(name)
+        if v is None:
+            raise self.fail(node, f"{what} must be a constant, but {name!r} is computed at run time")
+        if isinstance(v, _QConst):
+            return v.value
+        return np.asarray(v)
+
+    def quant_params(self, node, bits_limit: int | None):
+        scale = self.const(node, node.input[1], "the scale").astype(np.float32)
+        if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            raise self.fail(node, "the scale must be positive and finite")
+        if node.op_type == "BipolarQuant":
+            return scale, np.zeros((), np.float32), 1, True, False, "ROUND"
+        zeropt = self.const(node, node.input[2], "the zero-point").astype(np.float32)
+        bw = self.const(node, node.input[3], "the bit width")
+        if bw.size != 1 or not np.isfinite(bw).all() or float(bw.ravel()[0]) != round(float(bw.ravel()[0])):
+            raise self.fail(node, f"the bit width must be one integer, not {bw.ravel().tolist()}")
+        bits = int(round(float(bw.ravel()[0])))
+        if bits < 1 or (bits_limit is not None and bits > bits_limit):
+            raise self.fail(node, f"bit width {bits} is not supported; use 1 to {bits_limit} bits")
+        a = _attrs(node)
+        mode = a.get("rounding_mode", b"ROUND")
+        mode = (mode.decode() if isinstance(mode, bytes) else str(mode)).upper()
+        return scale, zeropt, bits, bool(a.get("signed", 1)), bool(a.get("narrow", 0)), mode
+
+    def const_eval(self, node):
+        op = node.op_type
+        ins = [self.consts[i] if i else None for i in node.input]
+        if op in ("Quant", "BipolarQuant"):
+            return self.quant_const(node)
+        if op == "Identity":
+            return ins[0]
+        if op == "Transpose":
+            perm = _attrs(node).get("perm")
+            perm = tuple(perm) if perm is not None else tuple(reversed(range(np.ndim(self.value(ins[0])))))
+            return ins[0].transposed(perm) if isinstance(ins[0], _QConst) else np.transpose(ins[0], perm)
+        if op == "Reshape":
+            shape = [int(d) for d in np.asarray(self.value(ins[1])).ravel()]
+            src = np.asarray(self.value(ins[0]))
+            shape = [src.shape[i] if d == 0 and not _attrs(node).get("allowzero", 0) else d
+                     for i, d in enumerate(shape)]
+            return ins[0].reshaped(shape) if isinstance(ins[0], _QConst) else src.reshape(shape)
+        vals = [self.value(v) for v in ins]
+        if op == "Cast":
+            return vals[0].astype(onnx.helper.tensor_dtype_to_np_dtype(_attrs(node)["to"]))
+        if op in ("Unsqueeze", "Squeeze"):
+            axes = _attrs(node).get("axes")
+            if axes is None and len(vals) > 1 and vals[1] is not None:
+                axes = [int(a) for a in np.asarray(vals[1]).ravel()]
+            if op == "Squeeze":
+                return np.squeeze(vals[0], axis=tuple(axes) if axes else None)
+            out = vals[0]
+            for a in sorted(a % (out.ndim + len(axes)) for a in axes):
+                out = np.expand_dims(out, a)
+            return out
+        binary = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
+        if op in binary:
+            return binary[op](vals[0], vals[1])
+        if op == "Neg":
+            return np.negative(vals[0])
+        raise self.fail(node, f"op type {op} on constants is not supported; supported: {_CONST_OPS}")
+
+    @staticmethod
+    def value(v):
+        return v.value if isinstance(v, _QConst) else v
+
+    def quant_const(self, node) -> _QConst:
+        """Evaluate a quantiser on a constant (weights, bias) to exact integer codes."""
+        w = self.const(node, node.input[0], "the quantised tensor").astype(np.float32)
+        if not np.all(np.isfinite(w)):
+            raise self.fail(node, f"the constant {node.input[0]!r} contains NaN or Inf")
+        scale, zeropt, bits, signed, narrow, mode = self.quant_params(node, None)
+        shape = np.broadcast_shapes(w.shape, scale.shape, zeropt.shape)
+        scale_b = np.broadcast_to(scale, shape).astype(np.float64)
+        if node.op_type == "BipolarQuant" or (bits == 1 and signed):
+            # qonnx's convention: a signed 1-bit quantiser is the sign function (-1/+1).
+            if np.any(zeropt != 0):
+                raise self.fail(node, "a bipolar (1-bit) quantiser must have zero-point 0")
+            codes = np.where(w / scale + zeropt >= 0, 1, -1).astype(np.int64)
+            codes = np.broadcast_to(codes, shape)
+            return _QConst(codes, scale_b, Bipolar(), 1, (codes * scale).astype(np.float32))
+        if np.any(zeropt != np.round(zeropt)):
+            raise self.fail(node, f"the zero-point must be an integer, not {zeropt.ravel()[:4].tolist()}")
+        try:
+            rnd = resolve_rounding_mode(mode)
+        except ValueError:
+            raise self.fail(node, f"rounding mode {mode!r} is not known") from None
+        lo, hi = _code_range(bits, signed, narrow)
+        # float32 as in Brevitas/qonnx, so the codes are exactly theirs.
+        q = np.clip(rnd(w / scale + zeropt), lo, hi)
+        codes = (q - zeropt).astype(np.int64)
+        zp = np.broadcast_to(zeropt.astype(np.int64), shape)
+        if np.any(zp != 0):
+            fmt = int_format_for(min(lo - int(zp.max()), 0), max(hi - int(zp.min()), 0))
+        else:
+            fmt = Int(bits, signed)
+        return _QConst(np.broadcast_to(codes, shape), scale_b, fmt, bits,
+                       ((q - zeropt) * scale).astype(np.float32))
+
+    # -- the data path ------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return math.prod(self.feat)
+
+    def per_element(self, node, value: np.ndarray, what: str) -> np.ndarray:
+        """A constant that broadcasts against (batch, n) as one value per element (shape (n,))."""
+        v = np.asarray(value, dtype=np.float64)
+        if v.size == 1:
+            return np.full(self.n, float(v.ravel()[0]))
+        if len(self.feat) == 1 and v.size == self.n and v.ndim <= 2 and v.shape[-1] == self.n:
+            return v.reshape(self.n)
+        raise self.fail(node, f"{what} has shape {list(v.shape)}; it must be a scalar or one value "
+                              f"per feature ({self.n}) of a (batch, {self.n}) tensor")
+
+    def op_Identity(self, node):
+        pass
+
+    def op_Dropout(self, node):
+        if len(node.input) > 2 and node.input[2]:
+            if bool(np.asarray(self.const(node, node.input[2], "training_mode")).ravel()[0]):
+                raise self.fail(node, "dropout in training mode; export the model in eval() mode")
+
+    def op_Flatten(self, node):
+        axis = _attrs(node).get("axis", 1)
+        if axis != 1:
+            raise self.fail(node, f"Flatten(axis={axis}) would merge the batch dimension; only axis=1 is supported")
+        self.feat = (self.n,)
+
+    def op_Reshape(self, node):
+        target = [int(d) for d in self.const(node, node.input[1], "the target shape").ravel()]
+        full = (self.batch, *self.feat)
+        if not _attrs(node).get("allowzero", 0):
+            target = [full[i] if d == 0 and i < len(full) else d for i, d in enumerate(target)]
+        rest = target[1:]
+        if target[0] == -1:
+            if -1 in rest:
+                raise self.fail(node, f"reshape to {target} is ambiguous")
+        elif self.batch is None or target[0] != self.batch:
+            raise self.fail(node, f"reshape to {target} changes the batch dimension of "
+                                  f"{[self.batch, *self.feat]}; only reshapes within a sample are supported")
+        if rest.count(-1) == 1:
+            known = math.prod(d for d in rest if d != -1)
+            rest = [self.n // known if d == -1 else d for d in rest]
+        if not rest or math.prod(rest) != self.n or any(d < 1 for d in rest):
+            raise self.fail(node, f"reshape to {target} does not keep the {self.n} features of a sample")
+        self.feat = tuple(rest)
+
+    def op_Relu(self, node):
+        self.relu = node
+
+    def op_Quant(self, node):
+        scale, zeropt, bits, signed, narrow, mode = self.quant_params(node, MAX_BITS)
+        if bits == 1 and signed:
+            return self.bipolar(node, scale, zeropt)
+        if mode not in ("ROUND", "HALF_EVEN"):
+            raise self.fail(node, f"rounding mode {mode} is not supported for activations; "
+                                  "only ROUND (half to even)")
+        zp = np.unique(zeropt)
+        if zp.size != 1 or zp[0] != np.round(zp[0]):
+            raise self.fail(node, f"activation zero-point {zeropt.ravel()[:4].tolist()} is not supported; "
+                                  "it must be one integer for the whole tensor")
+        z = int(zp[0])
+        lo, hi = _code_range(bits, signed, narrow)
+        lo, hi = lo - z, hi - z
+        if self.relu is not None:
+            if hi < 0:
+                raise self.fail(node, "ReLU followed by this quantiser gives a constant output")
+            lo = max(lo, 0)
+        fmt = _exact_format(lo, hi)
+        if fmt is None:
+            kind = f"{bits}-bit {'signed' if signed else 'unsigned'}{', narrow range' if narrow else ''}"
+            raise self.fail(node, f"the {kind} quantiser with zero-point {z} gives codes in [{lo}, {hi}], "
+                                  "which no Int(bits, signed) spans exactly; use narrow_range=False and "
+                                  "zero-point 0 for activations")
+        self.quant(node, fmt, scale)
+
+    def op_BipolarQuant(self, node):
+        scale, zeropt, *_ = self.quant_params(node, MAX_BITS)
+        self.bipolar(node, scale, zeropt)
+
+    def bipolar(self, node, scale, zeropt):
+        if np.any(zeropt != 0):
+            raise self.fail(node, "a bipolar (1-bit) quantiser must have zero-point 0")
+        if self.relu is not None:
+            raise self.fail(node, "ReLU followed by a bipolar quantiser gives a constant +1 output")
+        self.quant(node, Bipolar(), scale)
+
+    def quant(self, node, fmt, scale):
+        path = _module_path(node)
+        s = self.per_element(node, scale, "the quantiser scale")
+        self.relu = None
+        if not self.ops:
+            if not np.all(s == s[0]):
+                raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
+            name = self.unique(_identifier(path, "input"))
+            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), src=path), node)
+            return
+        self.flush_affine()
+        scale = s[0] if np.all(s == s[0]) else s
+        name = self.unique(_identifier(path, "quant"))
+        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, src=path), node)
+
+    def affine(self, node, mul, add, role: str = ""):
+        mul = self.per_element(node, mul, "the multiplier")
+        add = self.per_element(node, add, "the addend")
+        m0, a0, parts = self.affine_pending or (1.0, 0.0, [])
+        self.affine_pending = (m0 * mul, a0 * mul + add, parts + [(node, role)])
+
+    def flush_affine(self):
+        if self.affine_pending is None:
+            return
+        mul, add, parts = self.affine_pending
+        self.affine_pending = None
+        paths = []
+        for node, role in parts:
+            p = _module_path(node) + role
+            if p and p not in paths:
+                paths.append(p)
+        base = _identifier(paths[-1], "affine") if paths else "affine"
+        self.emit(Affine(name=self.unique(base), input=self.ops[-1].name, mul=mul, add=add,
+                         src=", ".join(paths)), parts[-1][0])
+
+    def op_BatchNormalization(self, node):
+        a = _attrs(node)
+        if a.get("training_mode", 0):
+            raise self.fail(node, "batch-norm in training mode; export the model in eval() mode")
+        if len(self.feat) != 1:
+            raise self.fail(node, f"batch-norm over a {list(self.feat)} tensor; only (batch, features) is supported")
+        gamma, beta, mean, var = (self.const(node, i, "the batch-norm parameters").astype(np.float64)
+                                  for i in node.input[1:5])
+        eps = float(a.get("epsilon", 1e-5))
+        mul = gamma / np.sqrt(var + eps)
+        self.affine(node, mul, beta - mean * mul)
+
+    def binary_const(self, node):
+        a, b = node.input[0], node.input[1]
+        const_first = a in self.consts
+        c = self.const(node, a if const_first else b, "the other operand").astype(np.float64)
+        return c, const_first
+
+    def op_Add(self, node):
+        c, _ = self.binary_const(node)
+        self.affine(node, 1.0, c)
+
+    def op_Sub(self, node):
+        c, const_first = self.binary_const(node)
+        self.affine(node, -1.0, c) if const_first else self.affine(node, 1.0, -c)
+
+    def op_Mul(self, node):
+        c, _ = self.binary_const(node)
+        self.affine(node, c, 0.0)
+
+    def op_Div(self, node):
+        c, const_first = self.binary_const(node)
+        if const_first:
+            raise self.fail(node, "dividing a constant by the data is not supported")
+        self.affine(node, 1.0 / c, 0.0)
+
+    def op_MatMul(self, node):
+        if node.input[0] != self.cur:
+            raise self.fail(node, "the data must be the left operand of MatMul")
+        self.matvec(node, node.input[1], None, transposed=False, alpha=1.0, beta=1.0)
+
+    def op_Gemm(self, node):
+        a = _attrs(node)
+        if node.input[0] != self.cur or a.get("transA", 0):
+            raise self.fail(node, "the data must be the first operand of Gemm, not transposed")
+        bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        self.matvec(node, node.input[1], bias, transposed=bool(a.get("transB", 0)),
+                    alpha=float(a.get("alpha", 1.0)), beta=float(a.get("beta", 1.0)))
+
+    def matvec(self, node, wname: str, bname: str | None, *, transposed: bool, alpha: float, beta: float):
+        path = _module_path(node)
+        if self.affine_pending is not None:
+            src = self.affine_pending[2][-1][0]
+            raise self.fail(node, f"reads the real-valued output of {self.where(src)}; a layer's input "
+                                  "must be quantised: put a QuantIdentity or QuantReLU before it")
+        if len(self.feat) != 1:
+            raise self.fail(node, f"the data has shape {[self.batch, *self.feat]}; flatten it to "
+                                  "(batch, features) first")
+        w = self.consts.get(wname)
+        if not isinstance(w, _QConst):
+            raise self.fail(node, f"the weights {wname!r} are not quantised; use QuantLinear "
+                                  "(a Quant or BipolarQuant on the weights)")
+        if w.codes.ndim != 2:
+            raise self.fail(node, f"the weights have shape {list(w.codes.shape)}, expected a matrix")
+        if not transposed:
+            w = w.transposed((1, 0))
+        if w.bits > MAX_BITS:
+            raise self.fail(node, f"weight bit width {w.bits} is not supported; use 1 to {MAX_BITS} bits")
+        rows, cols = w.codes.shape
+        if cols != self.n:
+            raise self.fail(node, f"the weights have {cols} columns but the input has {self.n} features")
+        if not np.all(w.scale == w.scale[:, :1]):
+            raise self.fail(node, "the weight scale varies along the input dimension; only per-tensor "
+                                  "or per-output-channel weight scales are supported")
+        wscale = w.scale[:, 0] * alpha
+        in_scale = self.types[-1].scales[0]
+        bias_codes = None
+        bias_real = None
+        if bname is not None:
+            b = self.consts.get(bname)
+            if b is None:
+                raise self.fail(node, f"the bias {bname!r} must be a constant")
+            if isinstance(b, _QConst) and isinstance(b.fmt, Int) and beta == 1.0:
+                if b.bits > MAX_BIAS_BITS:
+                    raise self.fail(node, f"bias bit width {b.bits} is not supported; use at most {MAX_BIAS_BITS}")
+                bscale = np.broadcast_to(b.scale.reshape(-1), (rows,)) if b.scale.size in (1, rows) else None
+                # Brevitas' Int32Bias has scale = input scale x weight scale (in float32):
+                # then the codes add straight into the accumulator.
+                if bscale is not None and np.allclose(bscale, wscale * in_scale, rtol=1e-6, atol=0):
+                    bias_codes = np.broadcast_to(b.codes.reshape(-1), (rows,))
+            if bias_codes is None:
+                bias_real = np.asarray(self.value(b), dtype=np.float64) * beta
+        name = self.unique(_identifier(path, "matvec"))
+        self.emit(MatVec(name=name, input=self.ops[-1].name, weight=w.codes, wfmt=w.fmt, wscale=wscale,
+                         bias=bias_codes, src=path), node)
+        self.feat = (rows,)
+        if bias_real is not None:
+            if not np.all(np.isfinite(bias_real)):
+                raise self.fail(node, "the bias contains NaN or Inf")
+            self.affine(node, 1.0, bias_real, role=".bias")
+
+
+def _load(source) -> tuple[onnx.ModelProto, str]:
+    if isinstance(source, onnx.ModelProto):
+        return source, "qonnx"
+    path = os.fspath(source)
+    if not os.path.isfile(path):
+        raise FrontendError(f"{path}: no such file")
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # protobuf raises several unrelated types on bad input
+        raise FrontendError(f"{path}: not a valid ONNX model ({type(e).__name__}: {e})") from e
+    return model, path
+
+
+def _check_structure(model: onnx.ModelProto, label: str):
+    """Reject what protobuf happily parses from a truncated or foreign file."""
+    g = model.graph
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise FrontendError(f"{label}: not a valid ONNX model ({type(e).__name__}: {e})") from e
+    if not g.node or not g.output:
+        raise FrontendError(f"{label}: not a valid ONNX model (the graph has no nodes or no outputs)")
+    known = {i.name for i in g.initializer} | {i.name for i in g.input}
+    for node in g.node:
+        for name in node.input:
+            if name and name not in known:
+                raise FrontendError(f"{label}: not a valid ONNX model (node {node.name!r} reads "
+                                    f"{name!r}, which nothing defines before it)")
+        known.update(node.output)
+
+
+def import_qonnx(source, *, label: str | None = None) -> Graph:
+    """Read a QONNX model (a file path or an ``onnx.ModelProto``) into an IR graph.
+
+    The graph is the pre-streamlining chain ``Input, (MatVec, [Affine], [Quant])..., Output``
+    with exact integer weight codes.  The network input is the flattened
+    ``(N, n)`` sample in C order.  Raises :class:`FrontendError` naming the
+    node, its op type and module for anything it cannot represent exactly.
+    """
+    model, where = _load(source)
+    label = label or where
+    _check_structure(model, label)
+    return _Importer(model, label).run()
