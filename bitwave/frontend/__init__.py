@@ -1,0 +1,11 @@
+"""Frontend: Brevitas models and QONNX files into IR graphs, plus QAT helpers."""
+
+from ._brevitas import SUPPORTED_MODULES, import_model
+from ._bundle import ModelBundle, load_model_spec
+from ._qonnx import MAX_BIAS_BITS, MAX_BITS, import_qonnx
+from ._train import accuracy, train_classifier
+
+__all__ = [
+    "import_model", "import_qonnx", "ModelBundle", "load_model_spec", "train_classifier", "accuracy",
+    "SUPPORTED_MODULES", "MAX_BITS", "MAX_BIAS_BITS",
+]

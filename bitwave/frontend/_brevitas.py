@@ -1,0 +1,237 @@
+"""Import a Brevitas model: check it, export it to QONNX, read the QONNX.
+
+Why through QONNX: ``torch.fx`` (and ``brevitas.fx``) tracing fails on
+Brevitas 0.13 models, while ``brevitas.export.export_qonnx`` works offline and
+gives the quantisers as explicit ``Quant`` nodes with their scales, zero-points
+and bit widths.  QONNX is also what FINN, hls4ml and chisel4ml users already
+have, so one reader (:func:`bitwave.frontend.import_qonnx`) serves both.
+
+The export goes through ``torch.export`` (Brevitas' default on torch >= 2.9),
+which refuses data-dependent control flow (``if x.sum() > 0:``) instead of
+silently baking in one branch as the old TorchScript tracer did; that refusal
+becomes a "model is not traceable" error here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import tempfile
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from ..errors import FrontendError
+from ..ir import Graph
+from ._qonnx import MAX_BIAS_BITS, MAX_BITS, import_qonnx
+
+__all__ = ["import_model", "SUPPORTED_MODULES"]
+
+
+def _brevitas_layers():
+    import brevitas.nn as qnn
+    return (qnn.QuantLinear, qnn.QuantReLU, qnn.QuantIdentity, qnn.QuantHardTanh)
+
+
+SUPPORTED_MODULES = ("QuantLinear, QuantReLU, QuantIdentity, QuantHardTanh, BatchNorm1d, Flatten, "
+                     "Dropout, Identity, Sequential, ModuleList, ModuleDict (and your own nn.Module "
+                     "classes combining them)")
+
+_PROXIES = (("weight_quant", "weight", MAX_BITS), ("input_quant", "input", MAX_BITS),
+            ("output_quant", "output", MAX_BITS), ("act_quant", "activation", MAX_BITS),
+            ("bias_quant", "bias", MAX_BIAS_BITS))
+
+
+def _class_name(mod: nn.Module) -> str:
+    """``torch.nn.LSTM`` rather than ``torch.nn.modules.rnn.LSTM``."""
+    cls = type(mod)
+    m = cls.__module__
+    for pkg in ("torch.nn", "brevitas.nn"):
+        if m.startswith(pkg + "."):
+            return f"{pkg}.{cls.__qualname__}"
+    return f"{m}.{cls.__qualname__}"
+
+
+def _is_library_class(mod: nn.Module) -> bool:
+    return type(mod).__module__.split(".")[0] in ("torch", "brevitas")
+
+
+def _check_modules(model: nn.Module):
+    """Reject unsupported layers, bad bit widths and batch-norms without statistics, up front."""
+    layers = _brevitas_layers()
+    leaves = layers + (nn.BatchNorm1d, nn.Flatten, nn.Dropout, nn.Identity)
+    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+    def visit(mod: nn.Module, path: str):
+        where = path or "<root>"
+        if isinstance(mod, layers):
+            _check_bits(mod, where)
+        elif isinstance(mod, nn.BatchNorm1d):
+            if mod.running_mean is None or mod.running_var is None:
+                raise FrontendError(f"frontend: module {where} (BatchNorm1d) has no running statistics "
+                                    "(track_running_stats=False); bitwave needs them to fold the batch-norm")
+        elif isinstance(mod, leaves):
+            pass
+        elif isinstance(mod, containers) or not _is_library_class(mod):
+            for name, child in mod.named_children():
+                visit(child, f"{path}.{name}" if path else name)
+        else:
+            raise FrontendError(f"frontend: module {where} ({_class_name(mod)}) is not supported; "
+                                f"supported: {SUPPORTED_MODULES}")
+
+    visit(model, "")
+
+
+def _check_bits(mod: nn.Module, where: str):
+    for attr, role, limit in _PROXIES:
+        proxy = getattr(mod, attr, None)
+        if proxy is None or not getattr(proxy, "is_quant_enabled", False):
+            continue
+        try:
+            bits = float(proxy.bit_width())
+        except Exception:  # a bias quantiser needs the input scale; the QONNX reader checks it
+            continue
+        if not (bits == round(bits) and 1 <= bits <= limit):
+            raise FrontendError(f"frontend: module {where} ({type(mod).__name__}): {role} bit width "
+                                f"{bits:g} is not supported; use 1 to {limit} bits")
+
+
+def _check_finite(model: nn.Module):
+    for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, t in items:
+            if t.is_floating_point() and not torch.isfinite(t).all():
+                path, _, leaf = name.rpartition(".")
+                bad = int((~torch.isfinite(t)).sum())
+                raise FrontendError(f"frontend: module {path or '<root>'}: {kind} {leaf} contains NaN or "
+                                    f"Inf ({bad} of {t.numel()} values); fix or retrain the weights")
+
+
+def _as_tensor(example_input) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(example_input) if not isinstance(example_input, torch.Tensor)
+                        else example_input).detach().to(torch.float32)
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise FrontendError(f"frontend: the example input must be a batch (N, features...), "
+                            f"not shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise FrontendError("frontend: the example input contains NaN or Inf")
+    return x
+
+
+def _check_shapes(model: nn.Module, x: torch.Tensor):
+    """Run the model once; name the first linear layer whose input width is wrong."""
+    from brevitas.nn import QuantLinear
+    seen: list[str] = []
+
+    def hook_for(path: str, mod: nn.Module):
+        def hook(_mod, args):
+            width = getattr(args[0], "value", args[0]).shape[-1]
+            if width != mod.in_features:
+                if not seen:
+                    raise FrontendError(
+                        f"frontend: the example input has shape {tuple(x.shape)} but the model expects "
+                        f"(N, {mod.in_features}): its first layer {path} (QuantLinear) has "
+                        f"in_features={mod.in_features}")
+                raise FrontendError(f"frontend: layer {path} (QuantLinear) has in_features={mod.in_features} "
+                                    f"but receives {width} features from {seen[-1]}")
+            seen.append(path)
+        return hook
+
+    handles = [m.register_forward_pre_hook(hook_for(p, m))
+               for p, m in model.named_modules() if isinstance(m, QuantLinear)]
+    training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    except FrontendError:
+        raise
+    except Exception as e:
+        raise FrontendError(f"frontend: the model fails on the example input of shape "
+                            f"{tuple(x.shape)}: {type(e).__name__}: {_first_line(e)}") from e
+    finally:
+        model.train(training)
+        for h in handles:
+            h.remove()
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+_CALL_SITE = re.compile(r'File "([^"]+)", line (\d+), in \w+\n\s*(.+)')
+
+
+def _untraceable(e: BaseException) -> FrontendError | None:
+    """A FrontendError if ``e`` is torch.export refusing data-dependent control flow."""
+    text = str(e)
+    chain = e
+    while chain is not None and "data-dependent" not in text:
+        chain = chain.__cause__ or chain.__context__
+        text += "\n" + str(chain) if chain is not None else ""
+    if "data-dependent" not in text and "GuardOnDataDependent" not in text:
+        return None
+    site = ""
+    marker = text.find("The following call raised this error")
+    m = _CALL_SITE.search(text, marker if marker >= 0 else 0)
+    if m:
+        site = f" at {os.path.basename(m.group(1))}:{m.group(2)} (`{m.group(3).strip()}`)"
+    return FrontendError(f"frontend: model is not traceable: its forward() branches on tensor values"
+                         f"{site}; bitwave needs a fixed sequence of layers (use torch.where or remove "
+                         "the data-dependent control flow)")
+
+
+@contextlib.contextmanager
+def _quiet_export():
+    # The ONNX exporter logs one warning per missing torchvision op on first use.
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def import_model(model: nn.Module, example_input, *, qonnx_path: str | os.PathLike | None = None) -> Graph:
+    """Import a Brevitas model into an IR graph.
+
+    ``example_input`` is a batch ``(N, ...)`` (tensor or array) of real
+    inputs; it fixes the input shape.  The model is checked first (supported
+    layers, bit widths, finite weights, shapes), then exported to QONNX in a
+    temporary file (also written to ``qonnx_path`` if given) and read by
+    :func:`import_qonnx`.  The model itself is not modified.
+    """
+    from brevitas.export import export_qonnx
+
+    if not isinstance(model, nn.Module):
+        raise FrontendError(f"frontend: expected a torch.nn.Module, not {type(model).__name__}")
+    _check_modules(model)
+    _check_finite(model)
+    x = _as_tensor(example_input)
+    _check_shapes(model, x)
+    with tempfile.TemporaryDirectory(prefix="bitwave-") as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        try:
+            with torch.no_grad(), _quiet_export():
+                export_qonnx(model, input_t=x, export_path=path, dynamo=True, optimize=True, verbose=False)
+        except Exception as e:
+            err = _untraceable(e)
+            if err is not None:
+                raise err from e
+            raise FrontendError(f"frontend: Brevitas' QONNX export failed: {type(e).__name__}: "
+                                f"{_first_line(e)}") from e
+        proto = onnx.load(path)
+        if qonnx_path is not None:
+            onnx.save(proto, os.fspath(qonnx_path))
+    graph = import_qonnx(proto, label="frontend")
+    n = math.prod(x.shape[1:])
+    if graph.input.n != n:
+        raise FrontendError(f"frontend: the imported graph reads {graph.input.n} features, "
+                            f"the example input has {n}")
+    return graph
