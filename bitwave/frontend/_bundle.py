@@ -1,0 +1,102 @@
+"""A model with its data, and loading one from a ``path/file.py:function`` spec."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import FrontendError
+
+__all__ = ["ModelBundle", "load_model_spec"]
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+@dataclass
+class ModelBundle:
+    """A (quantised) model with the samples to compile, verify and score it on.
+
+    ``inputs`` is ``(N, n)`` real-valued; ``labels`` (N,) class indices or
+    None; ``test_mask`` (N,) bool marks held-out samples (None: no split);
+    ``float_model`` is an optional float twin to report the quantisation cost.
+    """
+    model: nn.Module
+    inputs: np.ndarray
+    labels: np.ndarray | None = None
+    test_mask: np.ndarray | None = None
+    name: str = "model"
+    float_model: nn.Module | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.model, nn.Module):
+            raise FrontendError(f"ModelBundle: model must be a torch.nn.Module, not {type(self.model).__name__}")
+        if self.float_model is not None and not isinstance(self.float_model, nn.Module):
+            raise FrontendError("ModelBundle: float_model must be a torch.nn.Module or None, "
+                                f"not {type(self.float_model).__name__}")
+        x = _numpy(self.inputs)
+        if x.ndim != 2 or x.shape[0] < 1 or x.dtype.kind not in "fiub":
+            raise FrontendError(f"ModelBundle: inputs must be a numeric (N, n) array, not {x.dtype} {x.shape}")
+        self.inputs = x.astype(np.float32, copy=False)
+        n = x.shape[0]
+        if self.labels is not None:
+            y = _numpy(self.labels)
+            if y.shape != (n,):
+                raise FrontendError(f"ModelBundle: labels must have shape ({n},), not {y.shape}")
+            self.labels = y
+        if self.test_mask is not None:
+            m = _numpy(self.test_mask)
+            if m.shape != (n,) or m.dtype != bool:
+                raise FrontendError(f"ModelBundle: test_mask must be a bool array of shape ({n},), "
+                                    f"not {m.dtype} {m.shape}")
+            self.test_mask = m
+
+    def held_out(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The held-out samples (all samples when there is no split) and their labels."""
+        m = self.test_mask if self.test_mask is not None else np.ones(len(self.inputs), bool)
+        return self.inputs[m], None if self.labels is None else self.labels[m]
+
+
+def load_model_spec(spec: str) -> ModelBundle:
+    """Import ``path/file.py`` and call ``function()`` from a ``"path/file.py:function"`` spec.
+
+    The function returns a :class:`ModelBundle` or a tuple ``(model, inputs[, labels])``.
+    """
+    path, sep, func = str(spec).rpartition(":")
+    if not sep or not path or not func:
+        raise FrontendError(f"{spec}: expected 'path/file.py:function'")
+    if not os.path.isfile(path):
+        raise FrontendError(f"{spec}: no such file {path!r}")
+    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
+    mod_name = f"bitwave_spec_{digest}"
+    loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise FrontendError(f"{spec}: {path!r} is not a Python file")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[mod_name] = module  # so dataclasses and pickling inside the file work
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(mod_name, None)
+        raise FrontendError(f"{spec}: importing {path} failed: {type(e).__name__}: {e}") from e
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        found = sorted(k for k, v in vars(module).items()
+                       if callable(v) and getattr(v, "__module__", None) == mod_name and not k.startswith("_"))
+        raise FrontendError(f"{spec}: {path} has no function {func!r}; it defines: "
+                            f"{', '.join(found) or 'no public functions'}")
+    result = fn()
+    if isinstance(result, ModelBundle):
+        return result
+    if (isinstance(result, tuple) and len(result) in (2, 3) and isinstance(result[0], nn.Module)):
+        return ModelBundle(result[0], _numpy(result[1]), None if len(result) == 2 else result[2], name=func)
+    raise FrontendError(f"{spec}: {func}() returned {type(result).__name__}; expected a ModelBundle "
+                        "or a tuple (model, inputs[, labels])")
