@@ -100,8 +100,15 @@ def target_folder(build_dir: Path | str, target: Target) -> Path:
 
 
 def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
-               seed: int = 1) -> BuildPlan:
-    """Describe the build of ``build_dir`` (a ``bitwave compile`` folder) for ``board``."""
+               seed: int = 1, dsp: bool | None = None, bram: bool | None = None) -> BuildPlan:
+    """Describe the build of ``build_dir`` (a ``bitwave compile`` folder) for ``board``.
+
+    ``dsp``/``bram``: may synthesis map arithmetic to DSP blocks / memories to
+    block RAM?  By default it follows the compiler's plan in the manifest (an
+    estimate of zero DSPs means the products were planned in LUTs), so the
+    measured numbers answer for the estimate and a design planned to fit in
+    LUTs does not overflow the UP5K's eight DSPs.
+    """
     manifest = load_manifest(build_dir)
     target = board if isinstance(board, Target) else get_target(board)
     platform = target.make_platform()
@@ -113,8 +120,11 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     platform.add_file(manifest.verilog.name, manifest.verilog.read_bytes())
     overrides = {"script_after_read": _SCRIPT_AFTER_READ.format(top=manifest.top),
                  "script_after_synth": _SCRIPT_AFTER_SYNTH.format(top=manifest.top)}
-    if target.family == "ice40":
-        overrides["synth_opts"] = "-dsp" if platform.device.startswith("iCE40UP") else ""
+    if dsp is None:
+        dsp = manifest.estimate.get("dsp", 0) > 0
+    if bram is None:
+        bram = manifest.estimate.get("bram", 0) > 0
+    overrides["synth_opts"] = _synth_opts(target.family, platform.device, dsp=dsp, bram=bram)
     amaranth_plan = platform.prepare(top, name="top", **overrides)
     files = {name: (content.encode() if isinstance(content, str) else content)
              for name, content in amaranth_plan.files.items()
@@ -125,6 +135,18 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
                      bitstream=("top.bin" if target.family == "ice40" else "top.bit")
                      if target.board_io else None,
                      clock_hz=clock_hz, baud=baud)
+
+
+def _synth_opts(family: str, device: str, *, dsp: bool, bram: bool) -> str:
+    opts = []
+    if family == "ice40":
+        if dsp and device.startswith("iCE40UP"):
+            opts.append("-dsp")                 # off by default in synth_ice40
+    elif not dsp:
+        opts.append("-nodsp")                   # on by default in synth_ecp5
+    if not bram:
+        opts.append("-nobram")
+    return " ".join(opts)
 
 
 def _steps(target: Target, platform, seed: int) -> tuple[Step, ...]:
@@ -201,8 +223,8 @@ def _explain_failure(plan: BuildPlan, step: Step, exc: ToolchainError) -> None:
 
 
 def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
-          seed: int = 1, progress: BuildProgress | None = None,
-          allow_timing_fail: bool = False) -> BuildResult:
+          seed: int = 1, dsp: bool | None = None, bram: bool | None = None,
+          progress: BuildProgress | None = None, allow_timing_fail: bool = False) -> BuildResult:
     """Build ``build_dir`` for ``board``; write ``report.json``/``report.md`` next to the bitstream.
 
     Raises BoardError when the design does not fit (naming the biggest layer)
@@ -210,7 +232,7 @@ def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAU
     ``allow_timing_fail``); the report is written first in the second case.
     """
     start = time.monotonic()
-    plan = plan_build(build_dir, board, baud=baud, seed=seed)
+    plan = plan_build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram)
     step_seconds = execute_plan(plan, progress=progress)
     report = make_report(plan, step_seconds, time.monotonic() - start)
     write_report(report, plan.folder)

@@ -80,14 +80,18 @@ def boards_cmd():
 @click.option("--baud", type=int, default=DEFAULT_BAUD, show_default=True,
               help="UART baud rate of the I/O wrapper.")
 @click.option("--seed", type=int, default=1, show_default=True, help="nextpnr placement seed.")
+@click.option("--dsp/--no-dsp", default=None,
+              help="Let synthesis use DSP blocks (default: as the manifest's estimate plans).")
+@click.option("--bram/--no-bram", default=None,
+              help="Let synthesis use block RAM (default: as the manifest's estimate plans).")
 @click.option("--allow-timing-fail", is_flag=True,
               help="Keep a bitstream whose fmax is below the board clock.")
-def build_cmd(build_dir, board, baud, seed, allow_timing_fail):
+def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail):
     """Synthesise, place and route BUILD_DIR for a board; write the bitstream and a report."""
     progress = RichProgress(_err, board)
     try:
-        result = build(build_dir, board, baud=baud, seed=seed, progress=progress,
-                       allow_timing_fail=allow_timing_fail)
+        result = build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram,
+                       progress=progress, allow_timing_fail=allow_timing_fail)
     finally:
         progress.close()
     r = result.report

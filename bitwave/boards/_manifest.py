@@ -70,8 +70,9 @@ class Manifest:
 def _stream(data: dict, key: str, path: Path) -> StreamFormat:
     try:
         spec = data[key]
-        return StreamFormat(elems=spec["elems"], elem_width=spec["elem_width"],
-                            signed=spec["signed"])
+        # `bitwave compile` names the element width "width"; "elem_width" is the documented name.
+        width = spec["elem_width"] if "elem_width" in spec else spec["width"]
+        return StreamFormat(elems=spec["elems"], elem_width=width, signed=spec["signed"])
     except (KeyError, TypeError) as exc:
         raise BoardError(f"{path}: '{key}' needs elems, elem_width and signed ({exc!r} missing); "
                          f"rerun `bitwave compile`") from None
