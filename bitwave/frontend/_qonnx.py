@@ -454,13 +454,13 @@ class _Importer:
         if not self.ops:
             if not np.all(s == s[0]):
                 raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
-            name = self.unique(_identifier(path, "input"))
-            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), src=path), node)
+            name = self.unique(_identifier(path or node.name, "input"))
+            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), src=path or node.name), node)
             return
         self.flush_affine()
         scale = s[0] if np.all(s == s[0]) else s
-        name = self.unique(_identifier(path, "quant"))
-        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, src=path), node)
+        name = self.unique(_identifier(path or node.name, "quant"))
+        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, src=path or node.name), node)
 
     def affine(self, node, mul, add, role: str = ""):
         mul = self.per_element(node, mul, "the multiplier")
@@ -475,7 +475,7 @@ class _Importer:
         self.affine_pending = None
         paths = []
         for node, role in parts:
-            p = _module_path(node) + role
+            p = (_module_path(node) or node.name) + role
             if p and p not in paths:
                 paths.append(p)
         base = _identifier(paths[-1], "affine") if paths else "affine"
@@ -574,9 +574,9 @@ class _Importer:
                     bias_codes = np.broadcast_to(b.codes.reshape(-1), (rows,))
             if bias_codes is None:
                 bias_real = np.asarray(self.value(b), dtype=np.float64) * beta
-        name = self.unique(_identifier(path, "matvec"))
+        name = self.unique(_identifier(path or node.name, "matvec"))
         self.emit(MatVec(name=name, input=self.ops[-1].name, weight=w.codes, wfmt=w.fmt, wscale=wscale,
-                         bias=bias_codes, src=path), node)
+                         bias=bias_codes, src=path or node.name), node)
         self.feat = (rows,)
         if bias_real is not None:
             if not np.all(np.isfinite(bias_real)):
