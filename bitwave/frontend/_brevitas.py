@@ -92,10 +92,9 @@ def _check_bits(mod: nn.Module, where: str):
         proxy = getattr(mod, attr, None)
         if proxy is None or not getattr(proxy, "is_quant_enabled", False):
             continue
-        try:
-            bits = float(proxy.bit_width())
-        except Exception:  # a bias quantiser needs the input scale; the QONNX reader checks it
-            continue
+        if getattr(proxy, "requires_input_scale", False):
+            continue  # known only during a forward pass; the QONNX reader checks it
+        bits = float(proxy.bit_width())
         if not (bits == round(bits) and 1 <= bits <= limit):
             raise FrontendError(f"frontend: module {where} ({type(mod).__name__}): {role} bit width "
                                 f"{bits:g} is not supported; use 1 to {limit} bits")
