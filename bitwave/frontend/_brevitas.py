@@ -28,7 +28,7 @@ from torch import nn
 
 from ..errors import FrontendError
 from ..ir import Graph
-from ._qonnx import MAX_BIAS_BITS, MAX_BITS, import_qonnx
+from ._qonnx import _INTERNAL_ATTRS, MAX_BIAS_BITS, MAX_BITS, import_qonnx
 
 __all__ = ["import_model", "SUPPORTED_MODULES"]
 
@@ -104,7 +104,10 @@ def _check_finite(model: nn.Module):
     for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, t in items:
             if t.is_floating_point() and not torch.isfinite(t).all():
-                path, _, leaf = name.rpartition(".")
+                # Name the user's layer, not the Brevitas quantiser inside it.
+                parts = name.split(".")
+                cut = next((i for i, p in enumerate(parts[:-1]) if p in _INTERNAL_ATTRS), len(parts) - 1)
+                path, leaf = ".".join(parts[:cut]), ".".join(parts[cut:])
                 bad = int((~torch.isfinite(t)).sum())
                 raise FrontendError(f"frontend: module {path or '<root>'}: {kind} {leaf} contains NaN or "
                                     f"Inf ({bad} of {t.numel()} values); fix or retrain the weights")

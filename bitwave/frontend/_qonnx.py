@@ -49,8 +49,12 @@ MAX_BIAS_BITS = 32
 
 _DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, Add, Sub, Mul, Div, BatchNormalization, Relu, "
              "Flatten, Reshape, Identity, Dropout")
-_CONST_OPS = ("Quant, BipolarQuant, Constant, Identity, Transpose, Reshape, Cast, Unsqueeze, "
-              "Squeeze, Neg, Add, Sub, Mul, Div")
+_CONST_OPS = ("Quant, BipolarQuant, Constant, Shape (of the data), Identity, Transpose, Reshape, Cast, "
+              "Unsqueeze, Squeeze, Gather, Concat, Neg, Add, Sub, Mul, Div")
+
+# Stands for a symbolic batch size in shapes computed from the data (``Shape``),
+# so that ``x.view(x.size(0), -1)`` works on models exported with a dynamic batch.
+_SYMBOLIC_BATCH = 2**31 - 1
 
 # Classes (dynamo export metadata) and attribute names (TorchScript export node
 # names) of Brevitas/torch internals: the user's module is the one above them.
@@ -147,7 +151,7 @@ class _Importer:
         self.names: set[str] = set()
         self.cur: str | None = None          # the ONNX tensor carrying the data
         self.feat: tuple[int, ...] = ()      # its shape without the batch dimension
-        self.batch: int | None = None
+        self.batch: int = _SYMBOLIC_BATCH
         self.relu = None                     # a Relu node waiting for its quantiser
         self.affine_pending = None           # (mul, add, [(node, role)]) waiting to be emitted
 
@@ -178,7 +182,7 @@ class _Importer:
         if len(dims) < 2 or any(not d.HasField("dim_value") for d in dims[1:]):
             raise FrontendError(f"{self.label}: input {self.cur!r} must have a batch dimension and "
                                 f"fixed feature dimensions, not {[d.dim_value or d.dim_param for d in dims]}")
-        self.batch = dims[0].dim_value if dims[0].HasField("dim_value") else None
+        self.batch = dims[0].dim_value if dims[0].HasField("dim_value") else _SYMBOLIC_BATCH
         self.feat = tuple(d.dim_value for d in dims[1:])
         for node in g.node:
             self.node(node)
@@ -225,6 +229,11 @@ class _Importer:
             self.consts[node.output[0]] = self.constant_attr(node)
             return
         data = [i for i in node.input if i and i not in self.consts]
+        if node.op_type == "Shape" and data == [self.cur]:
+            a = _attrs(node)  # reading the shape does not consume the data
+            shape = np.array((self.batch, *self.feat), np.int64)
+            self.consts[node.output[0]] = shape[a.get("start", 0):a.get("end")]
+            return
         if not data:
             self.consts[node.output[0]] = self.const_eval(node)
             return
@@ -320,6 +329,10 @@ class _Importer:
             return binary[op](vals[0], vals[1])
         if op == "Neg":
             return np.negative(vals[0])
+        if op == "Gather":
+            return np.take(vals[0], vals[1], axis=_attrs(node).get("axis", 0))
+        if op == "Concat":
+            return np.concatenate([np.atleast_1d(v) for v in vals], axis=_attrs(node)["axis"])
         raise self.fail(node, f"op type {op} on constants is not supported; supported: {_CONST_OPS}")
 
     @staticmethod
@@ -360,6 +373,10 @@ class _Importer:
                        ((q - zeropt) * scale).astype(np.float32))
 
     # -- the data path ------------------------------------------------------
+    def shape_text(self) -> str:
+        batch = "N" if self.batch == _SYMBOLIC_BATCH else self.batch
+        return f"({', '.join(map(str, (batch, *self.feat)))})"
+
     @property
     def n(self) -> int:
         return math.prod(self.feat)
@@ -397,9 +414,9 @@ class _Importer:
         if target[0] == -1:
             if -1 in rest:
                 raise self.fail(node, f"reshape to {target} is ambiguous")
-        elif self.batch is None or target[0] != self.batch:
+        elif target[0] != self.batch:
             raise self.fail(node, f"reshape to {target} changes the batch dimension of "
-                                  f"{[self.batch, *self.feat]}; only reshapes within a sample are supported")
+                                  f"{self.shape_text()}; only reshapes within a sample are supported")
         if rest.count(-1) == 1:
             known = math.prod(d for d in rest if d != -1)
             rest = [self.n // known if d == -1 else d for d in rest]
@@ -538,7 +555,7 @@ class _Importer:
             raise self.fail(node, f"reads the real-valued output of {self.where(src)}; a layer's input "
                                   "must be quantised: put a QuantIdentity or QuantReLU before it")
         if len(self.feat) != 1:
-            raise self.fail(node, f"the data has shape {[self.batch, *self.feat]}; flatten it to "
+            raise self.fail(node, f"the data has shape {self.shape_text()}; flatten it to "
                                   "(batch, features) first")
         w = self.consts.get(wname)
         if not isinstance(w, _QConst):

@@ -205,7 +205,16 @@ def test_nan_weights_name_the_module(digits, data):
     model = digits.quant_mlp(4, 16)
     with torch.no_grad():
         model.fc2.weight[3, 1] = float("nan")
-    rejects(model, data[0][:8], "module fc2", "weight", "NaN or Inf", "1 of 256")
+    rejects(model, data[0][:8], "module fc2: parameter weight contains NaN or Inf (1 of 256 values)")
+
+
+def test_nan_quantiser_scale_names_the_layer(digits, data):
+    model = digits.quant_mlp(4, 16)
+    train_classifier(model, data[0][:64], data[1][:64], epochs=1, seed=0)  # creates the learnt scales
+    scale = next(p for n, p in model.act1.named_parameters() if "scaling_impl" in n)
+    with torch.no_grad():
+        scale.fill_(float("inf"))
+    rejects(model, data[0][:8], "module act1: parameter act_quant.", "NaN or Inf")
 
 
 @pytest.mark.parametrize("make, words", [

@@ -23,9 +23,10 @@ def _f32(a):
 class Builder:
     """A tiny QONNX graph builder: a chain from input ``x`` of ``n`` features."""
 
-    def __init__(self, n, batch=32):
+    def __init__(self, n, batch=32, shape=None):
         self.nodes, self.inits = [], []
-        self.cur, self.n, self.n_in, self.batch, self.k = "x", n, n, batch, 0
+        self.cur, self.n, self.batch, self.k = "x", n, batch, 0
+        self.in_shape = [batch, *(shape or (n,))]
 
     def const(self, value, name=None):
         self.k += 1
@@ -53,7 +54,7 @@ class Builder:
 
     def model(self, out_n):
         graph = helper.make_graph(
-            self.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [self.batch, self.n_in])],
+            self.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, self.in_shape)],
             [helper.make_tensor_value_info(self.cur, TensorProto.FLOAT, [self.batch, out_n])], self.inits)
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                       helper.make_opsetid(QDOMAIN, 1)])
@@ -136,6 +137,36 @@ def test_weight_zero_point_gives_exact_shifted_codes():
     assert g.ops[1].wfmt.min <= -3 and g.ops[1].wfmt.max >= 12
     x = RNG.normal(size=(32, 4))
     assert np.allclose(bitwave_run(g, x), qonnx_run(b.model(3), x), atol=1e-5)
+
+
+def legacy_flatten(b):
+    """``x.view(x.size(0), -1)`` as the TorchScript exporter writes it."""
+    shape = b.node("Shape", [b.cur])
+    batch = b.node("Gather", [shape, b.const(np.array(0, np.int64))], axis=0)
+    dims = b.node("Concat", [b.node("Unsqueeze", [batch, b.const(np.array([0], np.int64))]),
+                             b.const(np.array([-1], np.int64))], axis=0)
+    b.cur = b.node("Reshape", [b.cur, dims], name="flat")
+
+
+@pytest.mark.filterwarnings("ignore:Output shapes disagree")  # qonnx's shape inference on Shape/Concat
+@pytest.mark.parametrize("batch", [32, "N"])
+def test_image_input_flattened_through_shape_arithmetic(batch):
+    b = Builder(6, batch=batch, shape=(1, 2, 3))
+    b.act(0.05, 8, name="inq")
+    legacy_flatten(b)
+    small_layer(b, 4)
+    g = import_qonnx(b.model(4))
+    assert g.input.n == 6 and g.ops[1].cols == 6
+    if batch == 32:
+        x = RNG.normal(size=(32, 1, 2, 3))
+        assert np.allclose(bitwave_run(g, x.reshape(32, 6)), qonnx_run(b.model(4), x), atol=1e-5)
+
+
+def test_reshape_across_samples_is_rejected():
+    b = Builder(6)
+    b.act(0.05, 8, name="inq")
+    b.cur = b.node("Reshape", [b.cur, b.const(np.array([64, 3], np.int64))], name="fold")
+    reject(b.model(3), "'fold' (Reshape)", "changes the batch dimension of (32, 6)")
 
 
 def test_int_bias_with_accumulator_scale_goes_into_matvec():
