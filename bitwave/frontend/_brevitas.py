@@ -15,6 +15,7 @@ becomes a "model is not traceable" error here.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
@@ -183,21 +184,33 @@ def _untraceable(e: BaseException) -> FrontendError | None:
     m = _CALL_SITE.search(text, marker if marker >= 0 else 0)
     if m:
         site = f" at {os.path.basename(m.group(1))}:{m.group(2)} (`{m.group(3).strip()}`)"
-    return FrontendError(f"frontend: model is not traceable: its forward() branches on tensor values"
-                         f"{site}; bitwave needs a fixed sequence of layers (use torch.where or remove "
-                         "the data-dependent control flow)")
+    return FrontendError(f"frontend: model is not traceable: its forward() takes a Python decision "
+                         f"from tensor values{site}; bitwave needs the same sequence of layers for every "
+                         "input (remove the data-dependent control flow, or use torch.where)")
+
+
+_NOISY_LOGGERS = (
+    "torch.onnx._internal.exporter._registration",  # one line per missing torchvision op
+    "torch.fx.experimental.symbolic_shapes",         # the data-dependent guard, which we report
+)
 
 
 @contextlib.contextmanager
 def _quiet_export():
-    # The ONNX exporter logs one warning per missing torchvision op on first use.
-    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """Keep the exporter's diagnostics off the terminal: failures become a FrontendError instead.
+
+    torch.export prints the partial graph of a failed export straight to stderr.
+    """
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
-        logger.setLevel(level)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def import_model(model: nn.Module, example_input, *, qonnx_path: str | os.PathLike | None = None) -> Graph:
