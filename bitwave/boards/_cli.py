@@ -153,9 +153,9 @@ def run_cmd(build_dir, board, port, input_path, output, count, timeout):
     """Stream frames through the accelerator on a flashed board over its UART."""
     target = get_target(board)
     report = read_report(target_folder(build_dir, target))
-    if not report["io"].startswith("uart"):
+    baud = report.get("baud")
+    if not baud:
         raise BoardError(f"{board} has no UART wrapper; `bitwave run` needs a board target")
-    baud = int(report["io"].split()[1])
     manifest = load_manifest(build_dir)
     selftest = json.loads((Path(build_dir) / "manifest.json").read_text()).get("selftest")
     if input_path is not None:

@@ -66,6 +66,7 @@ class Report:
     device: str
     family: str
     io: str                         # "uart 115200 baud" or "probe (LFSR in, XOR out)"
+    baud: int | None                # UART baud rate; None for the probe wrapper
     clock_mhz: float                # the constraint: board clock or generic goal
     fmax_mhz: float | None
     timing_met: bool
@@ -135,6 +136,7 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
         target=plan.target.name, device=f"{plan.target.device} {plan.target.package}",
         family=family,
         io=(f"uart {plan.baud} baud" if plan.baud else "probe (LFSR in, XOR out)"),
+        baud=plan.baud,
         clock_mhz=round(clock_mhz, 2),
         fmax_mhz=None if fmax is None else round(fmax, 2),
         timing_met=fmax is None or fmax >= clock_mhz,

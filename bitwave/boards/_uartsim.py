@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -61,16 +62,24 @@ def _build_sim(acc_verilog: bytes, wrapper_verilog: str) -> Path:
     exe = folder / "obj_dir" / "uart_sim"
     if exe.exists():
         return exe
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "bitwave_top.v").write_bytes(acc_verilog)
-    (folder / "bitwave_uart_top.v").write_text(wrapper_verilog)
-    (folder / "uart_harness.cpp").write_bytes(harness)
+    # Build beside the cache entry and rename it into place, so that parallel
+    # test workers never see (or run) a half-built simulator.
+    work = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "bitwave_top.v").write_bytes(acc_verilog)
+    (work / "bitwave_uart_top.v").write_text(wrapper_verilog)
+    (work / "uart_harness.cpp").write_bytes(harness)
     cmd, env = verilator_command()
     run_tool("verilator", [*cmd, "--cc", "--exe", "--build", "-j", "2", "-O2", "-Wno-fatal",
                            "-Wno-lint", "-Wno-style", "--top-module", "bitwave_uart_top",
                            "--prefix", "Vtop", "-o", "uart_sim", "bitwave_uart_top.v",
                            "bitwave_top.v", "uart_harness.cpp"],
-             cwd=folder, log=folder / "verilator.log", env=env)
+             cwd=work, log=work / "verilator.log", env=env)
+    try:
+        os.replace(work, folder)
+    except OSError:                      # another worker finished first: use its build
+        shutil.rmtree(work, ignore_errors=True)
     return exe
 
 

@@ -53,7 +53,7 @@ def flashed(tmp_path):
     folder = write_selftest_build(tmp_path / "acc")
     target_dir = target_folder(folder, get_target("icebreaker"))
     target_dir.mkdir()
-    (target_dir / "report.json").write_text(json.dumps({"io": "uart 115200 baud"}))
+    (target_dir / "report.json").write_text(json.dumps({"io": "uart 115200 baud", "baud": 115200}))
     master, slave = os.openpty()
     _serve_selftest(folder, master)
     yield folder, os.ttyname(slave)
