@@ -102,8 +102,9 @@ def test_training_is_deterministic_and_learns():
     assert accuracy(a, X, y) > 0.9 and not a.training
     assert torch.get_num_threads() == threads
     c = small_net(1)
-    train_classifier(c, X, y, epochs=5, lr=1e-2, seed=6, batch_size=32)
+    train_classifier(c, X, y, epochs=5, lr=1e-2, seed=6, batch_size=32, threads=2)
     assert not torch.equal(a[0].weight, c[0].weight)
+    assert torch.get_num_threads() == threads
 
 
 def test_accuracy_counts_argmax_hits():
@@ -119,6 +120,8 @@ def test_training_rejects_bad_arguments():
         train_classifier(small_net(0), np.zeros((3, 5)), [0, 1], epochs=1)
     with pytest.raises(ValueError, match="must be positive"):
         train_classifier(small_net(0), np.zeros((3, 5)), [0, 1, 2], epochs=0)
+    with pytest.raises(ValueError, match="threads must be 1 or 2, not 8"):
+        train_classifier(small_net(0), np.zeros((3, 5)), [0, 1, 2], threads=8)
 
 
 def load_digits_example():
