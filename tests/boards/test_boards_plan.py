@@ -164,3 +164,27 @@ def test_build_command(selftest, fake_tools):
     assert "icebreaker: 40 LUT4 (estimate 36, ratio 1.11), 30 FF, 0 BRAM, 0 DSP" in result.output
     assert "fmax 60.0 MHz at 12 MHz" in result.output
     assert "board-icebreaker/top.bin" in result.output
+
+
+def test_progress_events_and_first_use_note(selftest, fake_tools, tmp_path):
+    fake_tools.setenv("FAKE_PNR", "60.0")
+    fake_tools.setenv("YOWASP_CACHE_DIR", str(tmp_path / "empty-cache"))
+    events = []
+
+    class Recorder:
+        def step(self, index, total, step, note):
+            events.append(("step", index, total, step.title, note))
+
+        def line(self, text):
+            events.append(("line", text))
+
+        def done(self, step, seconds):
+            events.append(("done", step.title))
+
+    build(selftest, "icebreaker", progress=Recorder())
+    steps = [e for e in events if e[0] == "step"]
+    assert [(e[1], e[2], e[3]) for e in steps] == [
+        (0, 3, "synthesis"), (1, 3, "place and route"), (2, 3, "bitstream")]
+    assert all("first use: compiling the tool's WebAssembly" in e[4] for e in steps)
+    assert ("line", "fake yosys done") in events
+    assert [e[1] for e in events if e[0] == "done"] == ["synthesis", "place and route", "bitstream"]
