@@ -3,6 +3,7 @@
 import copy
 import importlib.util
 import inspect
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,24 @@ def test_digits_2bit(digits, data):
 
 def test_binary_weights_and_sign_activations():
     torch.manual_seed(3)
-    model = nn.Sequential(
+    model = nn.Sequential(OrderedDict(net=nn.Sequential(
         qnn.QuantIdentity(bit_width=8, return_quant_tensor=False),
         qnn.QuantLinear(16, 32, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
         nn.BatchNorm1d(32),
         qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-        qnn.QuantLinear(32, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
-    bn = model[2]
+        qnn.QuantLinear(32, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))))
+    bn = model.net[2]
     bn.running_mean.uniform_(-3, 3)
     bn.running_var.uniform_(0.5, 4)
     bn.weight.data.uniform_(-1, 1)
     model.eval()
     x = np.random.default_rng(0).normal(size=(256, 16)).astype(np.float32)
     graph = import_model(model, x[:4])
-    assert graph["layer_1"].wfmt == Bipolar() and graph["layer_4"].wfmt == Bipolar()
-    assert graph["layer_3"].fmt == Bipolar()
+    # Module paths become identifiers: net.1 -> net_1; src keeps the path.
+    assert [op.name for op in graph.ops] == ["net_0", "net_1", "net_2", "net_3", "net_4", "output"]
+    assert graph["net_1"].src == "net.1"
+    assert graph["net_1"].wfmt == Bipolar() and graph["net_4"].wfmt == Bipolar()
+    assert graph["net_3"].fmt == Bipolar()
     assert_matches(model, graph, x)
 
 
