@@ -48,6 +48,8 @@ class StreamFormat:
 class LayerEstimate:
     name: str
     estimate: dict[str, int]
+    pe: int | None = None
+    simd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def load_manifest(build_dir: Path | str) -> Manifest:
         raise BoardError(f"{path}: Verilog file {verilog.name!r} is missing from {folder}")
     layers = tuple(
         LayerEstimate(name=str(layer.get("name", f"layer{i}")),
-                      estimate=_estimate(layer.get("estimate", {}), f"layer {i}", path))
+                      estimate=_estimate(layer.get("estimate", {}), f"layer {i}", path),
+                      pe=layer.get("pe"), simd=layer.get("simd"))
         for i, layer in enumerate(data.get("layers", [])))
     estimate = data.get("estimate")
     if estimate is None:

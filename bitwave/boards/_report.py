@@ -217,9 +217,17 @@ def not_fit_error(plan: "BuildPlan", overflow: dict[str, tuple[int, int]],
     what = ", ".join(f"{bel} {u}/{a} ({100 * u / a:.0f} %)" if a else bel
                      for bel, (u, a) in overflow.items())
     biggest = plan.manifest.biggest_layer(resource)
-    layer = (f"the biggest layer is {biggest.name} (estimate "
-             f"{biggest.estimate.get(resource, 0)} {resource.upper()}); compile it with a smaller "
-             f"pe/simd (more folding)" if biggest else "compile with smaller pe/simd (more folding)")
+    if biggest is None:
+        layer = "compile with smaller pe/simd (more folding)"
+    else:
+        folding = (f"pe={biggest.pe}, simd={biggest.simd}, "
+                   if biggest.pe is not None and biggest.simd is not None else "")
+        layer = (f"the biggest layer is {biggest.name} ({folding}estimate "
+                 f"{biggest.estimate.get(resource, 0)} {resource.upper()}); ")
+        if biggest.pe == 1 and biggest.simd == 1:
+            layer += "it is already fully folded, so make the model smaller"
+        else:
+            layer += "compile it with a smaller pe/simd (more folding)"
     bigger = [t for t in ("ulx3s-85f", "ecp5-85k") if t != plan.target.name]
     return BoardError(f"{plan.target.name} ({plan.target.device}): design does not fit: {what}; "
                       f"{layer}, or pick a bigger device ({', '.join(bigger)}); see {where}")

@@ -188,3 +188,16 @@ def test_progress_events_and_first_use_note(selftest, fake_tools, tmp_path):
     assert all("first use: compiling the tool's WebAssembly" in e[4] for e in steps)
     assert ("line", "fake yosys done") in events
     assert [e[1] for e in events if e[0] == "done"] == ["synthesis", "place and route", "bitstream"]
+
+
+def test_not_fit_message_states_the_folding(tmp_path):
+    from bitwave.boards._report import not_fit_error
+    folder = write_selftest_build(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["layers"] = [{"name": "fc1", "pe": 1, "simd": 2, "estimate": {"lut": 3000}},
+                          {"name": "fc2", "pe": 1, "simd": 1, "estimate": {"lut": 4000}}]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    plan = plan_build(folder, "icebreaker")
+    message = str(not_fit_error(plan, {"ICESTORM_LC": (7000, 5280)}, folder / "x.log"))
+    assert ("the biggest layer is fc2 (pe=1, simd=1, estimate 4000 LUT); it is already fully "
+            "folded, so make the model smaller, or pick a bigger device") in message
