@@ -83,3 +83,43 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def tfc_w1a1():
+    """FINN's TFC-w1a1 topology (784-64-64-64-10, 1-bit weights and activations), untrained.
+
+    For resource and timing studies only: random weights exercise the same
+    hardware as trained ones.  Compile with FINN's folding:
+    ``bitwave compile bench/boards_bench.py:tfc_w1a1 --pe 16,8,8,10 --simd 49,8,8,8``.
+    """
+    from collections import OrderedDict
+
+    import brevitas.nn as qnn
+    import numpy as np
+    import torch
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+    from torch import nn
+
+    from bitwave.frontend import ModelBundle
+
+    torch.manual_seed(0)
+    layers = [("quant_in", qnn.QuantIdentity(bit_width=8, return_quant_tensor=True))]
+    sizes = [784, 64, 64, 64]
+    for i in range(3):
+        layers += [
+            (f"fc{i + 1}", qnn.QuantLinear(sizes[i], sizes[i + 1], bias=False,
+                                           weight_quant=SignedBinaryWeightPerTensorConst)),
+            (f"bn{i + 1}", nn.BatchNorm1d(sizes[i + 1])),
+            (f"act{i + 1}", qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+                                              return_quant_tensor=True)),
+        ]
+    layers.append(("fc4", qnn.QuantLinear(64, 10, bias=False,
+                                          weight_quant=SignedBinaryWeightPerTensorConst)))
+    model = nn.Sequential(OrderedDict(layers))
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d):
+            module.running_mean.uniform_(-4, 4)
+            module.running_var.uniform_(20, 40)
+    model.eval()
+    inputs = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    return ModelBundle(model, inputs, name="tfc-w1a1")
