@@ -95,6 +95,9 @@ def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail):
     finally:
         progress.close()
     r = result.report
+    if result.reused:
+        _out.print(f"{r.target}: nothing changed since the last build; reusing it "
+                   f"(built in {r.build_seconds:.1f} s)")
     fmax = f"{r.fmax_mhz:.1f} MHz" if r.fmax_mhz is not None else "–"
     ratio = f" (estimate {r.estimate.lut}, ratio {r.lut_ratio:.2f})" if r.lut_ratio else ""
     _out.print(f"{r.target}: {r.accelerator.lut} LUT4{ratio}, {r.accelerator.ff} FF, "
