@@ -29,15 +29,16 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
     try:
         result = build(folder, target, seed=seed, allow_timing_fail=True)
     except BoardError as exc:
-        row["note"] = f"does not fit: {str(exc).split(': ', 2)[-1][:90]}"
+        row["note"] = str(exc).split(": ", 1)[-1].split("; see ")[0]
         return row
     r = result.report
     row.update({"LUT4": r.accelerator.lut, "FF": r.accelerator.ff, "BRAM": r.accelerator.bram,
                 "DSP": r.accelerator.dsp, "fmax MHz": r.fmax_mhz, "clock MHz": r.clock_mhz,
                 "est. LUT4": r.estimate.lut,
                 "meas./est.": None if r.lut_ratio is None else round(r.lut_ratio, 2),
-                "build s": round(result.seconds, 1),
-                "note": ("" if r.timing_met else "timing not met; ")
+                "build s": r.build_seconds,
+                "note": ("reused; " if result.reused else "")
+                + ("" if r.timing_met else "timing not met; ")
                 + f"device {r.device_used.lut}/{r.capacity.lut} LUT"})
     return row
 
