@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bitwave.boards import build, write_selftest_build
+from bitwave.boards import build, get_target, load_manifest, target_folder, write_selftest_build
+from bitwave.boards._report import count_cells
 from bitwave.errors import BoardError
 
 COLUMNS = ("design", "target", "LUT4", "FF", "BRAM", "DSP", "fmax MHz", "clock MHz",
@@ -30,6 +31,16 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
         result = build(folder, target, seed=seed, allow_timing_fail=True)
     except BoardError as exc:
         row["note"] = str(exc).split(": ", 1)[-1].split("; see ")[0]
+        # Synthesis finished before place and route ran out of room: show its counts.
+        target_obj = get_target(target)
+        stat = target_folder(folder, target_obj) / "stat.json"
+        if stat.is_file():
+            cells = json.loads(stat.read_text())["modules"]["\\bitwave_top"]["num_cells_by_type"]
+            acc = count_cells(cells, target_obj.family)
+            estimate = load_manifest(folder).estimate.get("lut", 0)
+            row.update({"LUT4": acc.lut, "FF": acc.ff, "BRAM": acc.bram, "DSP": acc.dsp,
+                        "est. LUT4": estimate,
+                        "meas./est.": round(acc.lut / estimate, 2) if estimate else None})
         return row
     r = result.report
     row.update({"LUT4": r.accelerator.lut, "FF": r.accelerator.ff, "BRAM": r.accelerator.bram,
