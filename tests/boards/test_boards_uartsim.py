@@ -41,3 +41,12 @@ def test_too_many_frames_in_flight_is_flagged_as_overrun(tmp_path):
     result = simulate_uart(folder, frames, divisor=8, window=40)
     assert result.overrun
     assert len(result.outputs) < len(frames)
+
+
+def test_icebreaker_divisor(tmp_path):
+    """The divisor the iCEBreaker build uses (12 MHz / 115200 baud = 104 clocks per bit)."""
+    folder = write_selftest_build(tmp_path, elems=4, elem_width=8, addend=3)
+    frames = _frames(random.Random(5), 10, 4, 8, False)
+    result = simulate_uart(folder, frames, divisor=104)
+    assert not result.overrun
+    assert result.outputs == selftest_expected(frames, 3)
