@@ -216,6 +216,24 @@ def demo_cmd(output, bits, target_cycles):
         sys.exit(1)
 
 
+@cli.command("fuzz")
+@click.option("--models", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Random models to generate, compile and check.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--first", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Number of the first model; --first I --models 1 rebuilds model I of a run.")
+@click.option("--no-minimise", is_flag=True, help="Report failing models without shrinking them.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the report (failures with their IR text) as JSON.")
+def fuzz_cmd(models, seed, first, no_minimise, json_path):
+    """Compile random models; check passes and RTL against the reference interpreter."""
+    from .fuzz import run_cli
+    code = run_cli(models=models, seed=seed, first=first, minimise=not no_minimise, json_path=json_path,
+                   log=_log, echo=lambda s: out.print(s, markup=False, soft_wrap=True))
+    if code:
+        sys.exit(code)
+
+
 def _register_optional():
     """Board commands live with the board stage."""
     try:
