@@ -259,7 +259,7 @@ def main(argv=None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except BitwaveError as e:
-        console.print(Text.assemble(("error: ", "bold red"), str(e)))
+        console.print(Text.assemble(("error: ", "bold red"), str(e)), soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print("interrupted")
