@@ -94,7 +94,8 @@ def run_cocotb(build_dir: str | Path, *, rates=DEFAULT_RATES, frames: int | None
     Returns the testbench summary: ``frames`` (frames checked, over all rates),
     ``rates``, ``mismatches`` (wrong + lost + duplicated outputs + stream-rule
     violations), ``per_rate`` details, ``cycles``, ``cycles_per_second`` and
-    ``log`` (the simulation log file).
+    ``frames_per_second`` (while streaming), ``wall_seconds`` (with the simulator's
+    start-up) and ``log`` (the simulation log file).
     """
     from cocotb_tools.runner import get_runner
     d = Path(build_dir).resolve()
@@ -126,7 +127,10 @@ def run_cocotb(build_dir: str | Path, *, rates=DEFAULT_RATES, frames: int | None
     if not result.exists():
         raise ToolchainError(f"cocotb: the testbench wrote no result; see {sim_log}")
     summary = json.loads(result.read_text())
-    summary["cycles_per_second"] = summary["cycles"] / seconds if seconds > 0 else 0.0
+    # Rates over the testbench's own streaming time (the simulator start-up is in wall_seconds).
+    busy = summary["seconds"]
+    summary["cycles_per_second"] = summary["cycles"] / busy if busy > 0 else 0.0
+    summary["frames_per_second"] = summary["frames"] / busy if busy > 0 else 0.0
     summary["wall_seconds"] = seconds
     summary["log"] = str(sim_log)
     return summary

@@ -20,7 +20,7 @@ from bitwave.passes.fold import divisors
 from bitwave.passes.lower import from_hw, lower, port_of, to_hw
 from bitwave.sim import pack_vectors, unpack_vectors
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def simulate(graph: Graph, codes: np.ndarray, low=None) -> np.ndarray:
