@@ -28,10 +28,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+from amaranth.hdl import UnusedElaboratable
 
 from .errors import BitwaveError
 from .ir import (Affine, Bipolar, Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output,
@@ -40,9 +42,10 @@ from .passes import PassManager, parse_pipeline
 from .passes.bitwidths import InferBitwidths
 from .passes.fold import divisors
 from .passes.lower import from_hw, lower, to_hw
+from .sim._multi import MultiStreamSim
 
 __all__ = ["FuzzConfig", "FuzzCase", "FuzzFailure", "FuzzReport", "fuzz", "run_cli", "generate_case",
-           "compile_case", "test_inputs", "minimise", "rtl_failures", "Verdict", "STALL_RATES"]
+           "compile_case", "frame_inputs", "minimise", "rtl_failures", "Verdict", "STALL_RATES"]
 
 #: (input-valid stall, output-ready stall) probabilities the fuzzer cycles through.
 STALL_RATES = ((0.0, 0.0), (0.3, 0.3), (0.7, 0.1), (0.1, 0.7))
@@ -197,13 +200,12 @@ def _weights(rng, fmt, rows, cols) -> np.ndarray:
     return w
 
 
-def _sample(graph_ops: list, rng, n: int = 64) -> tuple[np.ndarray, Interpreter]:
+def _sample(graph_ops: list, rng, n: int = 64) -> np.ndarray:
     """Values of the last op of a partial chain on random input codes."""
     last = graph_ops[-1]
     g = Graph(tuple(graph_ops) + (Output("probe_out", input=last.name),))
-    interp = Interpreter(g)
     x = _codes(rng, graph_ops[0].fmt, (n, graph_ops[0].n))
-    return interp.run(x, codes=True)[last.name], interp
+    return Interpreter(g).run(x, codes=True)[last.name]
 
 
 def _thresholds(rng, acc: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int) -> np.ndarray:
@@ -234,7 +236,7 @@ def _post_layer(rng, cfg: FuzzConfig, ops: list, name: str, last: bool) -> None:
     bias = rng.integers(-40, 41, size=rows) if rng.random() < 0.5 else None
     mv = MatVec(name, input=src.name, weight=w, wfmt=wfmt, wscale=1.0, bias=bias)
     ops.append(mv)
-    acc, _ = _sample(ops, rng)
+    acc = _sample(ops, rng)
     lo, hi = mv.bounds(in_t.fmt)
     r = rng.random()
     if r < 0.6 or (not last and r < 0.8):
@@ -264,7 +266,7 @@ def _fmt_of(ops: list):
 
 def _standalone(rng, ops: list, name: str) -> None:
     """A MultiThreshold or Requant on an Int tensor, not after a MatVec (a ThresholdUnit)."""
-    x, _ = _sample(ops, rng)
+    x = _sample(ops, rng)
     fmt_in = _fmt_of(ops)
     lo = np.full(x.shape[1], fmt_in.min)
     hi = np.full(x.shape[1], fmt_in.max)
@@ -303,7 +305,7 @@ def _pre_layer(rng, cfg: FuzzConfig, ops: list, name: str, last: bool) -> None:
         mul = rng.normal(0, 1, size=rows)
         mul[rng.random(rows) < 0.05] = 0.0
         ops.append(Affine(f"{name}_bn", input=name, mul=mul, add=rng.normal(0, 0.5, size=rows)))
-    real, _ = _sample(ops, rng)
+    real = _sample(ops, rng)
     fmt = _act_fmt(rng)
     spread = float(np.percentile(real, 99) - np.percentile(real, 1)) or 1.0
     levels = 2 if isinstance(fmt, Bipolar) else fmt.max - fmt.min + 1
@@ -365,7 +367,7 @@ def _choose_fold(rng, graph: Graph, cfg: FuzzConfig) -> str:
     return f"fold{{pe={pes},simd={simds}}}"
 
 
-def test_inputs(fmt, n: int, rng, random_frames: int) -> np.ndarray:
+def frame_inputs(fmt, n: int, rng, random_frames: int) -> np.ndarray:
     """Random input codes plus the extreme vectors: all-max, all-min, alternating, random signs."""
     lo, hi = fmt.min, fmt.max
     alt = np.arange(n) % 2
@@ -394,7 +396,7 @@ def compile_case(case: FuzzCase, cfg: FuzzConfig = FuzzConfig()) -> FuzzCase:
         frames = int(np.clip(cfg.max_sim_cycles // (cpf + 4) - 7, 2, cfg.random_frames))
     except Exception as e:   # noqa: BLE001 - any exception on a valid model is a finding
         case.error = _describe_exception(e)
-    case.inputs = test_inputs(case.graph.input.fmt, case.graph.input.n, rng, frames)
+    case.inputs = frame_inputs(case.graph.input.fmt, case.graph.input.n, rng, frames)
     return case
 
 
@@ -425,7 +427,8 @@ def _pass_mismatch(case: FuzzCase) -> str | None:
 
 @dataclass
 class _Job:
-    """One design to simulate: the golden graph, the graph whose hardware is built, inputs, stalls."""
+    """One design to simulate: the golden graph (whose lowering, possibly mutated, is built),
+    its input codes, its stall probabilities and the seed of its stall pattern."""
     golden: Graph
     inputs: np.ndarray
     stall: tuple[float, float]
@@ -435,10 +438,14 @@ class _Job:
 
 
 def _lower_job(job: _Job, mutate) -> None:
-    try:
-        job.lowered = lower(mutate(job.golden) if mutate else job.golden)
-    except Exception as e:   # noqa: BLE001
-        job.error = _describe_exception(e)
+    # When lowering fails, the units it made before the failure are never elaborated and
+    # Amaranth warns about each one as it is freed (at the end of the except block).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        try:
+            job.lowered = lower(mutate(job.golden) if mutate else job.golden)
+        except Exception as e:   # noqa: BLE001 - any exception is a finding, reported as such
+            job.error = _describe_exception(e)
 
 
 @dataclass(frozen=True)
@@ -451,7 +458,6 @@ class Verdict:
 def rtl_failures(jobs: Sequence[_Job], cfg: FuzzConfig, *, mutate=None, stats: dict | None = None,
                  log: Callable[[str], None] = lambda s: None) -> list[Verdict]:
     """Simulate every job (in builds of ``cfg.batch`` designs); one :class:`Verdict` per job."""
-    from .sim._multi import MultiStreamSim
     stats = stats if stats is not None else {}
     results: list[Verdict] = [Verdict(None)] * len(jobs)
     for job in jobs:
@@ -469,10 +475,7 @@ def rtl_failures(jobs: Sequence[_Job], cfg: FuzzConfig, *, mutate=None, stats: d
         stats["cached_builds"] = stats.get("cached_builds", 0) + int(sim.cached)
         log(f"built {len(chunk)} designs in {time.monotonic() - t0:.1f} s"
             + (" (cached)" if sim.cached else ""))
-        golden = {}
-        for i in chunk:
-            g = jobs[i].golden
-            golden[i] = Interpreter(g).output(jobs[i].inputs, codes=True)
+        golden = {i: Interpreter(jobs[i].golden).output(jobs[i].inputs, codes=True) for i in chunk}
         wire = [to_hw(jobs[i].inputs, jobs[i].golden.input.fmt) for i in chunk]
         outcomes, run = sim.run(wire, stall_in=[jobs[i].stall[0] for i in chunk],
                                 stall_out=[jobs[i].stall[1] for i in chunk],
@@ -590,15 +593,14 @@ def _truncate(graph: Graph, upto: int) -> Graph:
 
 
 def _drop_leading(graph: Graph, start: int, x: np.ndarray):
-    """Start the graph at op index ``start`` (a MatVec); its input becomes the graph input."""
+    """Start the graph at op index ``start`` (a MatVec): the value it reads becomes the input."""
     interp = Interpreter(graph)
     op = graph.ops[start]
     t = interp.types[op.input]
-    values = interp.run(x, codes=True)[op.input]
     if not isinstance(t.fmt, (Int, Bipolar)):
         return None
     inp = Input(op.input, n=t.n, fmt=t.fmt, scale=float(abs(t.scales[0])) or 1.0)
-    return Graph((inp,) + tuple(graph.ops[start:])), values
+    return Graph((inp,) + tuple(graph.ops[start:])), interp.run(x, codes=True)[op.input]
 
 
 def _size(graph: Graph, x: np.ndarray) -> int:
@@ -624,66 +626,76 @@ def _narrow(fmt: Int) -> Int | None:
 def _candidates(graph: Graph, x: np.ndarray, failing: np.ndarray):
     """Smaller variants of a failing example: (graph, inputs) pairs, biggest steps first."""
     out = []
+
+    def add(make):
+        # A shrinking step that makes no valid graph is simply not a candidate.
+        try:
+            cand = make()
+        except (BitwaveError, ValueError, IndexError):
+            return
+        if cand is not None:
+            out.append(cand)
+
     if len(x) > 1 and len(failing):
-        out.append((graph, x[failing[:1]]))
+        add(lambda: (graph, x[failing[:1]]))
         if len(x) > 2:
-            out.append((graph, x[: max(int(failing[0]) + 1, 1)]))
-    ops = graph.ops
+            add(lambda: (graph, x[: int(failing[0]) + 1]))
+    ops = list(graph.ops)
     # A MatVec followed by a threshold or requant is one hardware layer: never cut between them.
     layer_ends = [i for i in range(1, len(ops) - 1)
                   if not (isinstance(ops[i], MatVec) and isinstance(ops[i + 1], (MultiThreshold, Requant)))]
     for end in layer_ends[:-1]:
-        out.append((_truncate(graph, end), x))
-    for i, op in enumerate(graph.ops):
+        add(lambda end=end: (_truncate(graph, end), x))
+    for i, op in enumerate(ops):
         if i > 1 and isinstance(op, MatVec):
-            dropped = _drop_leading(graph, i, x)
-            if dropped is not None:
-                out.append(dropped)
-    segs = _segments(graph)
+            add(lambda i=i: _drop_leading(graph, i, x))
     halves = []
-    for seg in segs:
-        head = graph.ops[seg[0]]
+    for seg in _segments(graph):
+        head = ops[seg[0]]
         n = head.n if isinstance(head, Input) else head.rows
         if n > 1:
             idx = np.arange(n)
-            first, second = idx[: n // 2], idx[n // 2:]
-            halves.append((seg, first))
-            out.append(_drop_elements(graph, seg, first, x))
-            out.append(_drop_elements(graph, seg, second, x))
+            halves.append((seg, idx[: n // 2]))
+            add(lambda seg=seg, keep=idx[: n // 2]: _drop_elements(graph, seg, keep, x))
+            add(lambda seg=seg, keep=idx[n // 2:]: _drop_elements(graph, seg, keep, x))
             if n <= 6:
                 for j in range(n):
-                    out.append(_drop_elements(graph, seg, np.delete(idx, j), x))
+                    add(lambda seg=seg, keep=np.delete(idx, j): _drop_elements(graph, seg, keep, x))
     if len(halves) > 1:   # halve every segment at once: shrinks wide models in few rounds
-        g, xs = graph, x
-        for seg, keep in halves:
-            g, xs = _drop_elements(g, seg, keep, xs)
-        out.insert(0, (g, xs))
-    ops = list(graph.ops)
+        def halve_all():
+            g, xs = graph, x
+            for seg, keep in halves:
+                g, xs = _drop_elements(g, seg, keep, xs)
+            return g, xs
+        add(halve_all)
+        out.insert(0, out.pop())
     inp = graph.input
     if isinstance(inp.fmt, Int) and _narrow(inp.fmt):
         fmt = _narrow(inp.fmt)
-        out.append((Graph((inp.replace(fmt=fmt),) + tuple(ops[1:])), np.clip(x, fmt.min, fmt.max)))
+        add(lambda: (Graph((inp.replace(fmt=fmt),) + tuple(ops[1:])), np.clip(x, fmt.min, fmt.max)))
     for i, op in enumerate(ops):
         def with_op(new, i=i):
-            return Graph(tuple(ops[:i]) + (new,) + tuple(ops[i + 1:]))
+            return Graph(tuple(ops[:i]) + (new,) + tuple(ops[i + 1:])), x
         if isinstance(op, MatVec):
             if op.pe > 1:
-                out.append((with_op(op.replace(pe=1)), x))
+                add(lambda op=op, w=with_op: w(op.replace(pe=1)))
             if op.simd > 1:
-                out.append((with_op(op.replace(simd=1)), x))
+                add(lambda op=op, w=with_op: w(op.replace(simd=1)))
             if op.bias is not None:
-                out.append((with_op(op.replace(bias=None)), x))
+                add(lambda op=op, w=with_op: w(op.replace(bias=None)))
             if isinstance(op.wfmt, Int) and _narrow(op.wfmt):
                 f = _narrow(op.wfmt)
-                out.append((with_op(op.replace(wfmt=f, weight=np.clip(op.weight.array, f.min, f.max))), x))
+                add(lambda op=op, w=with_op, f=f: w(op.replace(wfmt=f, weight=np.clip(op.weight.array,
+                                                                                      f.min, f.max))))
         elif isinstance(op, MultiThreshold) and op.levels > 1:
             keep = op.levels // 2
             fmt = op.fmt if isinstance(op.fmt, Bipolar) else int_format_for(op.out_bias, op.out_bias + keep)
             if isinstance(op.fmt, Int) and op.fmt.signed and not fmt.signed:
                 fmt = Int(fmt.bits + 1, True)
-            out.append((with_op(op.replace(thresholds=op.thresholds.array[:, :keep], fmt=fmt)), x))
+            add(lambda op=op, w=with_op, keep=keep, fmt=fmt:
+                w(op.replace(thresholds=op.thresholds.array[:, :keep], fmt=fmt)))
         elif isinstance(op, Requant) and _narrow(op.fmt):
-            out.append((with_op(op.replace(fmt=_narrow(op.fmt))), x))
+            add(lambda op=op, w=with_op: w(op.replace(fmt=_narrow(op.fmt))))
     return out
 
 
@@ -797,8 +809,10 @@ def fuzz(n_models: int, seed: int, *, first: int = 0, cfg: FuzzConfig = FuzzConf
             check = _rtl_checker(cfg, mutate, c) if kind == "rtl" else _python_checker(kind, c, cfg)
             g, xs, bad, rounds = minimise(graph, x, check, rounds=cfg.minimise_rounds, log=log)
             failing = bad if len(bad) else failing
-            minimised = _annotated(g, xs, bad, [f"minimised from {c.name} ({kind}: {detail})",
-                                                f"stalls: in {c.stall[0]}, out {c.stall[1]}"])
+            how = (f"stalls: in {c.stall[0]}, out {c.stall[1]}; lowered as it is (pe, simd, acc above)"
+                   if kind == "rtl" else
+                   f"passes: {c.user_pipeline + ',' if c.user_pipeline else ''}streamline,infer-bitwidths,fold")
+            minimised = _annotated(g, xs, bad, [f"minimised from {c.name} ({kind}: {detail})", how])
         model = _annotated(graph, x, failing if kind != "rtl" else np.arange(0),
                            [f"{c.name} ({kind}: {detail})", f"pipeline: {c.pipeline or c.user_pipeline}"])
         report.failures.append(FuzzFailure(c.seed, index, kind, detail, c.pipeline or c.user_pipeline,

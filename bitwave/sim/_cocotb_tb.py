@@ -37,7 +37,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from ..compile import load_build
-from ..ir import Interpreter
+from ..ir import Interpreter, quantise_input
 from ..passes.lower import to_hw
 from ._verilator import PortSpec
 
@@ -187,17 +187,15 @@ async def stream_with_backpressure(dut):
     cfg = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
     manifest, graph, ds = load_build(cfg["build_dir"])
     in_port, out_port = PortSpec(**manifest["sink"]), PortSpec(**manifest["source"])
-    from ..ir import quantise_input
     codes = quantise_input(graph.input, ds.inputs[:cfg["frames"]])
     model = GoldenModel(graph)
     expected = model.predict(codes)
     wire_in = to_hw(codes, graph.input.fmt)
-    rng = random.Random(cfg["seed"])
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
-    driver = StreamDriver(dut, in_port, rng)
-    monitor = StreamMonitor(dut, out_port, rng)
+    driver = StreamDriver(dut, in_port, random.Random(cfg["seed"]))
+    monitor = StreamMonitor(dut, out_port, random.Random(cfg["seed"] + 1))
     for _ in range(4):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
