@@ -98,8 +98,10 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path | str | None = None,
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
         raise ToolchainError(f"{tool}: timed out after {timeout:.0f} s: {shlex.join(argv)}") from None
     finally:
+        proc.stdout.close()
         output = "".join(lines)
         if log_path is not None:
             log_path.write_text(f"$ {shlex.join(argv)}\n{output}")

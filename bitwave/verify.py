@@ -123,7 +123,7 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
         first = int(bad[0])
         log(f"mismatch at sample {first}: locating the first differing layer and writing a waveform")
         result.first_bad_layer = localise_mismatch(graph, codes, first)
-        wave = d / "waves" / "mismatch.fst"
+        wave = d / "waves" / "mismatch.vcd"
         wave.parent.mkdir(exist_ok=True)
         traced = StreamSim.build(verilog, in_port=in_port, out_port=out_port, top=manifest["top"],
                                  trace=True, log_dir=d)

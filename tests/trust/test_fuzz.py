@@ -21,9 +21,6 @@ MODELS = 200
 # They are listed so that the run stays green for everything else; a listed bug that no
 # longer occurs fails the test, so the entry is removed as soon as the bug is fixed.
 KNOWN_BUGS = {
-    # lower.py estimates a stand-alone MultiThreshold/Requant with estimate_mvu(w_width=0),
-    # which estimate_mvu rejects: every graph with a ThresholdUnit fails to lower.
-    "estimate_mvu: w_width must be a positive integer, not 0",
     # quantise-1bit gives a binarised layer per-row scales α; when the next op is a MatVec
     # (svd-split's second factor) that MatVec then has a per-element input scale.
     "input scale differs between elements; MatVec needs a per-tensor input scale",
