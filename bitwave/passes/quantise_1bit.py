@@ -4,7 +4,10 @@ For users who bring a model trained without 1-bit QAT.  Each selected
 layer's real weights ``W = diag(wscale)·W_int`` become ``sign(W)`` (Bipolar,
 +1 at zero) with the per-row scale ``α_r = mean_c |W_rc|`` (XNOR-Net), so the
 layer's real output keeps its magnitude and the following batch-norm/threshold
-absorbs α when streamlining.  With ``activations=True`` the activation after a
+absorbs α when streamlining.  A binarised layer whose output feeds another
+MatVec directly (the first factor ``<name>_v`` of ``svd-split``, which has no
+activation in between) gets one α for the whole matrix instead, because a
+MatVec needs a per-tensor input scale.  With ``activations=True`` the activation after a
 binarised layer becomes a sign (Bipolar), giving XNOR-popcount layers
 downstream.  By default the first and last layers are kept (their input and
 output stay multi-bit, as BNN practice recommends).  The accuracy this costs
@@ -55,12 +58,14 @@ class Quantise1Bit(Pass):
         if not chosen:
             note(self.name, "no layer selected (first and last are kept); nothing binarised")
             return graph
+        feeds_matvec = {op.input for op in graph.ops if isinstance(op, MatVec)}
         ops = []
         pending_act = False
         for op in graph.ops:
             if isinstance(op, MatVec) and op.name in chosen:
                 w = op.weight.array * op.wscale.array[:, None]
-                alpha = np.abs(w).mean(axis=1)
+                per_tensor = op.name in feeds_matvec
+                alpha = np.full(op.rows, np.abs(w).mean()) if per_tensor else np.abs(w).mean(axis=1)
                 alpha = np.where(alpha > 0, alpha, 1.0)
                 bias = None
                 if op.bias is not None:   # integer bias is in accumulator units, which change with α
@@ -68,8 +73,10 @@ class Quantise1Bit(Pass):
                     note(self.name, f"{op.name}: integer bias rescaled to the new weight scale (rounded)")
                 ops.append(op.replace(weight=np.where(w >= 0, 1, -1), wfmt=Bipolar(), wscale=alpha,
                                       bias=bias, acc=None))
-                note(self.name, f"{op.name}: {op.rows}×{op.cols} weights binarised "
-                                f"(was {op.wfmt}); per-row α in [{alpha.min():.3g}, {alpha.max():.3g}]")
+                scale_text = (f"one α = {alpha[0]:.3g} (it feeds a MatVec directly)" if per_tensor
+                              else f"per-row α in [{alpha.min():.3g}, {alpha.max():.3g}]")
+                note(self.name, f"{op.name}: {op.rows}×{op.cols} weights binarised (was {op.wfmt}); "
+                                f"{scale_text}")
                 pending_act = self.activations
                 continue
             if pending_act and isinstance(op, Quant):

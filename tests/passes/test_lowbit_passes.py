@@ -122,3 +122,18 @@ def test_svd_split_options_are_checked():
     with pytest.raises(PassError, match="energy must be in"):
         parse_pipeline("svd-split{energy=1.5}")
     assert parse_pipeline("svd-split{energy=0.01},quantise-1bit")[0] == SvdSplit(energy=0.01)
+
+
+def test_svd_split_then_quantise_1bit_gives_the_first_factor_one_scale():
+    """The B factor feeds the A factor directly, so its α must be per-tensor (a MatVec
+    rejects an input whose scale differs between elements)."""
+    g = mlp(seed=4, n=32, h=32, wbits=8)
+    passes = parse_pipeline("svd-split{rank=4,kappa=10.0},quantise-1bit{keep_first=False,keep_last=False}")
+    s = PassManager(passes).run(g)
+    b = s["fc1_v"]
+    assert b.wfmt == Bipolar() and len(set(b.wscale.array.tolist())) == 1
+    a = s["fc1"]       # the A factor feeds an activation: per-row α as before
+    assert a.wfmt == Bipolar() and len(set(a.wscale.array.tolist())) > 1
+    streamlined = PassManager(parse_pipeline("streamline,infer-bitwidths")).run(s)
+    x = np.random.default_rng(1).integers(0, 256, size=(300, 32))
+    assert np.array_equal(Interpreter(s).output(x, codes=True), Interpreter(streamlined).output(x, codes=True))

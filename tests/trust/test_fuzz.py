@@ -20,11 +20,7 @@ MODELS = 200
 # Crashes the fuzzer found in code owned elsewhere, reported with a minimised model each.
 # They are listed so that the run stays green for everything else; a listed bug that no
 # longer occurs fails the test, so the entry is removed as soon as the bug is fixed.
-KNOWN_BUGS = {
-    # quantise-1bit gives a binarised layer per-row scales α; when the next op is a MatVec
-    # (svd-split's second factor) that MatVec then has a per-element input scale.
-    "input scale differs between elements; MatVec needs a per-tensor input scale",
-}
+KNOWN_BUGS: set[str] = set()
 
 
 @pytest.mark.sim
