@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..errors import HdlError
 from ._params import check_bool, check_int, int_range, rejects_quietly
 
-__all__ = ["WdfCore"]
+__all__ = ["WdfCore", "WdfBank", "estimate_wdf"]
 
 
 def _round_shift(value, shift, nearest):
@@ -256,3 +256,91 @@ class WdfCore(wiring.Component):
                 with m.If(self.source.ready):
                     m.d.sync += step.eq(_Step.IDLE)
         return m
+
+
+class WdfBank(wiring.Component):
+    """``cores`` (one :class:`WdfCore` per audio channel) side by side on one vector stream.
+
+    ``sink`` carries one sample of every channel per beat, channel ``c`` in bits
+    ``[c·in_width, (c+1)·in_width)`` (two's complement), as the other stream
+    units of bitwave lay out vectors; ``source`` likewise.  Every core runs the
+    same data-independent step sequence, so started together they stay in lock
+    step: the first core's ``ready`` and ``valid`` stand for all of them.
+    ``cycles_per_frame`` and ``latency`` are those of one core.
+    """
+
+    @rejects_quietly
+    def __init__(self, cores):
+        if isinstance(cores, (str, bytes)) or not hasattr(cores, "__iter__"):
+            raise HdlError(f"WdfBank: cores must be a list of WdfCore, not {cores!r}")
+        self.cores = tuple(cores)
+        if not self.cores or not all(isinstance(c, WdfCore) for c in self.cores):
+            raise HdlError("WdfBank: cores must be a non-empty list of WdfCore")
+        widths = {(c.in_width, c.out_width) for c in self.cores}
+        if len(widths) != 1:
+            raise HdlError(f"WdfBank: all cores need the same input and output widths, "
+                           f"not {sorted(widths)}")
+        (self.in_width, self.out_width), = widths
+        self.n = len(self.cores)
+        self.cycles_per_frame = WdfCore.cycles_per_sample
+        self.latency = WdfCore.latency
+        super().__init__({
+            "sink": In(stream.Signature(unsigned(self.n * self.in_width))),
+            "source": Out(stream.Signature(unsigned(self.n * self.out_width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        iw, ow = self.in_width, self.out_width
+        for c, core in enumerate(self.cores):
+            m.submodules[f"ch{c}"] = core
+            m.d.comb += [
+                core.sink.valid.eq(self.sink.valid),
+                core.sink.payload.eq(self.sink.payload[c * iw:(c + 1) * iw].as_signed()),
+                core.source.ready.eq(self.source.ready),
+            ]
+        m.d.comb += [
+            self.sink.ready.eq(self.cores[0].sink.ready),
+            self.source.valid.eq(self.cores[0].source.valid),
+            self.source.payload.eq(Cat(*[core.source.payload for core in self.cores])),
+        ]
+        return m
+
+
+def estimate_wdf(bank, model=None):
+    """Estimate LUT4s, flip-flops, block RAMs and DSPs of a :class:`WdfBank` (iCE40 costs).
+
+    Per core, following :meth:`WdfCore.elaborate`: seven wave-wide registers
+    (input, state, two port waves, adaptor and root waves, segment excess),
+    the output and interpolation-fraction registers; about a dozen wave-wide
+    adders, subtractors, negations and saturating clamps; the coefficient
+    multiply and the interpolation multiply as soft multipliers (one LUT per
+    partial-product bit, as :class:`~bitwave.hdl.CostModel` prices them); the
+    two halves of the root table in block RAM or LUT ROM by Yosys' rule.
+    Returns ``dict(lut, ff, bram, dsp, parts)``.
+    """
+    from ._estimate import ICE40
+    model = model or ICE40
+    parts = {}
+    lut = ff = bram = 0
+    for c, core in enumerate(bank.cores):
+        W = core.wave_width
+        sh_max = max(core.span - core.table_octaves + 1 - core.segments_log2
+                     + max(core.table_octaves - 2, 0), 1)
+        regs = 7 * W + core.out_width + sh_max + 8
+        arith = 12 * W * model.lut_per_adder_bit
+        mults = ((W + 1) * (core.coeff_frac + 1) + (W + 1) * sh_max) * model.lut_per_product_bit
+        tl = tff = tb = 0
+        for words in (len(core.table[0::2]), len(core.table[1::2])):
+            blocks = min(-(-W // w) * -(-words // d) for d, w in model.bram_shapes)
+            if blocks * model.bram_cost < words * W * model.rom_logic_cost_per_bit:
+                tb += blocks
+            else:
+                per_bit = -(-words // model.rom_words_per_lut)
+                tl += W * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
+                tff += W
+        parts[f"ch{c}"] = (arith + mults + tl + model.control_lut, regs + tff)
+        lut += arith + mults + tl + model.control_lut
+        ff += regs + tff
+        bram += tb
+    return {"lut": round(lut), "ff": round(ff), "bram": bram, "dsp": 0, "parts": parts}

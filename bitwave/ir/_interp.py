@@ -5,6 +5,10 @@ verifier to stay far inside 63 bits); real-valued ops (``Affine`` and a
 ``Quant`` reading a real) run in float64 and exist only before streamlining.
 One method per op class, as in ``torch.fx.Interpreter``: a subclass can
 override one op to inject a fault or record values.
+
+A batch is one stream in time order: ``Wdf`` carries state from row to row
+(from rest at row 0), so :meth:`Interpreter.run` must see the whole stream at
+once, in order; the stateless ops do not care.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 from ..errors import VerifyError
 from ._formats import Bipolar
 from ._graph import Graph, verify
-from ._ops import Affine, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant, ValueType
+from ._ops import Affine, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant, ValueType, Wdf
 
 __all__ = ["Interpreter", "run_graph", "quantise_input"]
 
@@ -89,6 +93,17 @@ class Interpreter:
 
     def op_output(self, op: Output, x: np.ndarray, t: ValueType) -> np.ndarray:
         return x
+
+    def op_wdf(self, op: Wdf, x: np.ndarray, t: ValueType) -> np.ndarray:
+        """Each channel's column through its filter, row after row (rows are time steps)."""
+        from . import wdf
+        if op.is_fixed:
+            specs = op.specs(op.input_format(t))
+            cols = [wdf.run_fixed(spec, x[:, c].astype(np.int64)) for c, spec in enumerate(specs)]
+            return np.stack(cols, axis=1).reshape(x.shape).astype(np.int64)
+        real = x * t.scales if t.fmt.is_integer else x
+        cols = [wdf.simulate(tree, real[:, c]) for c, tree in enumerate(op.trees())]
+        return np.stack(cols, axis=1).reshape(x.shape)
 
 
 def run_graph(graph: Graph, x: np.ndarray, *, codes: bool = False) -> np.ndarray:

@@ -15,6 +15,12 @@ only ever sees the integer codes.
 | MultiThreshold | Int        | ``out_bias + #{k : x >= T[k]}`` (sign for Bipolar output)   |
 | Requant        | Int        | ``clip((x * mult + 2**(shift-1)) >> shift)``                |
 | Output         | any        | passes its input through; marks the graph's result          |
+| Wdf            | Int / real | one wave digital filter per channel; **stateful** (see below)|
+
+``Wdf`` is the one op with memory: row ``k`` of a batch is the sample after
+row ``k − 1``, each channel starting from rest at row 0, so a batch must be
+one stream in time order (the interpreter runs it in order; splitting or
+shuffling a batch changes the result).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from ._formats import Bipolar, Format, Int, Real, int_format_for
 
 __all__ = [
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold",
-    "Requant", "Output", "OP_CLASSES",
+    "Requant", "Output", "Wdf", "OP_CLASSES",
 ]
 
 
@@ -394,4 +400,149 @@ class Output(Op):
         return inp
 
 
-OP_CLASSES = {cls.__name__: cls for cls in (Input, MatVec, Affine, Quant, MultiThreshold, Requant, Output)}
+_WDF_PROBES = ("root", "source", "reactance")
+_WDF_FIXED = ("wave", "out", "coeff", "table")
+
+
+@dataclass(frozen=True)
+class Wdf(Op):
+    """A clipper-class wave digital filter per channel (like a depthwise layer over audio channels).
+
+    Circuit of channel ``c``: the input voltage drives a resistive source
+    ``R[c]`` (ohms); a reactance ``X[c]`` (a capacitor in farads, or an
+    inductor in henries if ``inductor``) joins it through a parallel (or
+    ``series``) 3-port adaptor under an antiparallel diode pair ``Is[c]``
+    (amperes), ``Vt[c]`` (volts, thermal voltage times ideality); bilinear
+    discretisation at ``fs`` Hz; the output is the voltage across port
+    ``probe`` (``"root"``, ``"source"`` or ``"reactance"``).
+
+    Float form (``wave`` is None, as imported): a real-valued output, the
+    float64 reference :func:`bitwave.ir.wdf.simulate` with the exact diode root.
+    Fixed form (after the ``quantise-wdf`` pass): ``wave`` is the format of the
+    waves and the state, ``out`` of the output; ``coeff`` (one per channel) the
+    adaptor coefficient in units of ``2**-coeff_frac``; ``table`` (channels ×
+    entries) the piecewise-linear diode root in ``wave`` codes on the grid
+    ``table_range_log2``/``table_octaves``/``segments_log2``.  The input must
+    then be a signed Int whose scale is a power of two (it is read as the
+    fixed-point format with those fraction bits), and the output is bit-exact
+    :func:`bitwave.ir.wdf.run_fixed` per channel, as Int codes of ``out``.
+
+    Stateful: the batch is one stream in time order (see the module docstring).
+    """
+    input: str = ""
+    R: Const = None
+    X: Const = None
+    Is: Const = None
+    Vt: Const = None
+    fs: float = 48_000.0
+    series: bool = False
+    inductor: bool = False
+    probe: str = "reactance"
+    wave: Format | None = None
+    out: Format | None = None
+    coeff: Const | None = None
+    coeff_frac: int = 0
+    table_range_log2: int = 0
+    table_octaves: int = 1
+    segments_log2: int = 0
+    table: Const | None = None
+    src: str = ""
+    opcode: ClassVar[str] = "wdf"
+
+    def __post_init__(self):
+        super().__post_init__()
+        for what in ("R", "X", "Is", "Vt"):
+            v = _reals(getattr(self, what), what, self.where)
+            if v.array.ndim != 1 or v.shape[0] < 1 or np.any(v.array <= 0):
+                raise self.error(f"{what} must be a non-empty 1-D list of positive values "
+                                 f"(one per channel), not shape {v.shape}")
+            object.__setattr__(self, what, v)
+        if len({getattr(self, w).shape for w in ("R", "X", "Is", "Vt")}) != 1:
+            raise self.error("R, X, Is and Vt must have one value per channel each")
+        object.__setattr__(self, "fs", float(self.fs))
+        if not (math.isfinite(self.fs) and self.fs > 0):
+            raise self.error(f"fs must be a positive sample rate in Hz, not {self.fs!r}")
+        for what in ("series", "inductor"):
+            if not isinstance(getattr(self, what), bool):
+                raise self.error(f"{what} must be a bool, not {getattr(self, what)!r}")
+        if self.probe not in _WDF_PROBES:
+            raise self.error(f"probe must be one of {', '.join(_WDF_PROBES)}, not {self.probe!r}")
+        given = [getattr(self, w) is not None for w in _WDF_FIXED]
+        if any(given) and not all(given):
+            raise self.error(f"the fixed-point fields {', '.join(_WDF_FIXED)} must all be set "
+                             f"(fixed form) or all be None (float form)")
+        if self.is_fixed:
+            object.__setattr__(self, "coeff", _ints(self.coeff, "coeff", self.where))
+            object.__setattr__(self, "table", _ints(self.table, "table", self.where))
+            if self.coeff.shape != (self.channels,) or self.table.array.ndim != 2 \
+                    or self.table.shape[0] != self.channels:
+                raise self.error(f"coeff must have one entry and table one row per channel "
+                                 f"({self.channels}), not shapes {self.coeff.shape} and "
+                                 f"{self.table.shape}")
+            self.specs(self.out)    # WdfFixed checks formats, coefficients and the table
+
+    @property
+    def channels(self) -> int:
+        return self.R.shape[0]
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.wave is not None
+
+    def trees(self) -> list:
+        """The circuit of each channel as a :class:`bitwave.ir.wdf.WdfTree`."""
+        from . import wdf
+        out = []
+        for c in range(self.channels):
+            src = wdf.ResistiveSource(float(self.R.array[c]), name="source")
+            rea = (wdf.Inductor if self.inductor else wdf.Capacitor)(float(self.X.array[c]),
+                                                                     name="reactance")
+            adaptor = (wdf.Series if self.series else wdf.Parallel)(src, rea)
+            root = wdf.DiodePair(float(self.Is.array[c]), float(self.Vt.array[c]), name="root")
+            out.append(wdf.WdfTree(root, adaptor, self.fs, probe=self.probe))
+        return out
+
+    def input_format(self, inp: "ValueType") -> Format:
+        """The fixed-point format the input codes are read in (fixed form)."""
+        from ._formats import Fixed
+        fmt, s = inp.fmt, inp.scales
+        frac = -math.log2(float(s[0])) if s[0] > 0 else math.nan
+        if not (isinstance(fmt, Int) and fmt.signed) or not np.all(s == s[0]) \
+                or frac != round(frac) or not 0 <= frac < fmt.bits:
+            raise self.error(f"the input must be a signed Int with one power-of-two scale "
+                             f"2**-f, 0 <= f < bits, not {fmt} with scale {s[0]!r}; quantise "
+                             f"the input to audio codes (e.g. Int(20) with scale 2**-16)")
+        return Fixed(fmt.bits - int(frac), int(frac), True, self.wave.rounding,
+                     self.wave.overflow)
+
+    def specs(self, in_fmt: Format) -> list:
+        """Per channel, the :class:`bitwave.ir.wdf.WdfFixed` the fixed form stands for."""
+        from . import wdf
+        probe = {"root": wdf.Probe.ROOT, "source": wdf.Probe.SOURCE,
+                 "reactance": wdf.Probe.REACTIVE}[self.probe]
+        try:
+            return [wdf.WdfFixed(series=self.series, inductor=self.inductor, probe=probe,
+                                 input=in_fmt, wave=self.wave, output=self.out,
+                                 coeff=int(self.coeff.array[c]), coeff_frac=self.coeff_frac,
+                                 table_range_log2=self.table_range_log2,
+                                 table_octaves=self.table_octaves,
+                                 segments_log2=self.segments_log2,
+                                 table=tuple(int(t) for t in self.table.array[c]), fs=self.fs)
+                    for c in range(self.channels)]
+        except VerifyError as e:
+            raise self.error(str(e)) from None
+
+    def out_type(self, inp):
+        if inp.n != self.channels:
+            raise self.error(f"input has {inp.n} elements, the filter has {self.channels} "
+                             f"channels")
+        if not self.is_fixed:
+            if isinstance(inp.fmt, Bipolar):
+                raise self.error("input must be audio (Int codes or real volts), not bipolar")
+            return _vt(inp.n, Real(), 1.0)
+        self.specs(self.input_format(inp))
+        return _vt(inp.n, Int(self.out.width, True), 2.0 ** -self.out.frac_bits)
+
+
+OP_CLASSES = {cls.__name__: cls
+              for cls in (Input, MatVec, Affine, Quant, MultiThreshold, Requant, Output, Wdf)}

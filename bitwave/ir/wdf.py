@@ -25,13 +25,13 @@ match a trapezoid + Newton ODE solver to rounding error.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
-from scipy.special import wrightomega
 
 from ..errors import PassError, VerifyError
 from ._formats import Fixed, Overflow, Rounding
@@ -46,7 +46,7 @@ __all__ = [
     "diode_pair_reflect", "diode_reflect",
     # fixed point
     "Probe", "WdfFixed", "run_fixed", "quantise_wdf", "fixed_snr_db", "pwl_max_error",
-    "pwl_breakpoints",
+    "pwl_breakpoints", "with_table_grid",
     "multitone", "DEFAULT_WORD_LENGTH",
 ]
 
@@ -340,6 +340,12 @@ class WdfTree:
 
 # ---------------------------------------------------------------------------------------------
 # Nonlinear roots
+
+
+def wrightomega(z):
+    """scipy's Wright omega, imported on first use (scipy.special takes ~0.4 s to import)."""
+    from scipy.special import wrightomega as omega
+    return omega(z)
 
 
 def _wright_pair(a, Rp: float, Is: float, Vt: float):
@@ -855,6 +861,20 @@ def _spec_for(tree: WdfTree, word_length: int, int_bits: int, guard_bits: int,
                     coeff=int(round(gamma * (1 << coeff_frac))), coeff_frac=coeff_frac,
                     table_range_log2=range_log2, table_octaves=octaves, segments_log2=seg_log2,
                     table=table, fs=tree.fs)
+
+
+def with_table_grid(spec: WdfFixed, tree: WdfTree, octaves: int, segments_log2: int) -> WdfFixed:
+    """``spec`` (made by :func:`quantise_wdf` for ``tree``) with its root table on another grid.
+
+    For filters that must share one table layout (the channels of one IR op):
+    a finer grid than the one chosen for ``tree`` only makes the table more accurate.
+    """
+    t, src, rea, _ = _clipper_parts(tree, "with_table_grid")
+    Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
+    Rp = Rs + Rr if isinstance(t, Series) else Rs * Rr / (Rs + Rr)
+    table = _pwl_table(tree.root, Rp, spec.wave, (spec.table_range_log2, octaves, segments_log2))
+    return dataclasses.replace(spec, table_octaves=octaves, segments_log2=segments_log2,
+                               table=table)
 
 
 #: Word length :func:`quantise_wdf` uses when given no target (Q3.16, ≥ 90 dB on the clipper).

@@ -2,8 +2,9 @@
 
 Each ``MatVec`` (fused with a following ``MultiThreshold`` or ``Requant``)
 becomes a :class:`~bitwave.hdl.MatVecUnit`; a threshold or requant op that
-does not follow a MatVec becomes a :class:`~bitwave.hdl.ThresholdUnit`; the
-units are chained in order.  The result also carries the stream formats and a
+does not follow a MatVec becomes a :class:`~bitwave.hdl.ThresholdUnit`; a
+fixed-point ``Wdf`` becomes a bank of :class:`~bitwave.hdl.WdfCore` (one per
+channel, see :mod:`bitwave.passes.lower_wdf`); the units are chained in order.  The result also carries the stream formats and a
 per-layer summary (shapes, formats, folding, cycles, resource estimate) for
 the report and the manifest.
 """
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field
 from ..errors import PassError
 from ..hdl import Chain, MatVecUnit, ThresholdUnit, estimate_mvu, estimate_threshold
 from ..ir import (Bipolar, Graph, Input, Int, MatVec, MultiThreshold, Op, Output, Requant,
-                  int_format_for, verify)
+                  Wdf, int_format_for, verify)
 from ..sim import PortSpec
 from .bitwidths import accumulator_format
+from .lower_wdf import lower_wdf_op
 
 __all__ = ["Lowered", "LayerInfo", "lower", "port_of", "to_hw", "from_hw"]
 
@@ -39,6 +41,7 @@ class LayerInfo:
     out_fmt: str
     estimate: dict
     src: str = ""
+    latency: int | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__, ops=list(self.ops))
@@ -148,6 +151,11 @@ def lower(graph: Graph) -> Lowered:
                                                                 n_thresholds=n_thr,
                                                                 out_width=port_of(out_t.fmt, 1).width),
                                     src=op.src))
+            i += 1
+        elif isinstance(op, Wdf):
+            stage, info = lower_wdf_op(op, in_t)
+            stages.append(stage)
+            layers.append(LayerInfo(name=op.name, ops=(op.name,), src=op.src, **info))
             i += 1
         else:
             raise PassError(f"lower: {op.opcode} {op.where} has no hardware block; "

@@ -2,17 +2,18 @@
 
 The only place that knows both the WDF spec and :class:`~bitwave.hdl._wdf.WdfCore`:
 it turns typed formats and enums into the plain integers and booleans the
-generator takes.
+generator takes.  :func:`lower_wdf_op` does it for an IR ``Wdf`` op (one core
+per channel in a :class:`~bitwave.hdl._wdf.WdfBank`) for :func:`bitwave.passes.lower.lower`.
 """
 
 from __future__ import annotations
 
 from ..errors import PassError
-from ..hdl._wdf import WdfCore
-from ..ir import Overflow, Rounding
+from ..hdl._wdf import WdfBank, WdfCore, estimate_wdf
+from ..ir import Overflow, Rounding, ValueType, Wdf
 from ..ir.wdf import WdfFixed
 
-__all__ = ["wdf_core_params", "lower_wdf"]
+__all__ = ["wdf_core_params", "lower_wdf", "lower_wdf_op"]
 
 
 def wdf_core_params(spec: WdfFixed) -> dict:
@@ -44,3 +45,19 @@ def wdf_core_params(spec: WdfFixed) -> dict:
 def lower_wdf(spec: WdfFixed) -> WdfCore:
     """The :class:`WdfCore` for ``spec``."""
     return WdfCore(**wdf_core_params(spec))
+
+
+def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[WdfBank, dict]:
+    """The hardware of a fixed-point ``Wdf`` op and the fields of its report line."""
+    if not op.is_fixed:
+        raise PassError(f"lower: wdf {op.where} is still in float form; run the quantise-wdf "
+                        f"pass first (the default pipeline does)")
+    specs = op.specs(op.input_format(in_t))
+    bank = WdfBank([lower_wdf(spec) for spec in specs])
+    spec = specs[0]
+    return bank, dict(
+        kind="wdf", rows=op.channels, cols=1, pe=op.channels, simd=1,
+        cycles=bank.cycles_per_frame, in_fmt=str(spec.input),
+        w_fmt=f"coeff u{spec.coeff_frac + 1}, table {len(spec.table)}×{spec.wave.width}",
+        acc_fmt=str(spec.wave), out_fmt=str(spec.output),
+        estimate=estimate_wdf(bank), latency=bank.latency)
