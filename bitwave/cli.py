@@ -39,7 +39,7 @@ def _parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
 def load_model(model: str, data: str | None):
     """MODEL argument → (graph, dataset or None, name, import seconds)."""
     from .compile import Dataset
-    from .frontend import import_model, import_qonnx, load_model_spec
+    from .frontend import import_model, import_qonnx, import_wdf, is_wdf_model, load_model_spec
     t0 = time.monotonic()
     if model.endswith(".onnx"):
         graph = import_qonnx(model)
@@ -47,8 +47,12 @@ def load_model(model: str, data: str | None):
         name = Path(model).stem
     else:
         bundle = load_model_spec(model)
-        _log(f"importing {bundle.name} through Brevitas' QONNX export")
-        graph = import_model(bundle.model, bundle.inputs[:1])
+        if is_wdf_model(bundle.model):
+            _log(f"importing {bundle.name}: a wave-digital-filter model, read directly")
+            graph = import_wdf(bundle.model, bundle.inputs)
+        else:
+            _log(f"importing {bundle.name} through Brevitas' QONNX export")
+            graph = import_model(bundle.model, bundle.inputs[:1])
         ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _float_outputs(bundle))
         name = bundle.name
     if data is not None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import BitwaveError
 from .hdl import emit_verilog, port_manifest
-from .ir import Graph, Interpreter, parse_graph, print_graph, quantise_input, verify
+from .ir import Graph, Interpreter, Wdf, parse_graph, print_graph, quantise_input, verify
 from .passes import PassManager, format_pass, parse_pipeline
 from .passes.fold import Fold
 from .passes.lower import Lowered, lower
@@ -52,9 +52,12 @@ class CompileOptions:
     pe: tuple[int, ...] | None = None  # explicit folding, one entry per MatVec
     simd: tuple[int, ...] | None = None
 
-    def passes(self):
+    def passes(self, graph: Graph | None = None):
+        """User passes, then the defaults (``quantise-wdf`` first when ``graph`` has a Wdf op)."""
         user = parse_pipeline(self.pipeline)
         default = parse_pipeline("streamline,infer-bitwidths")
+        if graph is not None and any(isinstance(op, Wdf) for op in graph.ops):
+            default = parse_pipeline("quantise-wdf") + default
         fold = Fold(target_cycles=self.target_cycles, target_fps=self.target_fps,
                     clock_mhz=self.clock_mhz, pe=self.pe, simd=self.simd)
         return [*user, *default, fold]
@@ -145,7 +148,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         verify(graph)
         (tmp / "ir").mkdir()
         (tmp / "ir" / "00-import.txt").write_text(print_graph(graph))
-        passes = options.passes()
+        passes = options.passes(graph)
 
         def after(i, p, g):
             (tmp / "ir" / f"{i + 1:02d}-{p.name}.txt").write_text(print_graph(g))

@@ -56,6 +56,11 @@ def write_report(build_dir: Path) -> None:
     lines += _table(["layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles/frame",
                      "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
     lines += ["", f"Latency (idle pipeline): {manifest.get('latency')} cycles.", ""]
+    lines += [f"WDF layer {L['name']}: one audio sample per {L['cycles']} cycles/sample "
+              f"(throughput), latency {L['latency']} cycles (sample in to sample out)."
+              for L in manifest["layers"] if L.get("kind") == "wdf"]
+    if any(L.get("kind") == "wdf" for L in manifest["layers"]):
+        lines.append("")
     acc = report.get("accuracy") or {}
     rtl = report.get("rtl") or {}
     if acc or rtl:
