@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from .costs import hardware_costs, split_comparison
 from .errors import BitwaveError
 from .hdl import emit_verilog, port_manifest
 from .ir import Graph, Interpreter, Wdf, parse_graph, print_graph, quantise_input, verify
@@ -175,17 +176,23 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         if dataset is not None:
             dataset.save(tmp / "dataset.npz")
             accuracy = _reference_accuracy(graph, final, dataset)
+        costs = hardware_costs(final, lowered)
         manifest = {
             "generator": GENERATOR, "name": name, "top": TOP, "verilog": f"{TOP}.v",
             "sink": asdict(lowered.in_port), "source": asdict(lowered.out_port),
             "ports": port_manifest(lowered.top),
             "cycles_per_frame": lowered.cycles_per_frame, "latency": lowered.top.latency,
             "pipeline": [format_pass(p) for p in passes],
-            "layers": [layer.as_dict() for layer in lowered.layers],
+            "layers": [dict(layer.as_dict(), **costs["per_layer"].get(layer.name, {}))
+                       for layer in lowered.layers],
             "estimate": lowered.estimate,
+            "macs": costs["macs"], "weight_bits": costs["weight_bits"],
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes}
+        split = split_comparison(graph, passes, costs)
+        if split is not None:
+            report["split"] = split
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
         write_report(tmp)
         if out_dir.exists():

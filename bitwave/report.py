@@ -48,19 +48,29 @@ def write_report(build_dir: Path) -> None:
     for L in manifest["layers"]:
         e = L["estimate"]
         rows.append([L["name"], f"{L['rows']}×{L['cols']}", L["in_fmt"], L["w_fmt"], L["acc_fmt"],
-                     L["out_fmt"], f"{L['pe']}/{L['simd']}", L["cycles"], e.get("lut", "-"),
+                     L["out_fmt"], f"{L['pe']}/{L['simd']}", L["cycles"], L.get("macs", "-"),
+                     L.get("weight_bits", "-"), e.get("lut", "-"),
                      e.get("ff", "-"), e.get("bram", "-"), e.get("weights_in", "-")])
     t = manifest["estimate"]
     rows.append(["**total**", "", "", "", "", "", "", f"{manifest['cycles_per_frame']} (slowest)",
-                 t.get("lut"), t.get("ff"), t.get("bram"), ""])
+                 manifest.get("macs", "-"), manifest.get("weight_bits", "-"), t.get("lut"), t.get("ff"),
+                 t.get("bram"), ""])
     lines += _table(["layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles/frame",
-                     "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
+                     "MACs", "weight bits", "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
     lines += ["", f"Latency (idle pipeline): {manifest.get('latency')} cycles.", ""]
     lines += [f"WDF layer {L['name']}: one audio sample per {L['cycles']} cycles/sample "
               f"(throughput), latency {L['latency']} cycles (sample in to sample out)."
               for L in manifest["layers"] if L.get("kind") == "wdf"]
     if any(L.get("kind") == "wdf" for L in manifest["layers"]):
         lines.append("")
+    split = report.get("split")
+    if split:
+        b, a = split["before"], split["after"]
+        lines += ["## Low-rank split: before → after", ""]
+        lines += _table(["", "MACs", "weight bits", "est. LUT", "est. FF", "est. BRAM", "cycles/frame"],
+                        [[label, c["macs"], c["weight_bits"], c.get("lut"), c.get("ff"), c.get("bram"),
+                          c["cycles_per_frame"]] for label, c in (("without svd-split", b),
+                                                                  ("with svd-split", a))]) + [""]
     acc = report.get("accuracy") or {}
     rtl = report.get("rtl") or {}
     if acc or rtl:
