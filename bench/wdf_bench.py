@@ -9,18 +9,22 @@ Prints, for the diode clipper of REFERENCE.md:
 * the time to recover R and C from 2× off on a few seconds of audio;
 * fixed-point SNR against float64 per word length;
 * cycles per sample and latency of the hardware core (and, with Verilator, the
-  cycles per sample measured on the emitted Verilog).
+  cycles per sample measured on the emitted Verilog);
+* fmax and resource use on the iCE40UP5K: the clipper model is compiled like
+  any other (``bitwave compile``'s :func:`~bitwave.compile.compile_graph`) and
+  placed and routed by the boards stage (YoWASP yosys + nextpnr-ice40, generic
+  ``ice40-up5k`` target), with the multiplies in SB_MAC16 DSPs (the compiler's
+  plan) and, with ``--soft``, also in LUTs; from fmax: the maximum sample rate
+  ``fmax / cycles per sample`` and the real-time factor at 48 kHz.
 
-fmax is not measured here: it comes from the boards stage (synthesis and
-place-and-route).  Pass it with ``--fmax-mhz`` to get the real-time headroom.
-
-    .venv/bin/python bench/wdf_bench.py [--quick] [--no-verilator] [--fmax-mhz F]
+    .venv/bin/python bench/wdf_bench.py [--quick] [--no-verilator] [--no-pnr] [--soft]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -111,7 +115,7 @@ def bench_fixed(n: int) -> None:
     print("fixed-point SNR vs float64 (1 V multitone): " + "; ".join(parts))
 
 
-def bench_hardware(verilator: bool, fmax_mhz: float | None) -> None:
+def bench_hardware(verilator: bool) -> None:
     spec = quantise_wdf(clipper())
     core = lower_wdf(spec)
     print(f"hardware WdfCore (Q3.16 I/O, {spec.wave.width}-bit waves): "
@@ -129,21 +133,51 @@ def bench_hardware(verilator: bool, fmax_mhz: float | None) -> None:
         exact = np.array_equal(result.outputs[:, 0], run_fixed(spec, x))
         print(f"  Verilator, 48 000 samples: {result.cycles_per_frame:g} cycles/sample measured, "
               f"{result.cycles_per_second:,.0f} cycles/s simulated, bit-exact: {exact}")
-    # Hook for the boards stage: fmax comes from its synthesis + place-and-route report.
-    if fmax_mhz is None:
-        print("  fmax: not measured here (boards stage); pass --fmax-mhz from its report")
-    else:
-        rate_hz = fmax_mhz * 1e6 / core.cycles_per_sample
-        print(f"  at fmax {fmax_mhz:g} MHz (given): {rate_hz:,.0f} samples/s, "
-              f"{rate_hz / FS:,.0f}× real time at 48 kHz")
+
+
+def bench_fmax(out: Path, soft: bool) -> None:
+    """Compile the clipper model, place and route it on the iCE40UP5K, print fmax and rates."""
+    from torch import nn
+
+    from bitwave.boards import build
+    from bitwave.compile import CompileOptions, Dataset, compile_graph
+    from bitwave.frontend import import_wdf
+
+    audio = multitone(FS, 480, peak=2.0)[:, None]
+    graph = import_wdf(nn.Sequential(DiodeClipper()), audio)
+    for dsp in ((None, False) if soft else (None,)):
+        folder = out / ("clipper-soft" if dsp is False else "clipper")
+        compiled = compile_graph(graph, folder, CompileOptions(), dataset=Dataset(audio),
+                                 name="clipper")
+        layer = compiled.lowered.layers[0]
+        cycles, est = layer.cycles, layer.estimate
+        if dsp is None:
+            print(f"compiled clipper: {cycles} cycles/sample, latency {layer.latency} cycles; "
+                  f"estimate {est['lut']} LUT4, {est['ff']} FF, {est['bram']} BRAM, "
+                  f"{est['dsp']} DSP")
+        start = time.perf_counter()
+        rep = build(folder, "ice40-up5k", dsp=dsp).report
+        acc, dev, cap = rep.accelerator, rep.device_used, rep.capacity
+        label = "multiplies in LUTs" if dsp is False else "as planned (DSPs)"
+        rate_hz = rep.fmax_mhz * 1e6 / cycles
+        print(f"  iCE40UP5K, {label}: fmax {rep.fmax_mhz:.1f} MHz; accelerator {acc.lut} LUT4, "
+              f"{acc.ff} FF, {acc.bram} BRAM, {acc.dsp} DSP (device {dev.lut}/{cap.lut} logic "
+              f"cells, {dev.bram}/{cap.bram} BRAM, {dev.dsp}/{cap.dsp} DSP); synthesis and "
+              f"place-and-route {time.perf_counter() - start:.0f} s")
+        print(f"    max sample rate {rate_hz / 1e6:.2f} MHz (fmax / {cycles} cycles/sample), "
+              f"real-time factor at 48 kHz: {rate_hz / FS:.1f}×")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter signals")
     parser.add_argument("--no-verilator", action="store_true", help="skip the Verilator run")
-    parser.add_argument("--fmax-mhz", type=float, default=None,
-                        help="fmax from the boards stage's place-and-route report")
+    parser.add_argument("--no-pnr", action="store_true",
+                        help="skip synthesis and place-and-route (fmax)")
+    parser.add_argument("--soft", action="store_true",
+                        help="also place and route with the multiplies in LUTs")
+    parser.add_argument("--out", type=Path, default=Path("build/wdf_bench"),
+                        help="folder for the compiled clipper and its board builds")
     args = parser.parse_args()
     n = 9_600 if args.quick else 48_000
     torch.set_num_threads(1)
@@ -151,7 +185,9 @@ def main() -> None:
     bench_torch(n)
     bench_training(1.0 if args.quick else 3.0)
     bench_fixed(4_800)
-    bench_hardware(not args.no_verilator, args.fmax_mhz)
+    bench_hardware(not args.no_verilator)
+    if not args.no_pnr:
+        bench_fmax(args.out / "clipper", args.soft)
 
 
 if __name__ == "__main__":

@@ -307,40 +307,59 @@ class WdfBank(wiring.Component):
         return m
 
 
+#: Calibration against Yosys ``synth_ice40`` + nextpnr of the clipper core (one channel):
+#: 24-bit waves (root table in block RAM): 912 LUT4 and 6 DSPs with ``-dsp``, 2296 LUT4
+#: without; 16-bit waves (table in LUTs): 739 LUT4 and 2 DSPs with ``-dsp``.
+_LUT_PER_WAVE_BIT = 37          # datapath, clamps, muxes and sequencing, per wave bit
+_LUT_PER_SOFT_PRODUCT_BIT = 1.4
+_DSP_WIDTH, _DSP_MIN_SLICE = 16, 2      # SB_MAC16 operands; Yosys keeps thinner slices in LUTs
+#: DSP blocks of the smallest device with them that bitwave targets (iCE40UP5K).
+DSP_BUDGET = 8
+
+
+def _dsp_slices(width):
+    return width // _DSP_WIDTH + (width % _DSP_WIDTH >= _DSP_MIN_SLICE)
+
+
 def estimate_wdf(bank, model=None):
     """Estimate LUT4s, flip-flops, block RAMs and DSPs of a :class:`WdfBank` (iCE40 costs).
 
-    Per core, following :meth:`WdfCore.elaborate`: seven wave-wide registers
-    (input, state, two port waves, adaptor and root waves, segment excess),
-    the output and interpolation-fraction registers; about a dozen wave-wide
-    adders, subtractors, negations and saturating clamps; the coefficient
-    multiply and the interpolation multiply as soft multipliers (one LUT per
-    partial-product bit, as :class:`~bitwave.hdl.CostModel` prices them); the
-    two halves of the root table in block RAM or LUT ROM by Yosys' rule.
-    Returns ``dict(lut, ff, bram, dsp, parts)``.
+    Per core, following :meth:`WdfCore.elaborate`: six wave-wide registers,
+    the output and interpolation-fraction registers; the datapath (adders,
+    saturating clamps, the step multiplexers) at a measured cost per wave bit;
+    the two halves of the root table in block RAM or LUT ROM by Yosys' rule
+    (:class:`~bitwave.hdl.CostModel`); the coefficient multiply
+    (``wave_width + 1`` by the coefficient's bits) and the interpolation multiply
+    (``wave_width + 1`` by the fraction's bits).  Those go to SB_MAC16 DSPs, cut
+    into 16-bit slices as Yosys' ``mul2dsp`` does, when the whole bank needs at
+    most :data:`DSP_BUDGET` of them (then the board flow synthesises with
+    ``-dsp``), else to soft multipliers.  Returns ``dict(lut, ff, bram, dsp, parts)``.
     """
     from ._estimate import ICE40
     model = model or ICE40
-    parts = {}
-    lut = ff = bram = 0
-    for c, core in enumerate(bank.cores):
+    cores = []
+    for core in bank.cores:
         W = core.wave_width
         sh_max = max(core.span - core.table_octaves + 1 - core.segments_log2
                      + max(core.table_octaves - 2, 0), 1)
-        regs = 7 * W + core.out_width + sh_max + 8
-        arith = 12 * W * model.lut_per_adder_bit
-        mults = ((W + 1) * (core.coeff_frac + 1) + (W + 1) * sh_max) * model.lut_per_product_bit
-        tl = tff = tb = 0
+        mults = ((W + 1, core.coeff.bit_length() + 1), (W + 1, sh_max + 1))
+        dsp = sum(_dsp_slices(a) * _dsp_slices(b) for a, b in mults)
+        soft = sum(a * b for a, b in mults) * _LUT_PER_SOFT_PRODUCT_BIT
+        table_lut = table_ff = bram = 0
         for words in (len(core.table[0::2]), len(core.table[1::2])):
             blocks = min(-(-W // w) * -(-words // d) for d, w in model.bram_shapes)
             if blocks * model.bram_cost < words * W * model.rom_logic_cost_per_bit:
-                tb += blocks
+                bram += blocks
             else:
                 per_bit = -(-words // model.rom_words_per_lut)
-                tl += W * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
-                tff += W
-        parts[f"ch{c}"] = (arith + mults + tl + model.control_lut, regs + tff)
-        lut += arith + mults + tl + model.control_lut
-        ff += regs + tff
-        bram += tb
-    return {"lut": round(lut), "ff": round(ff), "bram": bram, "dsp": 0, "parts": parts}
+                table_lut += W * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
+                table_ff += W
+        lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
+        ff = 6 * W + core.out_width + sh_max + 8 + table_ff
+        cores.append((lut, ff, bram, dsp, soft))
+    use_dsp = sum(c[3] for c in cores) <= DSP_BUDGET
+    parts = {f"ch{i}": (round(lut + (0 if use_dsp else soft)), ff)
+             for i, (lut, ff, _, _, soft) in enumerate(cores)}
+    return {"lut": sum(p[0] for p in parts.values()), "ff": sum(p[1] for p in parts.values()),
+            "bram": sum(c[2] for c in cores), "dsp": sum(c[3] for c in cores) if use_dsp else 0,
+            "parts": parts}

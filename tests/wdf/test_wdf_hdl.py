@@ -178,3 +178,24 @@ def test_random_configurations_bit_exact(adaptor, reactive, probe, word_length, 
     x = np.random.default_rng(seed).integers(spec.input.min, spec.input.max + 1, 40)
     y, _, _ = run_core(lower_wdf(spec), x, p_in_stall=0.2, p_out_stall=0.2, seed=seed)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
+
+
+def test_bank_estimate_plans_dsps_within_the_up5k_budget():
+    from bitwave.hdl import WdfBank, estimate_wdf
+    one = estimate_wdf(WdfBank([lower_wdf(quantise_wdf(tree()))]))
+    # 25-bit operands: two 16-bit slices each; coefficient 2×2 slices, interpolation 2×1.
+    assert (one["dsp"], one["bram"] > 0) == (6, True)
+    two = estimate_wdf(WdfBank([lower_wdf(quantise_wdf(tree()))] * 2))
+    assert two["dsp"] == 0 and two["lut"] > 2 * one["lut"]   # 12 DSPs > 8: soft multipliers
+    small = estimate_wdf(WdfBank([lower_wdf(quantise_wdf(tree(), word_length=12))]))
+    assert (small["dsp"], small["bram"]) == (2, 0)         # 17-bit: the 1-bit slice stays in LUTs
+
+
+def test_bank_rejects_bad_cores():
+    from bitwave.hdl import WdfBank
+    with pytest.raises(HdlError, match="WdfBank: cores must be a non-empty list of WdfCore"):
+        WdfBank([])
+    a = lower_wdf(quantise_wdf(tree()))
+    b = lower_wdf(quantise_wdf(tree(), word_length=12))
+    with pytest.raises(HdlError, match="all cores need the same input and output widths"):
+        WdfBank([a, b])
