@@ -37,22 +37,30 @@ def _parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
 
 
 def load_model(model: str, data: str | None):
-    """MODEL argument → (graph, dataset or None, name, import seconds)."""
+    """MODEL argument → (graph, dataset or None, name, import seconds, QONNX bytes or None).
+
+    A Python model is exported to QONNX on the way in; those bytes go into the
+    build folder as ``model.onnx`` so the same model can be compiled from the file.
+    """
     from .compile import Dataset
     from .frontend import import_model, import_qonnx, import_wdf, is_wdf_model, load_model_spec
     t0 = time.monotonic()
+    qonnx = None
     if model.endswith(".onnx"):
         graph = import_qonnx(model)
         ds = None
         name = Path(model).stem
     else:
+        import tempfile
         bundle = load_model_spec(model)
         if is_wdf_model(bundle.model):
             _log(f"importing {bundle.name}: a wave-digital-filter model, read directly")
             graph = import_wdf(bundle.model, bundle.inputs)
         else:
             _log(f"importing {bundle.name} through Brevitas' QONNX export")
-            graph = import_model(bundle.model, bundle.inputs[:1])
+            with tempfile.TemporaryDirectory(prefix="bitwave-qonnx-") as tmp:
+                graph = import_model(bundle.model, bundle.inputs[:1], qonnx_path=Path(tmp) / "model.onnx")
+                qonnx = (Path(tmp) / "model.onnx").read_bytes()
         ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _float_outputs(bundle))
         name = bundle.name
     if data is not None:
@@ -64,7 +72,7 @@ def load_model(model: str, data: str | None):
             raise FrontendError(f"--data {data}: cannot read an .npz with an 'inputs' array ({e})") from None
     if ds is not None and (ds.inputs.ndim != 2 or ds.inputs.shape[1] != graph.input.n):
         raise FrontendError(f"data: inputs have shape {ds.inputs.shape}, the model expects (N, {graph.input.n})")
-    return graph, ds, name, time.monotonic() - t0
+    return graph, ds, name, time.monotonic() - t0, qonnx
 
 
 def _float_outputs(bundle):
@@ -145,9 +153,10 @@ def _with(options):
 def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
     """Compile MODEL (a QONNX .onnx file, or file.py:function returning a trained model and inputs)."""
     from .compile import compile_graph
-    graph, ds, name, t_import = load_model(model, data)
+    graph, ds, name, t_import, qonnx = load_model(model, data)
     opts = _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd)
-    res = compile_graph(graph, output, opts, dataset=ds, name=name, log=_log, import_seconds=t_import)
+    res = compile_graph(graph, output, opts, dataset=ds, name=name, log=_log, import_seconds=t_import,
+                        extra_files={"model.onnx": qonnx} if qonnx else None)
     if print_between_passes:
         for f in sorted((Path(output) / "ir").iterdir()):
             out.print(f"[bold]// {f.name}[/bold]")
@@ -194,7 +203,8 @@ def report_cmd(build_dir):
 
 @cli.command("demo")
 @click.option("-o", "--output", default="build/demo", show_default=True, type=click.Path(file_okay=False))
-@click.option("--bits", type=click.IntRange(1, 8), default=4, show_default=True)
+@click.option("--bits", type=click.Choice(["2", "4"]), default="4", show_default=True,
+              help="Weight and activation bits of the digits MLP.")
 @click.option("--target-cycles", type=int, default=64, show_default=True,
               help="Folding target for the demo (cycles per frame).")
 def demo_cmd(output, bits, target_cycles):
@@ -203,13 +213,14 @@ def demo_cmd(output, bits, target_cycles):
     from .verify import verify_build
     t0 = time.monotonic()
     example = Path(__file__).resolve().parent.parent / "examples" / "digits.py"
+    bits = int(bits)
     function = "digits" if bits == 4 else f"digits_{bits}bit"
     with console.status(f"training the {bits}-bit digits MLP with Brevitas (cached after the first run)"):
-        graph, ds, name, t_import = load_model(f"{example}:{function}", None)
+        graph, ds, name, t_import, qonnx = load_model(f"{example}:{function}", None)
     _log(f"model ready in {time.monotonic() - t0:.1f} s")
     with console.status("compiling: passes, lowering, Verilog"):
         compile_graph(graph, output, CompileOptions(target_cycles=target_cycles), dataset=ds, name=name,
-                      log=_log, import_seconds=t_import)
+                      log=_log, import_seconds=t_import, extra_files={"model.onnx": qonnx})
     _print_layers(json.loads((Path(output) / "manifest.json").read_text()))
     with console.status("verifying: Verilator build and co-simulation of every sample"):
         res = verify_build(output, log=_log)

@@ -138,8 +138,13 @@ def _accuracy(scores: np.ndarray, labels: np.ndarray, mask: np.ndarray | None) -
 def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), *,
                   dataset: Dataset | None = None, name: str = "model",
                   log: Callable[[str], None] = lambda s: None,
-                  import_seconds: float = 0.0) -> CompileResult:
-    """Run the pipeline on ``graph``, lower and emit Verilog, write the build folder."""
+                  import_seconds: float = 0.0,
+                  extra_files: dict[str, bytes] | None = None) -> CompileResult:
+    """Run the pipeline on ``graph``, lower and emit Verilog, write the build folder.
+
+    ``extra_files`` (name → bytes) are written into the folder too, e.g. the
+    ``model.onnx`` a Python model was exported to.
+    """
     out_dir = Path(out_dir)
     prepare_output_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +193,8 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
             "estimate": lowered.estimate,
             "macs": costs["macs"], "weight_bits": costs["weight_bits"],
         }
+        for fname, data in (extra_files or {}).items():
+            (tmp / fname).write_bytes(data)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes}
         split = split_comparison(graph, passes, costs)
