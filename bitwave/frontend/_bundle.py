@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import FrontendError
 
-__all__ = ["ModelBundle", "load_model_spec"]
+__all__ = ["ModelBundle", "load_checkpoint", "load_model_spec"]
 
 
 def _numpy(x) -> np.ndarray:
@@ -93,10 +93,63 @@ def load_model_spec(spec: str) -> ModelBundle:
                        if callable(v) and getattr(v, "__module__", None) == mod_name and not k.startswith("_"))
         raise FrontendError(f"{spec}: {path} has no function {func!r}; it defines: "
                             f"{', '.join(found) or 'no public functions'}")
-    result = fn()
+    try:
+        result = fn()
+    except FrontendError:
+        raise
+    except Exception as e:
+        # Point at the user's own line (the deepest frame in their file), not into a library.
+        where, tb = "", e.__traceback__
+        while tb is not None:
+            if os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(path):
+                where = f" at {path}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise FrontendError(f"{spec}: {func}() failed{where}: {type(e).__name__}: {first}") from e
     if isinstance(result, ModelBundle):
         return result
     if (isinstance(result, tuple) and len(result) in (2, 3) and isinstance(result[0], nn.Module)):
         return ModelBundle(result[0], _numpy(result[1]), None if len(result) == 2 else result[2], name=func)
     raise FrontendError(f"{spec}: {func}() returned {type(result).__name__}; expected a ModelBundle "
                         "or a tuple (model, inputs[, labels])")
+
+
+def load_checkpoint(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load a ``state_dict`` checkpoint (``torch.save``) into ``model``; returns ``model``.
+
+    Every way a checkpoint can be wrong ends in a :class:`FrontendError` naming
+    the file: missing, truncated or not a PyTorch file, not a state dict, keys
+    missing or unexpected, tensors of the wrong shape, NaN or Inf values.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FrontendError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:   # torch raises RuntimeError, EOFError, UnpicklingError, … by cause
+        raise FrontendError(f"{path}: not a readable PyTorch checkpoint, truncated or corrupt "
+                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                            "save it again with torch.save(model.state_dict(), path)") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FrontendError(f"{path}: holds a {type(state).__name__}, not a state dict of tensors; "
+                            "save it with torch.save(model.state_dict(), path)")
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:5])}{' …' if len(unexpected) > 5 else ''}")
+        raise FrontendError(f"{path}: does not fit {type(model).__name__}: {'; '.join(parts)}")
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise FrontendError(f"{path}: {key} has shape {tuple(value.shape)}, the model's is "
+                                f"{tuple(own[key].shape)}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise FrontendError(f"{path}: {key} contains NaN or Inf")
+    model.load_state_dict(state)
+    return model
