@@ -849,9 +849,11 @@ def _spec_for(tree: WdfTree, word_length: int, int_bits: int, guard_bits: int,
     # it the curvature decays by octaves.  Segments per zone: the fewest whose PWL error
     # stays under a quarter of an output LSB, at most 2**9 per zone.
     Vt = tree.root.n * tree.root.Vt
-    knee_log2 = min(range_log2, max(range_log2 - 10, round(math.log2(10 * Vt))))
+    knee_log2 = min(range_log2, max(range_log2 - 10, round(math.log2(10 * Vt)),
+                                    -wave.frac_bits))
     octaves = range_log2 - knee_log2 + 1
-    seg_log2 = 3
+    # Segments narrower than one wave code are meaningless (and refused by WdfFixed).
+    seg_log2 = min(3, range_log2 + wave.frac_bits - octaves + 1)
     while (seg_log2 < 9 and seg_log2 < range_log2 + wave.frac_bits - octaves + 1
            and pwl_max_error(tree.root, Rp, range_log2, octaves, seg_log2) > io.lsb / 4):
         seg_log2 += 1

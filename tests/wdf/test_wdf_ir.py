@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The IR ``Wdf`` op: construction rules, text form, interpreter semantics (stateful, in time
 order), the quantise-wdf pass and the lowering to a bank of WdfCores."""
 
