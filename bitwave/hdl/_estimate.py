@@ -28,18 +28,25 @@ class CostModel:
     one word goes to block RAM when Yosys would put it there (see
     ``rom_logic_cost_per_bit``).
 
-    Checked against Yosys 0.50 ``synth_ice40`` (LUT4 / FF, estimate vs Yosys):
-    1-bit 16×8 pe1 simd8: 96/131 vs 90/156; 1-bit 64×64 pe4 simd16:
-    964/652 vs 985/684; 1-bit 64×784 pe16 simd49 (weights in LUTs):
-    10104/5389 vs 8272/5170; 4-bit 16×16 pe2 simd4 with 3 thresholds:
-    690/494 vs 656/429; 32×32 pe1 simd8 without activation: 833/1827 and
-    1 block vs 858/1836 and 1 block. Place-and-route numbers may differ.
+    Checked against Yosys 0.50 ``synth_ice40`` (LUT4 / FF / BRAM, estimate vs
+    Yosys, ``/tmp``-free calibration: ``bench/boards_bench.py --calibrate``):
+    4-bit 64×64 pe1 simd1, 8-bit input, 15 thresholds: 935/630/10 vs 887/638/9;
+    the same with 4-bit input: 655/614/9 vs 627/622/8; 4-bit 10×64 pe1 simd1
+    without activation: 516/384/1 vs 483/380/1; 4-bit 64×64 pe4 simd8, 15
+    thresholds (compared in parallel): 3628/2258/8 vs 3318/1916/8; 4-bit 16×16
+    pe2 simd4, 3 thresholds: 583/355 vs 694/353; 4-bit 32×32 pe1 simd8 without
+    activation: 845/1168/2 vs 961/1176/2; 1-bit 64×64 pe1 simd1: 270/186 vs
+    234/195; 1-bit 64×64 pe4 simd16: 948/528 vs 941/558; 1-bit 16×8 pe1 simd8:
+    96/108 vs 83/131. Place-and-route numbers may differ.
     """
     lut_per_adder_bit: float = 1.0
     lut_per_mux_bit: float = 1.0
     lut_per_product_bit: float = 1.0
     lut_per_const_compare_bit: float = 0.5
     lut_per_compare_bit: float = 1.0
+    #: Selecting one of ``n`` slices of the offered input vector: LUTs per bit and
+    #: per extra slice (a mux tree of ``n − 1`` 2:1 muxes, some merged by ABC).
+    lut_per_select_input: float = 1.0
     rom_words_per_lut: int = 16
     rom_mux_lut_per_block: float = 1.0
     #: Yosys' own choice between logic and block RAM for a ROM (memory_libmap):
@@ -99,8 +106,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
 
     Parts, in pipeline order, with ``NF = rows/pe``, ``SF = cols/simd``:
 
-    - input buffer: ``cols·in_width`` FFs, one mux LUT per bit when it rotates (SF > 1);
-    - slice register: ``simd·in_width`` FFs;
+    - input select: a ``SF``:1 mux per slice bit (the unit reads the offered vector,
+      it keeps no copy); slice register: ``simd·in_width`` FFs;
     - weights: ``NF·SF`` words × ``pe·simd·w_width`` bits, BRAM or LUT ROM
       (see :class:`CostModel`), constants when ``NF·SF == 1``;
     - products: ``pe·simd`` XNOR LUTs, or ``in_width·w_width``-LUT soft multipliers,
@@ -108,9 +115,12 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     - adder tree per PE, every level registered;
     - accumulator per PE: adder plus init mux, ``acc_width`` FFs (popcount width in
       1-bit mode with thresholds);
-    - thresholds per PE: ``n_thresholds`` comparators (against constants when
-      ``NF == 1``, else against a table as above), count, output register;
-    - fold collector ``(NF−1)·pe·out_width`` FFs, output slice ``2·rows·out_width``
+    - thresholds: when ``1 < n_thresholds < SF`` one comparator per PE against a
+      table of ``NF·2^ceil(log2 n_thresholds)`` words read one threshold per cycle,
+      a held accumulator and a counter; otherwise ``n_thresholds`` comparators
+      per PE (against constants when ``NF == 1``, else against a table), count,
+      output register;
+    - fold collector ``rows·out_width`` FFs, output register ``rows·out_width``
       FFs plus a mux LUT per bit;
     - control: constants of the model.
 
@@ -138,8 +148,7 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
 
     nf, sf = rows // pe, cols // simd
     parts = {}
-    parts["input buffer"] = (cols * in_width * model.lut_per_mux_bit if sf > 1 else 0,
-                             cols * in_width)
+    parts["input select"] = (simd * in_width * (sf - 1) * model.lut_per_select_input, 0)
     parts["slice register"] = (0, simd * in_width)
 
     w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf, pe * simd * w_width)
@@ -162,15 +171,27 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     t_bram = 0
     if n_thresholds:
         t_width = internal + 1
-        t_lut, t_ff, t_bram, _ = _table(model, nf, pe * n_thresholds * t_width)
-        per_bit = model.lut_per_compare_bit if nf > 1 else model.lut_per_const_compare_bit
-        compare = n_thresholds * t_width * per_bit
-        count_lut = _adder_tree(model, n_thresholds, 1)[0]
-        cmp_ff = n_thresholds if n_thresholds > 1 else 0
-        parts["thresholds"] = (t_lut + pe * (compare + count_lut),
-                               t_ff + pe * (cmp_ff + out_width))
-    parts["collector"] = (0, (nf - 1) * pe * out_width)
-    parts["output slice"] = (rows * out_width * model.lut_per_mux_bit, 2 * rows * out_width)
+        count_bits = _bits(n_thresholds + 1)
+        if 1 < n_thresholds < sf:
+            # One comparator per PE walks through the row's thresholds (MatVecUnit's
+            # sequential_thresholds): a table of nf·2^ceil(log2 L) words of pe thresholds.
+            t_lut, t_ff, t_bram, _ = _table(model, nf << _bits(n_thresholds),
+                                            pe * t_width)
+            per_pe_lut = t_width * model.lut_per_compare_bit + count_bits
+            per_pe_ff = internal + count_bits
+            control = 2 * _bits(n_thresholds + 1) + _bits(nf)
+            parts["thresholds"] = (t_lut + pe * per_pe_lut + control,
+                                   t_ff + pe * per_pe_ff + control)
+        else:
+            t_lut, t_ff, t_bram, _ = _table(model, nf, pe * n_thresholds * t_width)
+            per_bit = model.lut_per_compare_bit if nf > 1 else model.lut_per_const_compare_bit
+            compare = n_thresholds * t_width * per_bit
+            count_lut = _adder_tree(model, n_thresholds, 1)[0]
+            cmp_ff = n_thresholds if n_thresholds > 1 else 0
+            parts["thresholds"] = (t_lut + pe * (compare + count_lut),
+                                   t_ff + pe * (cmp_ff + out_width))
+    parts["collector"] = (0, rows * out_width)
+    parts["output register"] = (rows * out_width * model.lut_per_mux_bit, rows * out_width)
     parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),
                         model.control_ff + _bits(sf) + _bits(nf) + _bits(nf * sf))
 

@@ -50,16 +50,25 @@ class MatVecUnit(wiring.Component):
 
     Structure (every arrow is a register, all advanced by one enable)::
 
-        sink ─► input buffer (rotates by simd elements per issue)
-                 │ slice                      weights ROM[addr] (sync read)
+        sink.payload (held by the source until the last slice is issued)
+                 │ slice (simd elements)      weights ROM[addr] (sync read)
                  ▼                                   ▼
               slice reg ─────────────────────► products (or XNOR bits) ─►
               adder tree (one register per level) ─► accumulator ─►
-              activation (0–2 registers) ─► fold collector ─► output register slice ─► source
+              activation ─► fold collector ─► output register ─► source
 
-    The output register slice has a second ("skid") entry; only a full skid
-    entry stalls the pipeline, so ``sink.ready`` and the pipeline enable are
-    registered and no combinational path runs from ``source.ready`` upstream.
+    The unit keeps no copy of the input vector: it reads ``simd`` elements per
+    cycle from ``sink.payload`` (a stream source holds it until the transfer)
+    and accepts the vector with its last slice. The fold collector is also the
+    output register's second entry: only a finished vector that finds the
+    output register taken stalls the pipeline, so ``sink.ready`` and the
+    pipeline enable depend on registers only, never on ``source.ready``.
+
+    Activation: thresholds are compared all at once (``L`` comparators per PE,
+    two registers) unless a row takes more than ``L`` cycles (``cols/simd >
+    L > 1``); then one comparator per PE walks through them from a table while
+    the next row accumulates (``L + 1`` registers, see
+    :attr:`sequential_thresholds`). Requantisation takes two registers.
 
     1-bit mode (``w_bipolar`` and ``in_bipolar``): products are ``XNOR(w, x)``
     bits and the accumulator counts them (popcount ``pc``); ``dot = 2·pc − cols``.
@@ -91,8 +100,10 @@ class MatVecUnit(wiring.Component):
     cycles_per_frame : int
         Cycles per input vector in steady state.
     latency : int
-        Cycles from the cycle an input vector is accepted to the first cycle its
-        result is valid on ``source``, when the unit is idle and ``source.ready``.
+        Cycles from the first cycle an input vector is offered (``sink.valid``)
+        to the first cycle its result is valid on ``source``, when the unit is
+        idle and ``source.ready``; the vector is accepted
+        ``cycles_per_frame - 1`` cycles after it is offered.
     weight_words : tuple of int
         Contents of the weight memory (depth ``cycles_per_frame``, width
         ``pe·simd·w_width``); word ``nf·(cols/simd) + sf`` holds
@@ -165,10 +176,11 @@ class MatVecUnit(wiring.Component):
 
         self.cycles_per_frame = (self.rows // self.pe) * (self.cols // self.simd)
         self.weight_words = self._pack_weights()
-        # The last slice is issued cycles_per_frame cycles after the handshake; then
-        # it passes the slice register, products, tree, accumulator, activation and
-        # the output register, and shows on source the cycle after that last edge.
-        self.latency = (self.cycles_per_frame + 4 + tree_stages(self.simd)
+        # The first slice is issued in the cycle the vector is offered and the last
+        # cycles_per_frame - 1 cycles later; then it passes the slice register,
+        # products, tree, accumulator, activation and the output register, and
+        # shows on source the cycle after that last edge.
+        self.latency = (self.cycles_per_frame + 3 + tree_stages(self.simd)
                         + self.activation_stages)
 
         super().__init__({
@@ -182,9 +194,28 @@ class MatVecUnit(wiring.Component):
         return self.w_bipolar and self.in_bipolar
 
     @property
+    def sequential_thresholds(self):
+        """Whether the thresholds of a row are compared one per cycle, from a table.
+
+        A row's accumulator result arrives every ``cols/simd`` cycles, so when
+        that is more than the number of thresholds ``L``, one comparator per PE
+        can walk through them while the next row accumulates: the table is read
+        one threshold at a time (``rows/pe · L`` words of ``pe`` thresholds,
+        block RAM when large) instead of ``L`` comparators per PE against a
+        ``pe·L`` thresholds wide table.
+        """
+        if self.thresholds is None:
+            return False
+        levels = len(self.thresholds[0])
+        return 1 < levels < self.cols // self.simd
+
+    @property
     def activation_stages(self):
         if self.thresholds is not None:
-            return 1 if len(self.thresholds[0]) == 1 else 2
+            levels = len(self.thresholds[0])
+            if self.sequential_thresholds:
+                return levels + 1
+            return 1 if levels == 1 else 2
         return 2 if self.requant is not None else 0
 
     def _pack_weights(self):
@@ -232,6 +263,56 @@ class MatVecUnit(wiring.Component):
             rows = [[t - b for t in row] for row, b in zip(self.thresholds, self.bias)]
         return [clamp_thresholds(row, lo, hi) for row in rows], signed_bits(lo, hi + 1)
 
+    def _sequential_thresholds(self, m, adv, accs, done_acc, rom):
+        """Count ``#{k : acc >= T[k]}`` one threshold per cycle; return (outs, tags).
+
+        ``done_acc`` are the tags of the cycle in which ``accs`` hold a finished
+        row. The row is copied into ``held``, then for ``k = 0 .. L-1`` the table
+        word of (row group, k) is read (sync read: its data arrives one cycle
+        later) and compared; the count is final ``L + 1`` cycles after the copy,
+        before the next row group finishes (``cols/simd > L``).
+        """
+        pe, levels = self.pe, len(self.thresholds[0])
+        hw_thresholds, tw = self._hw_thresholds()
+        kbits = (levels - 1).bit_length()
+        words = []
+        for f in range(self.rows // pe):
+            for k in range(1 << kbits):
+                words.append(sum((hw_thresholds[f * pe + p][min(k, levels - 1)]
+                                  & ((1 << tw) - 1)) << (p * tw) for p in range(pe)))
+        nf_held = Signal.like(done_acc["nf"], name="thr_nf")
+        lastfold = Signal(name="thr_lastfold")
+        k = Signal(range(levels + 1), name="thr_k")
+        busy = Signal(name="thr_busy")
+        done = Signal(name="thr_done")
+        start = done_acc["valid"]
+        t_addr = Mux(start, Cat(Const(0, kbits), done_acc["nf"]), Cat(k[:kbits], nf_held))
+        t_word = rom("thresholds", words, pe * tw, t_addr)
+        outs = []
+        out_shape = signed(self.out_width) if self.out_signed else unsigned(self.out_width)
+        with m.If(adv):
+            m.d.sync += done.eq(busy & (k == levels))
+            with m.If(start):
+                m.d.sync += [nf_held.eq(done_acc["nf"]), lastfold.eq(done_acc["lastfold"]),
+                             k.eq(1), busy.eq(1)]
+            with m.Elif(busy):
+                m.d.sync += k.eq(k + 1)
+                with m.If(k == levels):
+                    m.d.sync += busy.eq(0)
+        for p, acc in enumerate(accs):
+            held = Signal.like(acc, name=f"thr_held{p}")
+            count = Signal(range(levels + 1), name=f"thr_count{p}")
+            threshold = t_word[p * tw:(p + 1) * tw].as_signed()
+            with m.If(adv):
+                with m.If(start):
+                    m.d.sync += [held.eq(acc), count.eq(0)]
+                with m.Elif(busy):
+                    m.d.sync += count.eq(count + (held >= threshold))
+            out = Signal(out_shape, name=f"out{p}")
+            m.d.comb += out.eq(self.out_bias + count)
+            outs.append(out)
+        return outs, {"valid": done, "nf": nf_held, "lastfold": lastfold}
+
     def elaborate(self, platform):
         m = Module()
         pe, simd = self.pe, self.simd
@@ -263,32 +344,29 @@ class MatVecUnit(wiring.Component):
             m.d.comb += [port.addr.eq(addr), port.en.eq(adv)]
             return port.data
 
-        # ── issue: the buffered vector rotates by `simd` elements per cycle ──
-        buf = Signal(self.cols * iw)
-        buf_valid = Signal()
+        # ── issue: slices are read straight from the offered vector ──
+        # A stream source holds its payload until the transfer, so the unit
+        # reads `simd` elements per cycle from `sink.payload` and accepts the
+        # vector only with its last slice: no copy of the vector is kept.
         sf = Signal(range(sfold))
         nf = Signal(range(nfold))
         addr = Signal(range(self.cycles_per_frame))
         last_sf = sf == sfold - 1
         last_nf = nf == nfold - 1
         frame_end = last_sf & last_nf
-        m.d.comb += self.sink.ready.eq(adv & (~buf_valid | frame_end))
-        with m.If(adv & buf_valid):
+        m.d.comb += self.sink.ready.eq(adv & frame_end)
+        with m.If(adv & self.sink.valid):
             m.d.sync += [
                 addr.eq(Mux(frame_end, 0, addr + 1)),
                 sf.eq(Mux(last_sf, 0, sf + 1)),
                 nf.eq(Mux(last_sf, Mux(last_nf, 0, nf + 1), nf)),
-                buf.eq(buf.rotate_right(simd * iw)),
             ]
-            with m.If(frame_end):
-                m.d.sync += buf_valid.eq(0)
-        with m.If(self.sink.valid & self.sink.ready):
-            m.d.sync += [buf.eq(self.sink.payload), buf_valid.eq(1)]
 
-        tags = {"valid": buf_valid, "first": sf == 0, "last": last_sf, "nf": nf,
+        tags = {"valid": self.sink.valid, "first": sf == 0, "last": last_sf, "nf": nf,
                 "lastfold": last_nf}
         stages = [register_tags(tags, "s1")]
-        x_slice = register(buf[:simd * iw], "s1_x")
+        x_slice = register(self.sink.payload.word_select(sf, simd * iw) if sfold > 1
+                           else self.sink.payload, "s1_x")
         w_word = rom("weights", self.weight_words, pe * simd * ww, addr)
 
         # ── products (XNOR bits in 1-bit mode) ──
@@ -348,7 +426,10 @@ class MatVecUnit(wiring.Component):
 
         # ── activation ──
         out_shape = signed(ow) if self.out_signed else unsigned(ow)
-        if self.thresholds is not None:
+        if self.thresholds is not None and self.sequential_thresholds:
+            outs, final = self._sequential_thresholds(m, adv, accs, stages[-1], rom)
+            stages.append(final)
+        elif self.thresholds is not None:
             hw_thresholds, tw = self._hw_thresholds()
             levels = len(self.thresholds[0])
             t_words = [sum((hw_thresholds[f * pe + p][k] & ((1 << tw) - 1))
@@ -383,32 +464,35 @@ class MatVecUnit(wiring.Component):
         fold = Cat(*fold_parts)
         final = stages[-1]
 
-        # ── fold collector: earlier row folds wait here for the last one ──
+        # ── fold collector and output register ──
+        # Row folds shift into `collect`; the finished vector goes straight to
+        # `main` when that is free (or being taken). Otherwise it waits in
+        # `collect` and `full` stops the pipeline: `full` is a register, so no
+        # combinational path runs from `source.ready` upstream, and `collect`
+        # doubles as the output register's second entry.
+        collect = Signal(self.rows * ow)
         if nfold > 1:
-            collect = Signal((nfold - 1) * pe * ow)
-            with m.If(adv & final["valid"] & ~final["lastfold"]):
-                m.d.sync += collect.eq(Cat(collect[pe * ow:], fold))
-            vector = Cat(collect, fold)
+            vector = Cat(collect[pe * ow:], fold)
         else:
             vector = fold
+        with m.If(adv & final["valid"]):
+            m.d.sync += collect.eq(vector)
         push = final["valid"] & final["lastfold"]
 
-        # ── output register slice with a skid entry ──
-        main, main_valid = Signal(len(vector)), Signal()
-        skid, skid_valid = Signal(len(vector)), Signal()
+        main, main_valid, full = Signal(len(vector)), Signal(), Signal()
         m.d.comb += [
-            adv.eq(~skid_valid),
+            adv.eq(~full),
             self.source.valid.eq(main_valid),
             self.source.payload.eq(main),
         ]
-        with m.If(skid_valid):
+        with m.If(full):
             with m.If(self.source.ready):
-                m.d.sync += [main.eq(skid), skid_valid.eq(0)]
+                m.d.sync += [main.eq(collect), full.eq(0)]
         with m.Elif(push):
             with m.If(~main_valid | self.source.ready):
                 m.d.sync += [main.eq(vector), main_valid.eq(1)]
             with m.Else():
-                m.d.sync += [skid.eq(vector), skid_valid.eq(1)]
+                m.d.sync += full.eq(1)
         with m.Elif(self.source.ready):
             m.d.sync += main_valid.eq(0)
 

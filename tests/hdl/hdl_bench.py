@@ -55,7 +55,8 @@ def mvu_model(weights, x, *, bias=None, **activation):
 
 def stream(dut, payloads, *, p_in_stall=0.0, p_out_stall=0.0, seed=0, max_cycles=None):
     """Push ``payloads`` through ``dut`` with random stalls; return a dict with
-    ``outputs`` (in order), ``accept_cycles`` and ``output_cycles``.
+    ``outputs`` (in order), ``offer_cycles`` (first cycle of ``sink.valid``),
+    ``accept_cycles`` and ``output_cycles``.
 
     Checks the stream rules on the way: the source payload must not change
     while ``valid & ~ready``, and valid must not drop before the transfer.
@@ -64,7 +65,7 @@ def stream(dut, payloads, *, p_in_stall=0.0, p_out_stall=0.0, seed=0, max_cycles
     period = getattr(dut, "cycles_per_frame", 1) + getattr(dut, "latency", 8)
     if max_cycles is None:
         max_cycles = 20 * (len(payloads) + 2) * period
-    result = {"outputs": [], "accept_cycles": [], "output_cycles": []}
+    result = {"outputs": [], "offer_cycles": [], "accept_cycles": [], "output_cycles": []}
 
     async def driver(ctx):
         cycle = 0
@@ -75,6 +76,7 @@ def stream(dut, payloads, *, p_in_stall=0.0, p_out_stall=0.0, seed=0, max_cycles
                 cycle += 1
             ctx.set(dut.sink.payload, payload)
             ctx.set(dut.sink.valid, 1)
+            result["offer_cycles"].append(cycle)
             while True:
                 _, _, ready = await ctx.tick().sample(dut.sink.ready)
                 cycle += 1

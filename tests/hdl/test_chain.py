@@ -53,7 +53,7 @@ def test_chain_rate_is_its_slowest_stage_and_latency_adds_up():
     xs = [random_inputs(rng, 6, 8, True) for _ in range(6)]
     result = stream(chain, [pack(x, 8) for x in xs])
     assert np.diff(result["output_cycles"]).tolist() == [8] * 5
-    assert result["output_cycles"][0] - result["accept_cycles"][0] == chain.latency
+    assert result["output_cycles"][0] - result["offer_cycles"][0] == chain.latency
     assert [unpack(o, 4, 3, True) for o in result["outputs"]] == [model(x) for x in xs]
 
 

@@ -24,8 +24,17 @@ def test_estimate_totals_are_the_sum_of_named_parts():
     assert est["dsp"] == 0
     assert est["lut"] == round(sum(lut for lut, _ in est["parts"].values()))
     assert est["ff"] == round(sum(ff for _, ff in est["parts"].values()))
-    assert {"input buffer", "weights", "products", "adder tree", "accumulator", "thresholds",
-            "output slice"} <= set(est["parts"])
+    assert {"input select", "weights", "products", "adder tree", "accumulator", "thresholds",
+            "collector", "output register"} <= set(est["parts"])
+
+
+def test_estimate_prices_sequential_thresholds_when_a_row_takes_longer_than_l_cycles():
+    def thresholds(simd):
+        return estimate_mvu(rows=64, cols=64, pe=1, simd=simd, in_width=4, w_width=4,
+                            acc_width=16, n_thresholds=15, out_width=4,
+                            bipolar=False)["parts"]["thresholds"][0]
+    # cols/simd = 64 > 15: one comparator per PE; 4 < 15: fifteen per PE.
+    assert thresholds(1) < 100 < 15 * 10 < thresholds(16)
 
 
 def test_estimate_grows_with_parallelism():

@@ -132,10 +132,12 @@ def test_mvu_sustains_one_vector_per_folded_cycles(shape, bipolar):
     result = _run(unit, weights, xs, thresholds=[[0]] * rows)
     assert np.diff(result["accept_cycles"]).tolist() == [period] * 7
     assert np.diff(result["output_cycles"]).tolist() == [period] * 7
-    assert result["output_cycles"][0] - result["accept_cycles"][0] == unit.latency
-    # Each vector, not only the first, takes exactly `latency` cycles.
+    assert result["output_cycles"][0] - result["offer_cycles"][0] == unit.latency
+    # The vector is accepted with its last slice, so after the first one every
+    # vector is offered as the previous one is accepted and takes `latency`
+    # cycles from its acceptance minus the cycles it waited.
     assert (np.array(result["output_cycles"]) - result["accept_cycles"]).tolist() \
-        == [unit.latency] * 8
+        == [unit.latency - period + 1] * 8
 
 
 @pytest.mark.parametrize("activation, extra", [
@@ -148,10 +150,11 @@ def test_mvu_latency_counts_activation_stages(activation, extra):
               "requant": dict(requant=(1, 1, 0, 3), out_width=2, out_signed=False)}[activation]
     unit = MatVecUnit(weights=weights, in_width=2, in_signed=False, w_width=4, w_signed=False,
                       acc_width=8, simd=2, **kwargs)
-    # 2 folds + slice, products, one tree level, accumulator, output register
-    assert unit.latency == 2 + 5 + extra
+    # 2 folds (the first issued as offered) + slice, products, one tree level,
+    # accumulator, output register
+    assert unit.latency == 2 + 4 + extra
     result = stream(unit, [pack([1, 2], 2)])
-    assert result["output_cycles"][0] - result["accept_cycles"][0] == unit.latency
+    assert result["output_cycles"][0] - result["offer_cycles"][0] == unit.latency
 
 
 def test_mvu_weights_live_in_a_memory_of_folded_depth():
@@ -254,3 +257,26 @@ def test_mvu_acc_width_check_is_exact():
     assert MatVecUnit(acc_width=6, **kwargs).acc_width == 6
     with pytest.raises(HdlError, match=r"row 0 reaches -2\.\.16; use acc_width >= 6"):
         MatVecUnit(acc_width=5, **kwargs)
+
+
+@pytest.mark.parametrize("cols, pe, sequential", [(16, 1, True), (16, 2, True), (15, 1, False)],
+                         ids=["row-takes-L+1-cycles", "two-pe", "row-takes-L-cycles"])
+def test_mvu_walks_thresholds_one_per_cycle_when_a_row_is_long_enough(cols, pe, sequential):
+    """15 thresholds (4-bit output): compared one per cycle from a table only when a row
+    takes more than 15 cycles; exact and at full rate either way."""
+    rng = np.random.default_rng(cols + pe)
+    rows = 4
+    weights = rng.integers(-8, 8, size=(rows, cols))
+    bias = rng.integers(-30, 31, size=rows)
+    thresholds = np.sort(rng.integers(-300, 301, size=(rows, 15)), axis=1)
+    unit = MatVecUnit(weights=weights, in_width=4, in_signed=True, w_width=4, w_signed=True,
+                      acc_width=16, bias=bias, pe=pe, thresholds=thresholds, out_width=5,
+                      out_signed=True, out_bias=-7)
+    assert unit.sequential_thresholds is sequential
+    xs = [random_inputs(rng, cols, 4, True) for _ in range(12)]
+    _run(unit, weights, xs, bias=bias, thresholds=thresholds, out_bias=-7,
+         p_in_stall=0.3, p_out_stall=0.3, seed=cols)
+    result = _run(unit, weights, xs[:4], bias=bias, thresholds=thresholds, out_bias=-7)
+    period = unit.cycles_per_frame
+    assert np.diff(result["output_cycles"]).tolist() == [period] * 3
+    assert result["output_cycles"][0] - result["offer_cycles"][0] == unit.latency
