@@ -12,6 +12,7 @@ from torch import nn
 from bitwave.cli import main
 from bitwave.errors import FrontendError
 from bitwave.frontend import DiodeClipper, RCLowpass, import_wdf, is_wdf_model
+from bitwave.hdl import WdfCore
 from bitwave.ir import Int, Real, Wdf, verify
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "wdf_clipper.py"
@@ -55,10 +56,12 @@ def test_compile_and_verify_the_example(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["pipeline"][0] == "quantise-wdf"
     layer, = manifest["layers"]
-    assert (layer["kind"], layer["cycles"], layer["latency"]) == ("wdf", 6, 5)
-    assert manifest["cycles_per_frame"] == 6 and manifest["latency"] == 5
+    cycles, latency = WdfCore.cycles_per_sample, WdfCore.latency
+    assert (layer["kind"], layer["cycles"], layer["latency"]) == ("wdf", cycles, latency)
+    assert manifest["cycles_per_frame"] == cycles and manifest["latency"] == latency
     main(["verify", str(out)])
     printed = capsys.readouterr().out
     assert "frames: 9600" in printed and "mismatches: 0" in printed
     report = (out / "report.md").read_text()
-    assert "one audio sample per 6 cycles/sample" in report and "latency 5 cycles" in report
+    assert (f"one audio sample per {cycles} cycles/sample" in report
+            and f"latency {latency} cycles" in report)

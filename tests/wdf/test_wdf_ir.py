@@ -9,7 +9,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from bitwave.errors import PassError, VerifyError
-from bitwave.hdl import WdfBank
+from bitwave.hdl import WdfBank, WdfCore
 from bitwave.ir import (Fixed, Graph, Input, Int, Interpreter, Output, Real, Wdf, parse_graph,
                         print_graph, verify)
 from bitwave.ir.wdf import multitone, run_fixed, simulate
@@ -139,7 +139,9 @@ def test_lowered_bank_matches_the_interpreter():
     low = lower(g)
     layer, = low.layers
     assert isinstance(low.top.stages[0], WdfBank)
-    assert (layer.kind, layer.cycles, layer.latency, low.top.latency) == ("wdf", 6, 5, 5)
+    cycles, latency = WdfCore.cycles_per_sample, WdfCore.latency
+    assert (layer.kind, layer.cycles, layer.latency, low.top.latency) == ("wdf", cycles, latency,
+                                                                          latency)
     assert layer.estimate["bram"] >= 0 and layer.estimate["lut"] > 0
     codes = np.rint(audio(40, 2, peak=3.0) * 2.0 ** 10).astype(np.int64)
     want = Interpreter(g).output(codes, codes=True)
