@@ -68,9 +68,11 @@ def localise_mismatch(graph: Graph, codes: np.ndarray, sample: int) -> str | Non
 
     Each hardware layer is simulated alone, fed the reference values of its
     input, so a fault is pinned to one block even when later blocks mask it.
+    The stream up to ``sample`` is replayed, not ``sample`` alone: a layer with
+    state (``Wdf``) computes each frame from the ones before it.
     """
     interp = Interpreter(graph)
-    values = interp.run(codes[sample:sample + 1], codes=True)
+    values = interp.run(codes[:sample + 1], codes=True)
     for layer in lower(graph).layers:
         first = graph[layer.ops[0]]
         last = graph[layer.ops[-1]]
