@@ -21,6 +21,7 @@ import os
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -88,33 +89,39 @@ def _cache_file(bits: int, hidden: int, seed: int) -> Path:
     return cache_dir() / f"digits-w{bits}a{bits}-h{hidden}-s{seed}-{h.hexdigest()[:16]}.pt"
 
 
-def _train_pair(bits: int, hidden: int, seed: int, X: np.ndarray, y: np.ndarray):
-    torch.manual_seed(seed)
-    qmodel = quant_mlp(bits, hidden)
-    torch.manual_seed(seed)
-    fmodel = float_mlp(hidden)
-    train_classifier(qmodel, X, y, epochs=EPOCHS, lr=LR, seed=seed, batch_size=BATCH)
-    train_classifier(fmodel, X, y, epochs=EPOCHS, lr=LR, seed=seed, batch_size=BATCH)
-    return qmodel, fmodel
+def train_or_load(path: Path, models: dict[str, nn.Module], train: Callable[[], None]) -> None:
+    """Load the models' weights from ``path``, or call ``train()`` and save them there.
+
+    The file is written atomically, so parallel processes see all of it or none.
+    Leaves the models in eval mode.
+    """
+    if path.is_file():
+        state = torch.load(path, weights_only=True)
+        for key, model in models.items():
+            model.load_state_dict(state[key])
+    else:
+        train()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save({key: model.state_dict() for key, model in models.items()}, tmp)
+        os.replace(tmp, path)
+    for model in models.values():
+        model.eval()
 
 
 def digits(bits: int = 4, hidden: int = 64, seed: int = 0) -> ModelBundle:
     """The trained digits MLP at ``bits`` bits (weights and activations) with its data."""
     X, y, test = load_data()
-    path = _cache_file(bits, hidden, seed)
-    if path.is_file():
-        qmodel, fmodel = quant_mlp(bits, hidden), float_mlp(hidden)
-        state = torch.load(path, weights_only=True)
-        qmodel.load_state_dict(state["quant"])
-        fmodel.load_state_dict(state["float"])
-    else:
-        qmodel, fmodel = _train_pair(bits, hidden, seed, X[~test], y[~test])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"quant": qmodel.state_dict(), "float": fmodel.state_dict()}, tmp)
-        os.replace(tmp, path)  # atomic: other processes see the whole file or none
-    qmodel.eval()
-    fmodel.eval()
+    torch.manual_seed(seed)
+    qmodel = quant_mlp(bits, hidden)
+    torch.manual_seed(seed)
+    fmodel = float_mlp(hidden)
+
+    def train():
+        for model in (qmodel, fmodel):
+            train_classifier(model, X[~test], y[~test], epochs=EPOCHS, lr=LR, seed=seed, batch_size=BATCH)
+
+    train_or_load(_cache_file(bits, hidden, seed), {"quant": qmodel, "float": fmodel}, train)
     return ModelBundle(qmodel, X, y, test, name=f"digits-w{bits}a{bits}-h{hidden}", float_model=fmodel)
 
 
