@@ -34,7 +34,7 @@ class _Step(enum.Enum, shape=3):
     LOCATE = 2    # PWL segment of |b0| -> table address
     ROOT = 3      # interpolate the table: the root's reflected wave
     SCATTER = 4   # waves down to the leaves, new state, probe voltage
-    OUTPUT = 5    # source.valid until taken
+    OUTPUT = 5    # source.valid until taken; the next sample may be taken with it
 
 
 class WdfCore(wiring.Component):
@@ -63,23 +63,25 @@ class WdfCore(wiring.Component):
     the reflected wave continues with slope −1.
 
     Hardware: one sample in flight, a six-step sequence (accept, adapt, locate,
-    root, scatter, output); one coefficient multiply and one interpolation
-    multiply per sample.  The table is split into two memories, even and odd
-    breakpoints, so both ends of a segment come out in the same cycle from one
-    read port each and every entry is stored once.
+    root, scatter, output) whose output step also accepts the next sample when
+    one is waiting and the result is taken, so a stream costs five cycles per
+    sample; one coefficient multiply and one interpolation multiply per sample.
+    The table is split into two memories, even and odd breakpoints, so both
+    ends of a segment come out in the same cycle from one read port each and
+    every entry is stored once.
 
     Why not more steps: the state recurrence keeps one sample in flight, so
     the rate is ``fmax / cycles_per_sample`` and only shorter *total* logic
-    per sample helps.  Measured on the iCE40UP5K (24-bit waves, DSPs): these
-    six steps run at 21.1 MHz (3.5 M samples/s); registering the table read
-    (7 steps) gave 21.2 MHz, and also the probe (8 steps) 24.6 MHz, both fewer
-    samples per second.
+    per sample helps.  Measured on the iCE40UP5K (24-bit waves, DSPs, before
+    the output step doubled as accept): six steps ran at 21.1 MHz; a seventh
+    registering the table read gave 21.2 MHz, an eighth registering the probe
+    24.6 MHz, both fewer samples per second.
 
     Attributes
     ----------
     cycles_per_sample : int
         Cycles between accepted samples with ``sink`` always valid and ``source``
-        always ready (6).
+        always ready (5: the next sample is taken in the cycle a result is).
     latency : int
         Cycles from the cycle a sample is accepted to the first cycle its result is
         valid on ``source`` (5).
@@ -87,7 +89,7 @@ class WdfCore(wiring.Component):
         Bits of root-table memory (``len(table)·wave_width``).
     """
 
-    cycles_per_sample = 6
+    cycles_per_sample = 5
     latency = 5
 
     @rejects_quietly
@@ -186,8 +188,12 @@ class WdfCore(wiring.Component):
         seg_k = Signal(range(len(words)))
 
         step = Signal(_Step)
+        # A sample may also be taken in the cycle the previous result is: a stream of
+        # samples costs five cycles each, not six.
+        take = self.sink.valid & self.sink.ready
         m.d.comb += [
-            self.sink.ready.eq(step == _Step.IDLE),
+            self.sink.ready.eq((step == _Step.IDLE)
+                               | ((step == _Step.OUTPUT) & self.source.ready)),
             self.source.valid.eq(step == _Step.OUTPUT),
             self.source.payload.eq(out),
             # Segment k spans breakpoints k and k+1: one is even, the other odd.
@@ -202,15 +208,16 @@ class WdfCore(wiring.Component):
         # Zone of |b0|: 0 below 2**low codes, then one zone per octave (a priority encoder
         # over the K−1 bits above the zone-0 range).
         zone_bits = mag[low:span] if K > 1 else Const(0, 1)
+        with m.If(take):
+            m.d.sync += [
+                a1.eq(fit(_round_shift(self.sink.payload, self.in_frac - F,
+                                       self.wave_round_nearest))),
+                a2.eq(fit(-state) if self.inductor else state),
+            ]
         with m.Switch(step):
             with m.Case(_Step.IDLE):
-                with m.If(self.sink.valid):
-                    x = self.sink.payload
-                    m.d.sync += [
-                        a1.eq(fit(_round_shift(x, self.in_frac - F, self.wave_round_nearest))),
-                        a2.eq(fit(-state) if self.inductor else state),
-                        step.eq(_Step.ADAPT),
-                    ]
+                with m.If(take):
+                    m.d.sync += step.eq(_Step.ADAPT)
             with m.Case(_Step.ADAPT):
                 if self.series:
                     m.d.sync += b0.eq(fit(-(a1 + a2)))
@@ -260,7 +267,9 @@ class WdfCore(wiring.Component):
                     step.eq(_Step.OUTPUT),
                 ]
             with m.Case(_Step.OUTPUT):
-                with m.If(self.source.ready):
+                with m.If(take):
+                    m.d.sync += step.eq(_Step.ADAPT)
+                with m.Elif(self.source.ready):
                     m.d.sync += step.eq(_Step.IDLE)
         return m
 

@@ -98,7 +98,7 @@ def test_cycles_per_sample_and_latency():
     x = codes(spec, multitone(FS, 20))
     y, accepted, emitted = run_core(dut, x)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
-    assert set(np.diff(accepted)) == {dut.cycles_per_sample} == {6}
+    assert set(np.diff(accepted)) == {dut.cycles_per_sample} == {5}
     assert {e - a for a, e in zip(accepted, emitted)} == {dut.latency} == {5}
 
 
