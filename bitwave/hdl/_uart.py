@@ -16,6 +16,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
@@ -192,6 +193,13 @@ class UARTStreamBridge(wiring.Component):
     ``source`` drives the accelerator's input stream (its ``sink``) and
     ``sink`` takes the accelerator's output stream (its ``source``).
     ``frame_timeout`` (clock cycles) drops a partial input frame after a pause.
+
+    Received bytes pass through a FIFO of at least one frame (and at least 256
+    bytes, so that Yosys puts it in block RAM rather than flip-flops): the
+    accelerator may hold the assembled vector for many cycles before it
+    accepts it (a folded unit reads its input slice by slice), and the UART
+    cannot be stalled, so the next frame waits there.  With at most two frames
+    in flight (the host's window) it cannot overflow.
     """
 
     def __init__(self, *, divisor: int, in_width: int, out_width: int,
@@ -212,10 +220,13 @@ class UARTStreamBridge(wiring.Component):
         m = Module()
         m.submodules.rx = rx = UARTReceiver(divisor=self.divisor)
         m.submodules.tx = tx = UARTTransmitter(divisor=self.divisor)
+        m.submodules.rx_fifo = fifo = SyncFIFOBuffered(
+            width=8, depth=max(256, frame_bytes(self.in_width)))
         m.submodules.unpack = unpack = BytesToVector(width=self.in_width,
                                                      timeout=self.frame_timeout)
         m.submodules.pack = pack = VectorToBytes(width=self.out_width)
-        wiring.connect(m, rx.source, unpack.sink)
+        wiring.connect(m, rx.source, fifo.w_stream)
+        wiring.connect(m, fifo.r_stream, unpack.sink)
         wiring.connect(m, pack.source, tx.sink)
         wiring.connect(m, unpack.source, wiring.flipped(self.source))
         wiring.connect(m, wiring.flipped(self.sink), pack.sink)

@@ -23,7 +23,7 @@ def test_icebreaker_plan(selftest):
     script = plan.files["top.ys"].decode()
     assert "read_verilog  bitwave_top.v" in script
     assert "setattr -mod -set keep_hierarchy 1 bitwave_top" in script
-    assert "synth_ice40 -nobram -top top" in script      # the manifest plans no DSP, no BRAM
+    assert "synth_ice40  -top top" in script      # the manifest plans no DSP; BRAM is allowed
     assert "stat -json" in script
     pcf = plan.files["top.pcf"].decode()
     assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
@@ -46,7 +46,9 @@ def test_ecp5_and_generic_plans(selftest):
     assert "LOCATE COMP \"uart_0__rx__io\" SITE \"M1\"" in ulx.files["top.lpf"].decode()
     crab = plan_build(selftest, "orangecrab-25f")
     assert "--freq" in crab.steps[2].argv and "--25k" in crab.steps[1].argv
-    assert "synth_ecp5 -nodsp -nobram -top top" in ulx.files["top.ys"].decode()
+    assert "synth_ecp5 -nodsp -top top" in ulx.files["top.ys"].decode()
+    assert "synth_ecp5 -nodsp -nobram -top top" in plan_build(selftest, "ulx3s-85f", bram=False
+                                                             ).files["top.ys"].decode()
     assert "synth_ecp5  -top top" in plan_build(selftest, "ulx3s-85f", dsp=True, bram=True
                                                 ).files["top.ys"].decode()
     assert "synth_ice40 -dsp -top top" in plan_build(selftest, "icebreaker", dsp=True, bram=True

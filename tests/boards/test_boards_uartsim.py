@@ -35,10 +35,12 @@ def test_signed_odd_widths_and_odd_divisor(tmp_path):
 
 
 def test_too_many_frames_in_flight_is_flagged_as_overrun(tmp_path):
-    """Results (5 bytes) are longer than frames (4 bytes): without a window the UART overruns."""
+    """Results (5 bytes) are longer than frames (4 bytes): without a window the frames pile
+    up (0.8 bytes more per frame), and once they overflow the receive FIFO (256 bytes)
+    the UART overruns."""
     folder = write_selftest_build(tmp_path, elems=4, elem_width=8, addend=3)
-    frames = _frames(random.Random(4), 40, 4, 8, False)
-    result = simulate_uart(folder, frames, divisor=8, window=40)
+    frames = _frames(random.Random(4), 400, 4, 8, False)
+    result = simulate_uart(folder, frames, divisor=8, window=400)
     assert result.overrun
     assert len(result.outputs) < len(frames)
 
