@@ -65,7 +65,9 @@ class WdfCore(wiring.Component):
     Hardware: one sample in flight, a six-step sequence (accept, adapt, locate,
     root, scatter, output) whose output step also accepts the next sample when
     one is waiting and the result is taken, so a stream costs five cycles per
-    sample; one coefficient multiply and one interpolation multiply per sample.
+    sample (``sink.ready`` then follows ``source.ready`` combinationally; every
+    other handshake output comes from registers); one coefficient multiply and
+    one interpolation multiply per sample.
     The table is split into two memories, even and odd breakpoints, so both
     ends of a segment come out in the same cycle from one read port each and
     every entry is stored once.
