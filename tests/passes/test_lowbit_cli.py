@@ -48,3 +48,38 @@ def test_report_shows_costs_before_and_after_the_split(tmp_path):
     assert "## Low-rank split: before → after" in text
     assert f"| without svd-split | {before['macs']} | {before['weight_bits']} |" in text
     assert "split" not in compile_graph(g, tmp_path / "c").report
+
+
+def _bench(name):
+    sys.path.insert(0, str(ROOT / "bench"))
+    return __import__(name)
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.parametrize("width", [64, 256, 1024])
+def test_digits_1bit_verifies_over_all_samples(width, tmp_path):
+    row = _bench("onebit_bench").digits_row(width, 1024, tmp_path)
+    assert row["frames"] == 1797 and row["mismatches"] == 0
+    assert row["cycles_per_frame"] == row["ideal_cycles_per_frame"] == 1024
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+def test_tfc_w1a1_reaches_64_cycles_per_frame(tmp_path):
+    row = _bench("onebit_bench").tfc_row(200, tmp_path)
+    assert row["mismatches"] == 0 and row["ideal_cycles_per_frame"] == 64
+    assert abs(row["cycles_per_frame"] - 64) <= 0.05 * 64
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.parametrize("training", ["plain", "SVD-trained"])
+def test_lowrank_digits_verifies_over_all_samples(training, tmp_path):
+    bench = _bench("lowrank_bench")
+    if training == "plain":
+        bundle = bench.load_module(ROOT / "examples" / "digits.py", "digits").digits(4, 256)
+    else:
+        bundle = bench.load_module(ROOT / "examples" / "digits_lowrank.py", "digits_lowrank").digits_lowrank(0.05)
+    row = bench.row(bundle, 0.05, training, tmp_path)
+    assert row["frames"] == 1797 and row["mismatches"] == 0
