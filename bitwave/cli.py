@@ -203,8 +203,8 @@ def report_cmd(build_dir):
 
 @cli.command("demo")
 @click.option("-o", "--output", default="build/demo", show_default=True, type=click.Path(file_okay=False))
-@click.option("--bits", type=click.Choice(["2", "4"]), default="4", show_default=True,
-              help="Weight and activation bits of the digits MLP.")
+@click.option("--bits", type=click.Choice(["1", "2", "4"]), default="4", show_default=True,
+              help="Weight and activation bits of the digits MLP (1: W1A1, XNOR-popcount).")
 @click.option("--target-cycles", type=int, default=64, show_default=True,
               help="Folding target for the demo (cycles per frame).")
 def demo_cmd(output, bits, target_cycles):
@@ -212,8 +212,9 @@ def demo_cmd(output, bits, target_cycles):
     from .compile import CompileOptions, compile_graph
     from .verify import verify_build
     t0 = time.monotonic()
-    example = Path(__file__).resolve().parent.parent / "examples" / "digits.py"
     bits = int(bits)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    example = examples / ("digits_1bit.py" if bits == 1 else "digits.py")
     function = "digits" if bits == 4 else f"digits_{bits}bit"
     with console.status(f"training the {bits}-bit digits MLP with Brevitas (cached after the first run)"):
         graph, ds, name, t_import, qonnx = load_model(f"{example}:{function}", None)
