@@ -6,8 +6,9 @@
     python bench/boards_bench.py --calibrate             # cost model vs Yosys, per unit
 
 Each row: accelerator LUT4/FF/BRAM/DSP (yosys, the accelerator's own
-hierarchy), fmax (nextpnr), the compiler's LUT estimate, measured/estimate,
-and the wall-clock build time.  A design that does not fit gets a row saying
+hierarchy), the whole design on the device against its capacity (nextpnr; on
+iCE40 LUT and FF both count logic cells), fmax (nextpnr), the compiler's LUT
+estimate, measured/estimate, and the wall-clock build time.  A design that does not fit gets a row saying
 so.  ``--standard OUT`` compiles the digits 4-bit MLP (fully folded), the
 1-bit digits MLP (``examples/digits_1bit.py`` when present, else an untrained
 W1A1 network of the same shape) and FINN's TFC-w1a1 with FINN's folding into
@@ -34,8 +35,9 @@ from bitwave.boards._report import count_cells
 from bitwave.errors import BoardError
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ("design", "target", "LUT4", "FF", "BRAM", "DSP", "fmax MHz", "clock MHz",
-           "est. LUT4", "meas./est.", "build s", "note")
+COLUMNS = ("design", "target", "LUT4", "FF", "BRAM", "DSP", "device LUT", "device FF",
+           "device BRAM", "device DSP", "fmax MHz", "clock MHz", "est. LUT4", "meas./est.",
+           "build s", "note")
 
 
 def standard_designs() -> list[tuple[str, str, list[str], tuple[str, ...]]]:
@@ -88,8 +90,7 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
                 "device BRAM": f"{r.device_used.bram}/{r.capacity.bram}",
                 "device DSP": f"{r.device_used.dsp}/{r.capacity.dsp}",
                 "note": ("reused; " if result.reused else "")
-                + ("" if r.timing_met else "timing not met; ")
-                + f"device {r.device_used.lut}/{r.capacity.lut} LUT"})
+                + ("" if r.timing_met else "timing not met")})
     return row
 
 
@@ -138,7 +139,7 @@ def calibrate() -> list[dict]:
                 acc = iw + ww + cols.bit_length() + 1
             act, out_width = {}, acc
             if levels:
-                span = cols << (iw + ww - 3)
+                span = cols << max(iw + ww - 3, 0)
                 out_width = levels.bit_length()
                 act = dict(thresholds=np.sort(rng.integers(-span, span, (rows, levels)), 1),
                            out_width=out_width, out_signed=False)

@@ -74,7 +74,10 @@ def _table(model, words, width):
     """(lut, ff, bram, in_bram) of a read-only table with a registered read port."""
     if words <= 1 or width == 0:
         return 0, 0, 0, False
-    blocks = min(-(-width // w) * -(-words // d) for d, w in model.bram_shapes)
+    # A table narrower than a block's port is folded into it (Yosys' memory_libmap
+    # reads w // width words at once and selects one), so 4096 × 1 bits fill one block.
+    blocks = min(-(-width // w) * -(-words // d) if width >= w
+                 else -(-words // (d * (w // width))) for d, w in model.bram_shapes)
     if blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit:
         return 0, 0, blocks, True
     blocks = -(-words // model.rom_words_per_lut)
