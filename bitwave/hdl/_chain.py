@@ -23,7 +23,8 @@ class Chain(wiring.Component):
 
     ``cycles_per_frame`` is the largest of the stages' (the rate the chain
     sustains); ``latency`` is their sum (exact when the chain is idle, since
-    every stage accepts a vector in the cycle it is offered); either is ``None``
+    each stage's latency counts from the cycle a vector is offered to it, which
+    is the cycle the stage before first offers its result); either is ``None``
     if a stage does not state it.
     """
 
