@@ -8,8 +8,8 @@ What changes (BNN practice: Courbariaux/Hubara 2016, Brevitas' bnn_pynq):
 - an 8-bit input quantiser goes in front (the first layer's input stays 8-bit);
 - every ``nn.Linear`` becomes a ``QuantLinear`` with bipolar weights
   (:class:`BinaryWeight`: forward ``sign(w)``, latent weights clipped in place
-  to [-1, 1] on every training forward, straight-through gradient gated by
-  |w| <= 1); its weights and bias are copied, so a trained float model can be
+  to [-1, 1] on every training forward, straight-through gradient, which
+  the clipping keeps inside the |w| <= 1 gate); its weights and bias are copied, so a trained float model can be
   binarised and fine-tuned;
 - the activation after each hidden layer (ReLU, Hardtanh, Tanh, …) becomes a
   sign (:class:`BinaryAct`, gradient gated by |x| <= 1);
