@@ -358,6 +358,8 @@ class StreamSim:
                  # empty (larger designs split into several files then fail to build)
                  # and names a python3 of the machine it was built on.
                  "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include", "-MAKEFLAGS", f"PYTHON3={sys.executable}"]
+        # Extra Verilator options for experiments (part of the cache key like all flags).
+        flags += os.environ.get("BITWAVE_VERILATOR_FLAGS", "").split()
         if trace:
             # VCD, not FST: the wheel's FST writer needs lz4.h, which it does not ship.
             flags += ["--trace", "-CFLAGS", "-DBW_TRACE=1"]
