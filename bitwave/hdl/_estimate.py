@@ -28,16 +28,11 @@ class CostModel:
     one word goes to block RAM when Yosys would put it there (see
     ``rom_logic_cost_per_bit``).
 
-    Checked against Yosys 0.50 ``synth_ice40`` (LUT4 / FF / BRAM, estimate vs
-    Yosys; ``python bench/boards_bench.py --calibrate`` prints these again):
-    4-bit 64×64 pe1 simd1, 8-bit input, 15 thresholds: 935/630/10 vs 887/638/9;
-    the same with 4-bit input: 655/614/9 vs 627/622/8; 4-bit 10×64 pe1 simd1
-    without activation: 516/384/1 vs 483/380/1; 4-bit 64×64 pe4 simd8, 15
-    thresholds (compared in parallel): 3628/2258/8 vs 3318/1916/8; 4-bit 16×16
-    pe2 simd4, 3 thresholds: 583/355 vs 694/353; 4-bit 32×32 pe1 simd8 without
-    activation: 845/1168/2 vs 961/1176/2; 1-bit 64×64 pe1 simd1: 270/186 vs
-    234/195; 1-bit 64×64 pe4 simd16: 948/528 vs 941/558; 1-bit 16×8 pe1 simd8:
-    96/108 vs 83/131. Place-and-route numbers may differ.
+    Checked against Yosys 0.50 ``synth_ice40`` on nine units (4-bit and 1-bit,
+    folded and parallel, with and without thresholds): LUT4 within 25 % on all
+    of them. ``python bench/boards_bench.py --calibrate`` prints the
+    comparison; ``docs/boards.md`` holds the last run. Place-and-route numbers
+    may differ.
     """
     lut_per_adder_bit: float = 1.0
     lut_per_mux_bit: float = 1.0
