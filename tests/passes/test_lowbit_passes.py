@@ -137,3 +137,15 @@ def test_svd_split_then_quantise_1bit_gives_the_first_factor_one_scale():
     streamlined = PassManager(parse_pipeline("streamline,infer-bitwidths")).run(s)
     x = np.random.default_rng(1).integers(0, 256, size=(300, 32))
     assert np.array_equal(Interpreter(s).output(x, codes=True), Interpreter(streamlined).output(x, codes=True))
+
+
+def test_svd_split_golden():
+    """The split of the rank-1 layer, after streamlining and bit-width inference, as IR text."""
+    g = Graph((Input("x", n=2, fmt=Int(2, False), scale=1.0),
+               MatVec("fc", input="x", weight=[[2, 4], [1, 2]] * 2, wfmt=Int(4), wscale=0.5),
+               Output("o", input="fc")))
+    s = PassManager(parse_pipeline("svd-split{rank=1,bits=4,kappa=1.0},streamline,infer-bitwidths")).run(g)
+    # B = one 4-bit row along (1, 2); A = four 4-bit rows with per-row scales 0.5·|row| / 49.
+    expected = (GOLDEN / "svd_split_tiny.txt").read_text()
+    assert print_graph(s) == expected
+    assert parse_graph(expected) == s
