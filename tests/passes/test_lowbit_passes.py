@@ -145,7 +145,7 @@ def test_svd_split_golden():
                MatVec("fc", input="x", weight=[[2, 4], [1, 2]] * 2, wfmt=Int(4), wscale=0.5),
                Output("o", input="fc")))
     s = PassManager(parse_pipeline("svd-split{rank=1,bits=4,kappa=1.0},streamline,infer-bitwidths")).run(g)
-    # B = one 4-bit row along (1, 2); A = four 4-bit rows with per-row scales 0.5·|row| / 49.
+    # B: one 4-bit row along (1, 2); A: four 4-bit rows, one scale per row.
     expected = (GOLDEN / "svd_split_tiny.txt").read_text()
     assert print_graph(s) == expected
     assert parse_graph(expected) == s
