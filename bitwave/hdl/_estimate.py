@@ -183,20 +183,30 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
         else:
             t_lut, t_ff, t_bram, _ = _table(model, nf, pe * n_thresholds * t_width)
             per_bit = model.lut_per_compare_bit if nf > 1 else model.lut_per_const_compare_bit
-            compare = n_thresholds * t_width * per_bit
-            count_lut = _adder_tree(model, n_thresholds, 1)[0]
-            cmp_ff = n_thresholds if n_thresholds > 1 else 0
-            parts["thresholds"] = (t_lut + pe * (compare + count_lut),
-                                   t_ff + pe * (cmp_ff + out_width))
+            lane_lut, lane_ff = _compare_lane(model, n_thresholds, t_width, out_width, per_bit)
+            parts["thresholds"] = (t_lut + pe * lane_lut, t_ff + pe * lane_ff)
     parts["collector"] = (0, rows * out_width)
     parts["output register"] = (rows * out_width * model.lut_per_mux_bit, rows * out_width)
     parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),
                         model.control_ff + _bits(sf) + _bits(nf) + _bits(nf * sf))
 
+    return _result(parts, bram=w_bram + t_bram, weights_in_bram=weights_in_bram)
+
+
+def _compare_lane(model, n_thresholds, t_width, out_width, per_bit):
+    """(LUT, FF) of one lane comparing against all ``n_thresholds`` at once: the
+    comparators, the count of passed thresholds and the registered output."""
+    compare = n_thresholds * t_width * per_bit
+    count_lut = _adder_tree(model, n_thresholds, 1)[0]
+    cmp_ff = n_thresholds if n_thresholds > 1 else 0
+    return compare + count_lut, cmp_ff + out_width
+
+
+def _result(parts, *, bram, weights_in_bram):
     return {
         "lut": round(sum(lut for lut, _ in parts.values())),
         "ff": round(sum(ff for _, ff in parts.values())),
-        "bram": w_bram + t_bram,
+        "bram": bram,
         "dsp": 0,
         "weights_in_bram": weights_in_bram,
         "parts": parts,
@@ -216,16 +226,8 @@ def estimate_threshold(*, n, in_width, n_thresholds, out_width, model=ICE40):
     in_width = check_int(owner, "in_width", in_width, minimum=1)
     n_thresholds = check_int(owner, "n_thresholds", n_thresholds, minimum=1)
     out_width = check_int(owner, "out_width", out_width, minimum=1)
-    compare = n_thresholds * (in_width + 1) * model.lut_per_const_compare_bit
-    count_lut = _adder_tree(model, n_thresholds, 1)[0]
-    cmp_ff = n_thresholds if n_thresholds > 1 else 0
-    parts = {"thresholds": (n * (compare + count_lut), n * (cmp_ff + out_width)),
+    lane_lut, lane_ff = _compare_lane(model, n_thresholds, in_width + 1, out_width,
+                                      model.lut_per_const_compare_bit)
+    parts = {"thresholds": (n * lane_lut, n * lane_ff),
              "control": (model.control_lut, model.control_ff)}
-    return {
-        "lut": round(sum(lut for lut, _ in parts.values())),
-        "ff": round(sum(ff for _, ff in parts.values())),
-        "bram": 0,
-        "dsp": 0,
-        "weights_in_bram": False,
-        "parts": parts,
-    }
+    return _result(parts, bram=0, weights_in_bram=False)
