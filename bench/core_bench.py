@@ -35,8 +35,7 @@ from bitwave.frontend import load_model_spec  # noqa: E402
 from bitwave.compile import CompileOptions, compile_graph, load_build  # noqa: E402
 from bitwave.ir import Interpreter, quantise_input  # noqa: E402
 from bitwave.passes.lower import to_hw  # noqa: E402
-from bitwave.sim import PortSpec, StreamSim  # noqa: E402
-from bitwave.verify import verify_build  # noqa: E402
+from bitwave.verify import build_sim, verify_build  # noqa: E402
 
 console = Console(width=200)
 
@@ -51,8 +50,7 @@ def bench_one(graph, ds, name, t_import, qonnx, target, work: Path, repeat: int)
     v = verify_build(out, waveform_on_mismatch=False)
     manifest, final, _ = load_build(out)
     # Steady state: the whole dataset `repeat` times in one simulation run (the build is cached now).
-    sim = StreamSim.build((out / manifest["verilog"]).read_text(), in_port=PortSpec(**manifest["sink"]),
-                          out_port=PortSpec(**manifest["source"]), top=manifest["top"])
+    sim = build_sim(out, manifest)
     codes = quantise_input(final.input, ds.inputs)
     many = np.tile(codes, (repeat, 1))
     run = sim.run(to_hw(many, final.input.fmt))

@@ -5,7 +5,7 @@ dataset through it (optionally with random stalls on the input valid and the
 output ready) and compares every output vector with the interpreter's, bit for
 bit.  On a mismatch it finds the first layer whose output stream differs (each
 layer is simulated on its own, fed with the reference stream of its input) and
-writes an FST waveform of the run up to the first failing sample.
+writes a VCD waveform of the run up to the first failing sample.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .passes.lower import from_hw, lower, to_hw
 from .report import update_report
 from .sim import PortSpec, StreamSim
 
-__all__ = ["VerifyResult", "verify_build", "simulate_graph", "localise_mismatch"]
+__all__ = ["VerifyResult", "verify_build", "build_sim", "simulate_graph", "localise_mismatch"]
 
 
 @dataclass
@@ -48,6 +48,15 @@ class VerifyResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def build_sim(build_dir: str | Path, manifest: dict, *, trace: bool = False,
+              log_dir: Path | None = None) -> StreamSim:
+    """The Verilator build (cached) of a build folder's Verilog, with the manifest's ports."""
+    d = Path(build_dir)
+    return StreamSim.build((d / manifest["verilog"]).read_text(), in_port=PortSpec(**manifest["sink"]),
+                           out_port=PortSpec(**manifest["source"]), top=manifest["top"], trace=trace,
+                           log_dir=log_dir)
 
 
 def simulate_graph(graph: Graph, codes: np.ndarray, *, stall_in=0.0, stall_out=0.0, seed=1,
@@ -99,10 +108,8 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
     codes = quantise_input(graph.input, inputs)
     interp = Interpreter(graph)
     ref = interp.output(codes, codes=True)
-    verilog = (d / manifest["verilog"]).read_text()
-    in_port, out_port = PortSpec(**manifest["sink"]), PortSpec(**manifest["source"])
     log("building the Verilog with Verilator (cached after the first build)")
-    sim = StreamSim.build(verilog, in_port=in_port, out_port=out_port, top=manifest["top"], log_dir=d)
+    sim = build_sim(d, manifest, log_dir=d)
     log(f"streaming {len(codes)} frames through the RTL"
         + (f" with stalls in={stall_in} out={stall_out}" if stall_in or stall_out else ""))
     types = interp.types
@@ -127,8 +134,7 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
         result.first_bad_layer = localise_mismatch(graph, codes, first)
         wave = d / "waves" / "mismatch.vcd"
         wave.parent.mkdir(exist_ok=True)
-        traced = StreamSim.build(verilog, in_port=in_port, out_port=out_port, top=manifest["top"],
-                                 trace=True, log_dir=d)
+        traced = build_sim(d, manifest, trace=True, log_dir=d)
         traced.run(to_hw(codes[:first + 1], graph.input.fmt), stall_in=stall_in, stall_out=stall_out,
                    seed=seed, trace=wave.resolve())
         result.waveform = str(wave)

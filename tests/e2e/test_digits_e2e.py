@@ -12,7 +12,7 @@ from bitwave.cli import main
 from bitwave.compile import load_build
 from bitwave.ir import Interpreter, quantise_input
 from bitwave.passes.lower import from_hw, to_hw
-from bitwave.sim import PortSpec, StreamSim
+from bitwave.verify import build_sim
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DIGITS = f"{ROOT / 'examples' / 'digits.py'}:digits"
@@ -44,9 +44,7 @@ def rtl_outputs(build: Path) -> np.ndarray:
     """Stream the build's whole dataset through its Verilog; IR output codes."""
     manifest, graph, ds = load_build(build)
     codes = quantise_input(graph.input, ds.inputs)
-    sim = StreamSim.build((build / manifest["verilog"]).read_text(), in_port=PortSpec(**manifest["sink"]),
-                          out_port=PortSpec(**manifest["source"]), top=manifest["top"])
-    res = sim.run(to_hw(codes, graph.input.fmt))
+    res = build_sim(build, manifest).run(to_hw(codes, graph.input.fmt))
     return from_hw(res.outputs, Interpreter(graph).types[graph.output.name].fmt)
 
 
