@@ -34,7 +34,7 @@ from bitwave.cli import load_model  # noqa: E402
 from bitwave.frontend import load_model_spec  # noqa: E402
 from bitwave.compile import CompileOptions, compile_graph, load_build  # noqa: E402
 from bitwave.ir import Interpreter, quantise_input  # noqa: E402
-from bitwave.passes.lower import to_hw  # noqa: E402
+from bitwave.lower import to_hw  # noqa: E402
 from bitwave.verify import build_sim, verify_build  # noqa: E402
 
 console = Console(width=200)

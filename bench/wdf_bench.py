@@ -32,7 +32,7 @@ import torch
 from bitwave.frontend.wdf_torch import DiodeClipper
 from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree,
                             fixed_snr_db, multitone, quantise_wdf, run_fixed, simulate)
-from bitwave.passes.lower_wdf import lower_wdf
+from bitwave.lower import lower_wdf
 
 FS = 48_000.0
 R, C = 2.2e3, 10e-9

@@ -26,9 +26,8 @@ from .costs import hardware_costs, split_comparison
 from .errors import BitwaveError
 from .hdl import emit_verilog, port_manifest
 from .ir import Graph, Interpreter, Wdf, parse_graph, print_graph, quantise_input, verify
-from .passes import PassManager, format_pass, parse_pipeline
-from .passes.fold import Fold
-from .passes.lower import Lowered, lower
+from .passes import Fold, PassManager, default_passes, format_pass, parse_pipeline
+from .lower import Lowered, lower
 from .report import write_report
 
 __all__ = ["CompileOptions", "CompileResult", "Dataset", "compile_graph", "prepare_output_dir",
@@ -54,14 +53,10 @@ class CompileOptions:
     simd: tuple[int, ...] | None = None
 
     def passes(self, graph: Graph | None = None):
-        """User passes, then the defaults (``quantise-wdf`` first when ``graph`` has a Wdf op)."""
-        user = parse_pipeline(self.pipeline)
-        default = parse_pipeline("streamline,infer-bitwidths")
-        if graph is not None and any(isinstance(op, Wdf) for op in graph.ops):
-            default = parse_pipeline("quantise-wdf") + default
+        """User passes, then the default pipeline (``quantise-wdf`` first when ``graph`` has a Wdf op)."""
         fold = Fold(target_cycles=self.target_cycles, target_fps=self.target_fps,
                     clock_mhz=self.clock_mhz, pe=self.pe, simd=self.simd)
-        return [*user, *default, fold]
+        return [*parse_pipeline(self.pipeline), *default_passes(graph, fold)]
 
 
 @dataclass
@@ -184,13 +179,13 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         costs = hardware_costs(final, lowered)
         manifest = {
             "generator": GENERATOR, "name": name, "top": TOP, "verilog": f"{TOP}.v",
-            "sink": asdict(lowered.in_port), "source": asdict(lowered.out_port),
+            "sink": lowered.sink.as_dict(), "source": lowered.source.as_dict(),
             "ports": port_manifest(lowered.top),
             "cycles_per_frame": lowered.cycles_per_frame, "latency": lowered.top.latency,
             "pipeline": [format_pass(p) for p in passes],
-            "layers": [dict(layer.as_dict(), **costs["per_layer"].get(layer.name, {}))
+            "layers": [dict(_layer_dict(layer), **costs["per_layer"].get(layer.name, {}))
                        for layer in lowered.layers],
-            "estimate": lowered.estimate,
+            "estimate": lowered.resources.as_dict(),
             "macs": costs["macs"], "weight_bits": costs["weight_bits"],
         }
         for fname, data in (extra_files or {}).items():
@@ -209,6 +204,12 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return CompileResult(out_dir, final, lowered, seconds, report)
+
+
+def _layer_dict(layer) -> dict:
+    est = layer.estimate
+    return dict(layer.__dict__, ops=list(layer.ops),
+                estimate=dict(est.resources.as_dict(), weights_in_bram=est.weights_in_bram, parts=est.parts))
 
 
 def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:

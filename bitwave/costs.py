@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .ir import Graph, MatVec
 from .passes import PassManager
-from .passes.lower import Lowered, lower
+from .lower import Lowered, lower
 from .passes.svd_split import SvdSplit
 
 __all__ = ["hardware_costs", "split_comparison"]
@@ -22,7 +22,7 @@ def hardware_costs(graph: Graph, lowered: Lowered) -> dict:
                  for op in graph.ops if isinstance(op, MatVec)}
     return {"macs": sum(c["macs"] for c in per_layer.values()),
             "weight_bits": sum(c["weight_bits"] for c in per_layer.values()),
-            "cycles_per_frame": lowered.cycles_per_frame, **lowered.estimate, "per_layer": per_layer}
+            "cycles_per_frame": lowered.cycles_per_frame, **lowered.resources.as_dict(), "per_layer": per_layer}
 
 
 def split_comparison(graph: Graph, passes: list, after: dict) -> dict | None:

@@ -41,7 +41,7 @@ from .ir import (Affine, Bipolar, Graph, Input, Int, Interpreter, MatVec, MultiT
 from .passes import PassManager, parse_pipeline
 from .passes.bitwidths import InferBitwidths
 from .passes.fold import divisors
-from .passes.lower import from_hw, lower, to_hw
+from .lower import lower
 from .sim._multi import MultiStreamSim
 
 __all__ = ["FuzzConfig", "FuzzCase", "FuzzFailure", "FuzzReport", "fuzz", "run_cli", "generate_case",
@@ -476,7 +476,7 @@ def rtl_failures(jobs: Sequence[_Job], cfg: FuzzConfig, *, mutate=None, stats: d
         log(f"built {len(chunk)} designs in {time.monotonic() - t0:.1f} s"
             + (" (cached)" if sim.cached else ""))
         golden = {i: Interpreter(jobs[i].golden).output(jobs[i].inputs, codes=True) for i in chunk}
-        wire = [to_hw(jobs[i].inputs, jobs[i].golden.input.fmt) for i in chunk]
+        wire = [jobs[i].lowered.sink.encode(jobs[i].inputs) for i in chunk]
         outcomes, run = sim.run(wire, stall_in=[jobs[i].stall[0] for i in chunk],
                                 stall_out=[jobs[i].stall[1] for i in chunk],
                                 seeds=[jobs[i].seed for i in chunk])
@@ -511,8 +511,7 @@ def _batches(live: list[int], jobs: Sequence[_Job], cfg: FuzzConfig) -> list[lis
 
 def _compare(job: _Job, want: np.ndarray, out) -> Verdict:
     n = len(job.inputs)
-    out_fmt = Interpreter(job.golden).types[job.golden.output.name].fmt
-    got = from_hw(out.outputs, out_fmt)
+    got = job.lowered.source.decode(out.outputs)
     problems = []
     if out.received < n:
         problems.append(f"only {out.received} of {n} frames came out ({out.sent} went in)")

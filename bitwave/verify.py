@@ -21,9 +21,10 @@ from .compile import TOP, _accuracy, load_build
 from .errors import SimMismatchError
 from .hdl import emit_verilog
 from .ir import Graph, Input, Interpreter, Output, quantise_input
-from .passes.lower import from_hw, lower, to_hw
+from .lower import lower
 from .report import update_report
-from .sim import PortSpec, StreamSim
+from .hdl import StreamFormat
+from .sim import StreamSim
 
 __all__ = ["VerifyResult", "verify_build", "build_sim", "simulate_graph", "localise_mismatch"]
 
@@ -54,8 +55,8 @@ def build_sim(build_dir: str | Path, manifest: dict, *, trace: bool = False,
               log_dir: Path | None = None) -> StreamSim:
     """The Verilator build (cached) of a build folder's Verilog, with the manifest's ports."""
     d = Path(build_dir)
-    return StreamSim.build((d / manifest["verilog"]).read_text(), in_port=PortSpec(**manifest["sink"]),
-                           out_port=PortSpec(**manifest["source"]), top=manifest["top"], trace=trace,
+    return StreamSim.build((d / manifest["verilog"]).read_text(), sink=StreamFormat(**manifest["sink"]),
+                           source=StreamFormat(**manifest["source"]), top=manifest["top"], trace=trace,
                            log_dir=log_dir)
 
 
@@ -64,12 +65,10 @@ def simulate_graph(graph: Graph, codes: np.ndarray, *, stall_in=0.0, stall_out=0
                    on_line=None) -> tuple[np.ndarray, object, StreamSim]:
     """Lower ``graph``, build it and stream integer input codes through it; returns IR codes out."""
     low = lower(graph)
-    types = Interpreter(graph).types
-    sim = StreamSim.build(emit_verilog(low.top, name=TOP), in_port=low.in_port, out_port=low.out_port,
+    sim = StreamSim.build(emit_verilog(low.top, name=TOP), sink=low.sink, source=low.source,
                           top=TOP, trace=trace is not None, log_dir=log_dir, on_line=on_line)
-    res = sim.run(to_hw(codes, graph.input.fmt), stall_in=stall_in, stall_out=stall_out, seed=seed,
-                  trace=trace)
-    return from_hw(res.outputs, types[graph.output.name].fmt), res, sim
+    res = sim.run(low.sink.encode(codes), stall_in=stall_in, stall_out=stall_out, seed=seed, trace=trace)
+    return low.source.decode(res.outputs), res, sim
 
 
 def localise_mismatch(graph: Graph, codes: np.ndarray, sample: int) -> str | None:
@@ -112,10 +111,8 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
     sim = build_sim(d, manifest, log_dir=d)
     log(f"streaming {len(codes)} frames through the RTL"
         + (f" with stalls in={stall_in} out={stall_out}" if stall_in or stall_out else ""))
-    types = interp.types
-    out_fmt = types[graph.output.name].fmt
-    res = sim.run(to_hw(codes, graph.input.fmt), stall_in=stall_in, stall_out=stall_out, seed=seed)
-    rtl = from_hw(res.outputs, out_fmt)
+    res = sim.run(sim.sink.encode(codes), stall_in=stall_in, stall_out=stall_out, seed=seed)
+    rtl = sim.source.decode(res.outputs)
     bad = np.nonzero(np.any(rtl != ref, axis=1))[0]
     accuracy = {}
     if ds.labels is not None:
@@ -135,7 +132,7 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
         wave = d / "waves" / "mismatch.vcd"
         wave.parent.mkdir(exist_ok=True)
         traced = build_sim(d, manifest, trace=True, log_dir=d)
-        traced.run(to_hw(codes[:first + 1], graph.input.fmt), stall_in=stall_in, stall_out=stall_out,
+        traced.run(sim.sink.encode(codes[:first + 1]), stall_in=stall_in, stall_out=stall_out,
                    seed=seed, trace=wave.resolve())
         result.waveform = str(wave)
     update_report(d, "rtl", result.as_dict())

@@ -1,18 +1,20 @@
 """Amaranth hardware generators and Verilog emission.
 
 This package depends on Amaranth only; it never imports :mod:`bitwave.ir`.
-The lowering pass maps IR ops onto these components with concrete parameters.
+Lowering (:mod:`bitwave.lower`) maps IR ops onto these components with concrete parameters.
 """
 
 from ._chain import Chain
 from ._emit import emit_verilog, port_manifest
 from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._mvu import MatVecUnit
+from ._resources import Estimate, Resources
+from ._stream import StreamFormat
 from ._threshold import ThresholdUnit
 from ._wdf import WdfBank, WdfCore, estimate_wdf
 
 __all__ = [
     "MatVecUnit", "ThresholdUnit", "Chain", "WdfCore", "WdfBank", "estimate_wdf",
     "emit_verilog", "port_manifest",
-    "estimate_mvu", "estimate_threshold", "CostModel", "ICE40",
+    "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
 ]

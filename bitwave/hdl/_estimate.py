@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..errors import HdlError
 from ._mvu import _divisor_error, tree_levels
 from ._params import check_bool, check_int
+from ._resources import Estimate, Resources
 
 __all__ = ["CostModel", "ICE40", "estimate_mvu", "estimate_threshold"]
 
@@ -122,8 +123,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
       FFs plus a mux LUT per bit;
     - control: constants of the model.
 
-    Returns ``dict(lut, ff, bram, dsp=0, weights_in_bram, parts)`` where
-    ``parts`` maps each part to its ``(lut, ff)``; ``lut`` and ``ff`` are rounded.
+    Returns an :class:`Estimate` whose ``parts`` map each part to its ``(lut, ff)``;
+    the totals are rounded.
     """
     owner = "estimate_mvu"
     rows = check_int(owner, "rows", rows, minimum=1)
@@ -203,14 +204,9 @@ def _compare_lane(model, n_thresholds, t_width, out_width, per_bit):
 
 
 def _result(parts, *, bram, weights_in_bram):
-    return {
-        "lut": round(sum(lut for lut, _ in parts.values())),
-        "ff": round(sum(ff for _, ff in parts.values())),
-        "bram": bram,
-        "dsp": 0,
-        "weights_in_bram": weights_in_bram,
-        "parts": parts,
-    }
+    return Estimate(Resources(lut=round(sum(lut for lut, _ in parts.values())),
+                              ff=round(sum(ff for _, ff in parts.values())), bram=bram),
+                    parts=parts, weights_in_bram=weights_in_bram)
 
 
 def estimate_threshold(*, n, in_width, n_thresholds, out_width, model=ICE40):
@@ -218,8 +214,8 @@ def estimate_threshold(*, n, in_width, n_thresholds, out_width, model=ICE40):
 
     All ``n`` elements are handled in one beat: per element ``n_thresholds``
     comparators against constants (one for a requantisation), the count of
-    passed thresholds and a registered output. Returns the same dict as
-    :func:`estimate_mvu`.
+    passed thresholds and a registered output. Returns an :class:`Estimate` as
+    :func:`estimate_mvu` does.
     """
     owner = "estimate_threshold"
     n = check_int(owner, "n", n, minimum=1)

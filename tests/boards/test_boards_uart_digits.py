@@ -10,7 +10,7 @@ from bitwave.boards._uartsim import simulate_uart
 from bitwave.cli import cli
 from bitwave.compile import load_build
 from bitwave.ir import Interpreter, quantise_input
-from bitwave.passes.lower import from_hw, to_hw
+from bitwave.lower import from_hw, to_hw
 
 pytestmark = pytest.mark.sim
 

@@ -11,7 +11,7 @@ import pytest
 from bitwave.cli import main
 from bitwave.compile import load_build
 from bitwave.ir import Interpreter, quantise_input
-from bitwave.passes.lower import from_hw, to_hw
+from bitwave.lower import from_hw, to_hw
 from bitwave.verify import build_sim
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -20,27 +20,27 @@ def _xnor(**kw):
 
 def test_estimate_totals_are_the_sum_of_named_parts():
     est = _xnor()
-    assert set(est) == {"lut", "ff", "bram", "dsp", "weights_in_bram", "parts"}
-    assert est["dsp"] == 0
-    assert est["lut"] == round(sum(lut for lut, _ in est["parts"].values()))
-    assert est["ff"] == round(sum(ff for _, ff in est["parts"].values()))
+    assert est.resources.dsp == 0
+    assert est.resources.dsp == 0
+    assert est.resources.lut == round(sum(lut for lut, _ in est.parts.values()))
+    assert est.resources.ff == round(sum(ff for _, ff in est.parts.values()))
     assert {"input select", "weights", "products", "adder tree", "accumulator", "thresholds",
-            "collector", "output register"} <= set(est["parts"])
+            "collector", "output register"} <= set(est.parts)
 
 
 def test_estimate_prices_sequential_thresholds_when_a_row_takes_longer_than_l_cycles():
     def thresholds(simd):
         return estimate_mvu(rows=64, cols=64, pe=1, simd=simd, in_width=4, w_width=4,
                             acc_width=16, n_thresholds=15, out_width=4,
-                            bipolar=False)["parts"]["thresholds"][0]
+                            bipolar=False).parts["thresholds"][0]
     # cols/simd = 64 > 15: one comparator per PE; 4 < 15: fifteen per PE.
     assert thresholds(1) < 100 < 15 * 10 < thresholds(16)
 
 
 def test_estimate_grows_with_parallelism():
     small, wide = _xnor(rows=64, cols=64, simd=4), _xnor(rows=64, cols=64, simd=32)
-    assert wide["parts"]["adder tree"][0] > small["parts"]["adder tree"][0]
-    assert wide["parts"]["products"][0] == 8 * small["parts"]["products"][0]
+    assert wide.parts["adder tree"][0] > small.parts["adder tree"][0]
+    assert wide.parts["products"][0] == 8 * small.parts["products"][0]
 
 
 @pytest.mark.parametrize("words, width, in_bram, blocks", [
@@ -54,16 +54,16 @@ def test_estimate_weight_storage_follows_yosys_rule(words, width, in_bram, block
     # rows/pe · cols/simd = words, pe·simd·w_width = width
     est = estimate_mvu(rows=words, cols=width, pe=1, simd=width, in_width=1, w_width=1,
                        acc_width=12, n_thresholds=0, out_width=12, bipolar=True)
-    assert (est["weights_in_bram"], est["bram"]) == (in_bram, blocks)
-    assert (est["parts"]["weights"] == (0, 0)) == (in_bram or words == 1)
+    assert (est.weights_in_bram, est.resources.bram) == (in_bram, blocks)
+    assert (est.parts["weights"] == (0, 0)) == (in_bram or words == 1)
 
 
 def test_estimate_uses_the_given_model():
     doubled = CostModel(lut_per_adder_bit=2.0)
     assert (estimate_mvu(**dict(rows=4, cols=8, pe=1, simd=8, in_width=1, w_width=1,
                                 acc_width=5, n_thresholds=0, out_width=5, bipolar=True),
-                         model=doubled)["parts"]["adder tree"][0]
-            == 2 * _xnor(rows=4, n_thresholds=0, out_width=5)["parts"]["adder tree"][0])
+                         model=doubled).parts["adder tree"][0]
+            == 2 * _xnor(rows=4, n_thresholds=0, out_width=5).parts["adder tree"][0])
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -108,6 +108,6 @@ def test_estimate_is_within_20_percent_of_yosys(tmp_path):
         count = {cell: sum(int(n) for n in re.findall(rf"(\d+)\s+{cell}\w*", stat))
                  for cell in ("SB_LUT4", "SB_DFF", "SB_RAM40_4K")}
         est = estimate_mvu(**params)
-        assert est["bram"] == count["SB_RAM40_4K"], name
-        assert est["lut"] == pytest.approx(count["SB_LUT4"], rel=0.2), name
-        assert est["ff"] == pytest.approx(count["SB_DFF"], rel=0.2), name
+        assert est.resources.bram == count["SB_RAM40_4K"], name
+        assert est.resources.lut == pytest.approx(count["SB_LUT4"], rel=0.2), name
+        assert est.resources.ff == pytest.approx(count["SB_DFF"], rel=0.2), name

@@ -10,8 +10,8 @@ import pytest
 from bitwave.cli import main
 from bitwave.compile import CompileOptions, Dataset, compile_graph, load_build
 from bitwave.ir import Graph, Input, Int, MatVec, MultiThreshold, Output
-from bitwave.sim._cocotb_tb import Checker, PhaseResult, pack_payload, unpack_payload
-from bitwave.sim._verilator import PortSpec
+from bitwave.hdl import StreamFormat
+from bitwave.sim._cocotb_tb import Checker, PhaseResult
 from bitwave.sim.cocotb_bench import DEFAULT_FRAMES, DEFAULT_RATES, run_cocotb
 
 sim = pytest.mark.sim
@@ -110,7 +110,7 @@ def test_checker_classifies_lost_duplicated_and_reordered_frames():
 
 
 def test_payload_packing_round_trips_signed_elements():
-    port = PortSpec(elems=3, width=5, signed=True)
+    port = StreamFormat(elems=3, width=5, signed=True)
     vec = [-16, 15, -1]
-    assert unpack_payload(pack_payload(vec, port), port) == vec
-    assert pack_payload([1, 0, 0], port) == 1 and pack_payload([0, 1, 0], port) == 1 << 5
+    assert port.unpack_int(port.pack_int(vec)) == vec
+    assert port.pack_int([1, 0, 0]) == 1 and port.pack_int([0, 1, 0]) == 1 << 5

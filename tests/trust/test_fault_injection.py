@@ -18,7 +18,7 @@ from bitwave.compile import TOP, CompileOptions, Dataset, compile_graph, load_bu
 from bitwave.fuzz import FuzzConfig, _Job, fuzz, rtl_failures
 from bitwave.hdl import emit_verilog
 from bitwave.ir import Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output, parse_graph, quantise_input
-from bitwave.passes.lower import lower
+from bitwave.lower import lower
 from bitwave.sim.cocotb_bench import run_cocotb
 from bitwave.errors import ToolchainError
 from bitwave.verify import localise_mismatch, verify_build

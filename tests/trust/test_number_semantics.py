@@ -17,8 +17,7 @@ from bitwave.hdl import ThresholdUnit
 from bitwave.ir import Bipolar, Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output, Requant
 from bitwave.passes import PassManager, parse_pipeline
 from bitwave.passes.fold import divisors
-from bitwave.passes.lower import from_hw, lower, port_of, to_hw
-from bitwave.sim import pack_vectors, unpack_vectors
+from bitwave.lower import lower, stream_format
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -28,7 +27,7 @@ def simulate(graph: Graph, codes: np.ndarray, low=None) -> np.ndarray:
     low = low or lower(graph)
     dut = low.top
     payloads = [int.from_bytes(w.astype("<u4").tobytes(), "little")
-                for w in pack_vectors(to_hw(codes, graph.input.fmt), low.in_port)]
+                for w in low.sink.pack_words(low.sink.encode(codes))]
     outs = []
 
     async def bench(ctx):
@@ -54,10 +53,9 @@ def simulate(graph: Graph, codes: np.ndarray, low=None) -> np.ndarray:
     sim.add_testbench(bench)
     sim.run()
     assert len(outs) == len(payloads), f"{len(outs)} of {len(payloads)} outputs came out"
-    words = np.array([[(o >> (32 * i)) & 0xFFFFFFFF for i in range(low.out_port.words)] for o in outs],
+    words = np.array([[(o >> (32 * i)) & 0xFFFFFFFF for i in range(low.source.words)] for o in outs],
                      dtype=np.uint32)
-    fmt = Interpreter(graph).types[graph.output.name].fmt
-    return from_hw(unpack_vectors(words, low.out_port), fmt)
+    return low.source.decode(low.source.unpack_words(words))
 
 
 def extreme_inputs(fmt, n, rng, count=6):
@@ -86,7 +84,7 @@ def threshold_unit(graph: Graph):
         act = dict(requant=(op.mult, op.shift, op.fmt.min, op.fmt.max), out_width=op.fmt.width,
                    out_signed=op.fmt.signed)
     unit = ThresholdUnit(n=inp.n, in_width=inp.fmt.width, in_signed=inp.fmt.signed, **act)
-    return SimpleNamespace(top=unit, in_port=port_of(inp.fmt, inp.n), out_port=port_of(out_fmt, inp.n))
+    return SimpleNamespace(top=unit, sink=stream_format(inp.fmt, inp.n), source=stream_format(out_fmt, inp.n))
 
 
 int_formats = st.builds(Int, st.integers(1, 8), st.booleans())
@@ -172,6 +170,7 @@ def test_matvec_with_activation_matches_interpreter(in_fmt, w_fmt, rows, cols, h
 @given(st.lists(st.sampled_from([-1, 1]), min_size=1, max_size=40))
 def test_bipolar_codes_travel_as_bits_and_back(values):
     codes = np.array([values])
-    wire = to_hw(codes, Bipolar())
+    fmt = stream_format(Bipolar(), len(values))
+    wire = fmt.encode(codes)
     assert set(np.unique(wire)) <= {0, 1}
-    assert np.array_equal(from_hw(wire, Bipolar()), codes)
+    assert np.array_equal(fmt.decode(wire), codes)

@@ -16,7 +16,7 @@ from bitwave.ir import Fixed, Overflow, Rounding
 from bitwave.ir.wdf import (Capacitor, DiodePair, Inductor, Parallel, ResistiveSource, Series,
                             WdfTree, multitone, pwl_breakpoints, quantise_wdf, run_fixed,
                             diode_pair_reflect, port_resistance)
-from bitwave.passes.lower_wdf import lower_wdf, wdf_core_params
+from bitwave.lower import lower_wdf, wdf_core_params
 
 FS = 48_000.0
 R, C, IS, VT = 2.2e3, 10e-9, 2.52e-9, 45.3e-3

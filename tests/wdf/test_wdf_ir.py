@@ -14,7 +14,7 @@ from bitwave.ir import (Fixed, Graph, Input, Int, Interpreter, Output, Real, Wdf
                         print_graph, verify)
 from bitwave.ir.wdf import multitone, run_fixed, simulate
 from bitwave.passes import PassManager, parse_pipeline
-from bitwave.passes.lower import lower
+from bitwave.lower import lower
 from bitwave.passes.quantise_wdf import QuantiseWdf
 
 FS = 48_000.0
@@ -142,7 +142,7 @@ def test_lowered_bank_matches_the_interpreter():
     cycles, latency = WdfCore.cycles_per_sample, WdfCore.latency
     assert (layer.kind, layer.cycles, layer.latency, low.top.latency) == ("wdf", cycles, latency,
                                                                           latency)
-    assert layer.estimate["bram"] >= 0 and layer.estimate["lut"] > 0
+    assert layer.estimate.resources.bram >= 0 and layer.estimate.resources.lut > 0
     codes = np.rint(audio(40, 2, peak=3.0) * 2.0 ** 10).astype(np.int64)
     want = Interpreter(g).output(codes, codes=True)
     top, w = low.top, low.in_port.width

@@ -7,7 +7,7 @@ import pytest
 from bitwave.hdl._emit import emit_verilog
 from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree, multitone,
                             quantise_wdf, run_fixed)
-from bitwave.passes.lower_wdf import lower_wdf
+from bitwave.lower import lower_wdf
 from bitwave.sim import PortSpec, StreamSim
 
 pytestmark = pytest.mark.sim

@@ -4,9 +4,9 @@ Each ``MatVec`` (fused with a following ``MultiThreshold`` or ``Requant``)
 becomes a :class:`~bitwave.hdl.MatVecUnit`; a threshold or requant op that
 does not follow a MatVec becomes a :class:`~bitwave.hdl.ThresholdUnit`; a
 fixed-point ``Wdf`` becomes a bank of :class:`~bitwave.hdl.WdfCore` (one per
-channel, see :mod:`bitwave.passes.lower_wdf`); the units are chained in order.  The result also carries the stream formats and a
-per-layer summary (shapes, formats, folding, cycles, resource estimate) for
-the report and the manifest.
+channel, see :mod:`bitwave.lower._wdf`); the units are chained in order.  The
+result also carries the stream formats and a per-layer summary (shapes,
+formats, folding, cycles, resource estimate) for the report and the manifest.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import PassError
-from ..hdl import Chain, MatVecUnit, ThresholdUnit, estimate_mvu, estimate_threshold
-from ..ir import (Bipolar, Graph, Input, Int, MatVec, MultiThreshold, Op, Output, Requant,
-                  Wdf, int_format_for, verify)
-from ..sim import PortSpec
-from .bitwidths import accumulator_format
-from .lower_wdf import lower_wdf_op
+from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit, estimate_mvu,
+                   estimate_threshold)
+from ..ir import Bipolar, Graph, Int, MatVec, MultiThreshold, Op, Output, Requant, Wdf, verify
+from ._wdf import lower_wdf_op
 
-__all__ = ["Lowered", "LayerInfo", "lower", "port_of", "to_hw", "from_hw"]
+__all__ = ["Lowered", "LayerInfo", "lower", "stream_format"]
 
 
 @dataclass(frozen=True)
@@ -39,20 +37,17 @@ class LayerInfo:
     w_fmt: str
     acc_fmt: str
     out_fmt: str
-    estimate: dict
+    estimate: Estimate
     src: str = ""
     latency: int | None = None
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__, ops=list(self.ops))
 
 
 @dataclass
 class Lowered:
-    """A graph turned into hardware: the top component, its stream ports and layer summaries."""
+    """A graph turned into hardware: the top component, its stream formats and layer summaries."""
     top: Chain
-    in_port: PortSpec
-    out_port: PortSpec
+    sink: StreamFormat
+    source: StreamFormat
     layers: list[LayerInfo] = field(default_factory=list)
 
     @property
@@ -60,26 +55,15 @@ class Lowered:
         return max(layer.cycles for layer in self.layers)
 
     @property
-    def estimate(self) -> dict:
-        keys = ("lut", "ff", "bram", "dsp")
-        return {k: sum(layer.estimate.get(k, 0) for layer in self.layers) for k in keys}
+    def resources(self) -> Resources:
+        return Resources.total(layer.estimate.resources for layer in self.layers)
 
 
-def to_hw(codes, fmt):
-    """IR codes → the integers on the wire (Bipolar -1/+1 travels as bit 0/1)."""
-    return (codes + 1) // 2 if isinstance(fmt, Bipolar) else codes
-
-
-def from_hw(values, fmt):
-    """Integers on the wire → IR codes."""
-    return 2 * values - 1 if isinstance(fmt, Bipolar) else values
-
-
-def port_of(fmt, n: int) -> PortSpec:
-    """The stream port carrying ``n`` elements of an integer format."""
+def stream_format(fmt, n: int) -> StreamFormat:
+    """The stream carrying ``n`` elements of an IR integer or bipolar format."""
     if isinstance(fmt, Bipolar):
-        return PortSpec(n, 1, False)
-    return PortSpec(n, fmt.width, bool(fmt.signed))
+        return StreamFormat(n, 1, False, bipolar=True)
+    return StreamFormat(n, fmt.width, bool(fmt.signed))
 
 
 def _fmt_kwargs(prefix: str, fmt) -> dict:
@@ -119,7 +103,7 @@ def lower(graph: Graph) -> Lowered:
             out_t = types[act.name] if act else types[op.name]
             # The comparators work at accumulator width, so it must hold the thresholds too.
             thr = act.thresholds.array if isinstance(act, MultiThreshold) else None
-            need = accumulator_format(op, in_t.fmt, thr)
+            need = op.acc_format(in_t.fmt, thr)
             acc = need if op.acc is None or op.acc.bits < need.bits else op.acc
             kwargs = dict(weights=op.weight.array.tolist(), acc_width=acc.bits,
                           bias=None if op.bias is None else op.bias.array.tolist(),
@@ -128,9 +112,9 @@ def lower(graph: Graph) -> Lowered:
             stages.append(MatVecUnit(**kwargs))
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
             est = estimate_mvu(rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd,
-                               in_width=port_of(in_t.fmt, 1).width,
-                               w_width=port_of(op.wfmt, 1).width, acc_width=acc.bits,
-                               n_thresholds=n_thr, out_width=port_of(out_t.fmt, 1).width,
+                               in_width=stream_format(in_t.fmt, 1).width,
+                               w_width=stream_format(op.wfmt, 1).width, acc_width=acc.bits,
+                               n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
                                bipolar=isinstance(op.wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
             layers.append(LayerInfo(name=op.name, kind="matvec", ops=(op.name,) + ((act.name,) if act else ()),
                                     rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=op.cycles,
@@ -149,7 +133,7 @@ def lower(graph: Graph) -> Lowered:
                                     acc_fmt="-", out_fmt=str(out_t.fmt),
                                     estimate=estimate_threshold(n=in_t.n, in_width=in_t.fmt.width,
                                                                 n_thresholds=n_thr,
-                                                                out_width=port_of(out_t.fmt, 1).width),
+                                                                out_width=stream_format(out_t.fmt, 1).width),
                                     src=op.src))
             i += 1
         elif isinstance(op, Wdf):
@@ -164,5 +148,5 @@ def lower(graph: Graph) -> Lowered:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
     out_t = types[graph.output.name]
-    return Lowered(top=Chain(stages), in_port=port_of(in_t.fmt, in_t.n),
-                   out_port=port_of(out_t.fmt, out_t.n), layers=layers)
+    return Lowered(top=Chain(stages), sink=stream_format(in_t.fmt, in_t.n),
+                   source=stream_format(out_t.fmt, out_t.n), layers=layers)

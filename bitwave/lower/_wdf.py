@@ -3,13 +3,13 @@
 The only place that knows both the WDF spec and :class:`~bitwave.hdl._wdf.WdfCore`:
 it turns typed formats and enums into the plain integers and booleans the
 generator takes.  :func:`lower_wdf_op` does it for an IR ``Wdf`` op (one core
-per channel in a :class:`~bitwave.hdl._wdf.WdfBank`) for :func:`bitwave.passes.lower.lower`.
+per channel in a :class:`~bitwave.hdl._wdf.WdfBank`) for :func:`bitwave.lower.lower`.
 """
 
 from __future__ import annotations
 
 from ..errors import PassError
-from ..hdl._wdf import WdfBank, WdfCore, estimate_wdf
+from ..hdl import WdfBank, WdfCore, estimate_wdf
 from ..ir import Overflow, Rounding, ValueType, Wdf
 from ..ir.wdf import WdfFixed
 
