@@ -163,13 +163,3 @@ def int_format_for(lo: int, hi: int) -> Int:
     bits = max((-lo - 1).bit_length(), max(hi, 0).bit_length()) + 1
     return Int(bits, signed=True)
 
-
-def format_range(fmt: Format) -> tuple[int, int]:
-    """(min, max) integer codes of an integer-valued format."""
-    if not fmt.is_integer:
-        raise VerifyError(f"{fmt} has no integer range")
-    return fmt.min, fmt.max
-
-
-def clip_to(fmt: Format, x: np.ndarray) -> np.ndarray:
-    return np.clip(x, fmt.min, fmt.max)
