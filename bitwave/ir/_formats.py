@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..errors import VerifyError
 
