@@ -67,9 +67,10 @@ def unsplit_accuracy(bundle) -> tuple[float, float]:
     """Reference-interpreter accuracy of the model compiled without svd-split (held-out, all)."""
     from bitwave.frontend import import_model
     from bitwave.ir import Interpreter
-    from bitwave.passes import PassManager, parse_pipeline
+    from bitwave.passes import DEFAULT_PIPELINE, PassManager, parse_pipeline
 
-    g = PassManager(parse_pipeline("streamline,infer-bitwidths")).run(import_model(bundle.model, bundle.inputs[:1]))
+    # The default pipeline without fold: accuracy does not depend on parallelism.
+    g = PassManager(parse_pipeline(",".join(DEFAULT_PIPELINE[:-1]))).run(import_model(bundle.model, bundle.inputs[:1]))
     interp = Interpreter(g)
     pred = interp.real(g.output.name, interp.output(bundle.inputs)).argmax(1)
     ok = pred == bundle.labels

@@ -9,10 +9,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from bitwave.fuzz import FuzzConfig, compile_case, fuzz, generate_case, minimise
+from bitwave.hdl import StreamFormat
 from bitwave.ir import Bipolar, Graph, Input, Int, MatVec, MultiThreshold, Output, Quant, Requant
 from bitwave.passes.fold import divisors
-from bitwave.sim import PortSpec
-from bitwave.sim._multi import MultiStreamSim
+from bitwave.sim import MultiStreamSim
 
 SEED = 1
 MODELS = 200
@@ -125,8 +125,8 @@ class _Misbehave(wiring.Component):
 
 @pytest.mark.sim
 def test_multi_harness_reports_lost_and_duplicated_frames():
-    port = PortSpec(1, 4, False)
-    designs = [type("D", (), {"top": _Misbehave(mode), "in_port": port, "out_port": port})()
+    port = StreamFormat(1, 4)
+    designs = [type("D", (), {"top": _Misbehave(mode), "sink": port, "source": port})()
                for mode in ("drop", "duplicate")]
     sim = MultiStreamSim.build(designs)
     x = np.arange(8).reshape(8, 1)
