@@ -30,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bitwave.boards import build, get_target, load_manifest, target_folder, write_selftest_build
+from bitwave.boards import build, get_target, target_folder, write_selftest_build
+from bitwave.build_folder import BuildManifest
 from bitwave.boards._report import count_cells
 from bitwave.errors import BoardError
 
@@ -74,7 +75,7 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
         if stat.is_file():
             cells = json.loads(stat.read_text())["modules"]["\\bitwave_top"]["num_cells_by_type"]
             acc = count_cells(cells, target_obj.family)
-            estimate = load_manifest(folder).estimate.get("lut", 0)
+            estimate = BuildManifest.load(folder).estimate.lut
             row.update({"LUT4": acc.lut, "FF": acc.ff, "BRAM": acc.bram, "DSP": acc.dsp,
                         "est. LUT4": estimate,
                         "meas./est.": round(acc.lut / estimate, 2) if estimate else None})

@@ -30,11 +30,10 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bitwave.cli import load_model  # noqa: E402
-from bitwave.frontend import load_model_spec  # noqa: E402
-from bitwave.compile import CompileOptions, compile_graph, load_build  # noqa: E402
+from bitwave.frontend import load_model, load_model_spec  # noqa: E402
+from bitwave.build_folder import load_build  # noqa: E402
+from bitwave.compile import CompileOptions, compile_graph  # noqa: E402
 from bitwave.ir import Interpreter, quantise_input  # noqa: E402
-from bitwave.lower import to_hw  # noqa: E402
 from bitwave.verify import build_sim, verify_build  # noqa: E402
 
 console = Console(width=200)
@@ -48,25 +47,26 @@ def bench_one(graph, ds, name, t_import, qonnx, target, work: Path, repeat: int)
                         extra_files={"model.onnx": qonnx})
     t_compile = t_import + (time.monotonic() - t0)
     v = verify_build(out, waveform_on_mismatch=False)
-    manifest, final, _ = load_build(out)
+    build = load_build(out)
+    manifest, final = build.manifest, build.graph
     # Steady state: the whole dataset `repeat` times in one simulation run (the build is cached now).
     sim = build_sim(out, manifest)
     codes = quantise_input(final.input, ds.inputs)
     many = np.tile(codes, (repeat, 1))
-    run = sim.run(to_hw(many, final.input.fmt))
+    run = sim.run(manifest.sink.encode(many))
     interp = Interpreter(final)
     t1 = time.monotonic()
     interp.output(many, codes=True)
     ref_fps = len(many) / (time.monotonic() - t1)
-    ideal = int(manifest["cycles_per_frame"])
+    ideal = manifest.cycles_per_frame
     return {
-        "target": target, "pe/simd": " ".join(f"{L['pe']}/{L['simd']}" for L in manifest["layers"]),
+        "target": target, "pe/simd": " ".join(f"{L.pe}/{L.simd}" for L in manifest.layers),
         "compile_s": t_compile, "build_s": v.build_seconds, "verify_sim_s": v.sim_seconds,
         "total_s": t_compile + v.build_seconds + v.sim_seconds, "mismatches": v.mismatches,
         "ideal": ideal, "cpf": run.cycles_per_frame, "cpf_ratio": run.cycles_per_frame / ideal,
         "frames": len(many), "cycles_per_s": run.cycles_per_second,
         "fps": len(many) / run.seconds, "ref_fps": ref_fps,
-        "rtl_acc": v.accuracy.get("all"), "est_lut": manifest["estimate"]["lut"],
+        "rtl_acc": v.accuracy.get("all"), "est_lut": manifest.estimate.lut,
         "seconds": res.seconds,
     }
 
@@ -86,7 +86,8 @@ def main(argv=None) -> int:
         load_model_spec(spec)
     t_train = time.monotonic() - t0
     # Again, now from the training cache: this times what a user's trained model costs to import.
-    graph, ds, name, t_import, qonnx = load_model(spec, None)
+    m = load_model(spec)
+    graph, ds, name, t_import, qonnx = m.graph, m.dataset, m.name, m.seconds, m.qonnx
     console.print(f"model {name}: trained or loaded in {t_train:.1f} s; "
                   f"QONNX export + import {t_import:.2f} s")
     rows = []

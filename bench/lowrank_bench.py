@@ -30,7 +30,8 @@ from onebit_bench import ROOT, compile_and_verify, load_module, machine, markdow
 def row(bundle, energy: float, training: str, work: Path) -> dict:
     import torch
 
-    from bitwave.compile import CompileOptions, Dataset
+    from bitwave.compile import CompileOptions
+    from bitwave.dataset import Dataset
     from bitwave.frontend import import_model
     from bitwave.ir import MatVec
 
@@ -41,11 +42,11 @@ def row(bundle, energy: float, training: str, work: Path) -> dict:
     folder = work / f"{training}-e{energy:g}"
     report, manifest, v = compile_and_verify(graph, folder, CompileOptions(pipeline=f"svd-split{{energy={energy}}}"),
                                              ds, bundle.name)
-    layers = {L["name"]: L for L in manifest["layers"]}
+    layers = {L.name: L for L in manifest.layers}
     ranks = {}
     for op in graph.ops:
         if isinstance(op, MatVec):
-            ranks[op.name] = layers[f"{op.name}_v"]["rows"] if f"{op.name}_v" in layers else "full"
+            ranks[op.name] = layers[f"{op.name}_v"].rows if f"{op.name}_v" in layers else "full"
     split = report["split"]
     acc = report["accuracy"]
     return {

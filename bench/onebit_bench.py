@@ -41,7 +41,7 @@ def load_module(path: Path, name: str):
     return module
 
 
-def compile_and_verify(graph, folder: Path, options, dataset, name: str) -> tuple[dict, dict, dict]:
+def compile_and_verify(graph, folder: Path, options, dataset, name: str) -> tuple[dict, object, dict]:
     from bitwave.compile import compile_graph
     from bitwave.verify import verify_build
 
@@ -49,15 +49,15 @@ def compile_and_verify(graph, folder: Path, options, dataset, name: str) -> tupl
     res = compile_graph(graph, folder, options, dataset=dataset, name=name)
     compile_s = time.monotonic() - t0
     v = verify_build(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    return res.report, manifest, dict(v.as_dict(), compile_seconds=compile_s)
+    return res.report, res.manifest, dict(v.as_dict(), compile_seconds=compile_s)
 
 
 def digits_row(width: int, target_cycles: int, work: Path) -> dict:
     """Train (or load), compile and verify the W1A1 digits MLP of one width."""
     import torch
 
-    from bitwave.compile import CompileOptions, Dataset
+    from bitwave.compile import CompileOptions
+    from bitwave.dataset import Dataset
     from bitwave.frontend import import_model
 
     example = load_module(ROOT / "examples" / "digits_1bit.py", "digits_1bit_example")
@@ -76,9 +76,9 @@ def digits_row(width: int, target_cycles: int, work: Path) -> dict:
         "w1a1_test": acc["quantised"]["test"], "w1a1_all": acc["quantised"]["all"],
         "rtl_all": v["accuracy"]["all"], "frames": v["frames"], "mismatches": v["mismatches"],
         "cycles_per_frame": v["cycles_per_frame"], "ideal_cycles_per_frame": v["ideal_cycles_per_frame"],
-        "lut": manifest["estimate"]["lut"], "ff": manifest["estimate"]["ff"],
-        "bram": manifest["estimate"]["bram"], "weight_bits": manifest["weight_bits"],
-        "folding": [f"{L['pe']}/{L['simd']}" for L in manifest["layers"]],
+        "lut": manifest.estimate.lut, "ff": manifest.estimate.ff,
+        "bram": manifest.estimate.bram, "weight_bits": manifest.weight_bits,
+        "folding": [f"{L.pe}/{L.simd}" for L in manifest.layers],
         "train_or_load_seconds": round(train_s, 1), "compile_seconds": round(v["compile_seconds"], 1),
         "verilator_build_seconds": round(v["build_seconds"], 1), "build_cached": v["build_cached"],
         "sim_seconds": round(v["sim_seconds"], 2),
@@ -87,7 +87,8 @@ def digits_row(width: int, target_cycles: int, work: Path) -> dict:
 
 def tfc_row(frames: int, work: Path) -> dict:
     """TFC-w1a1 with FINN's folding: measured vs ideal cycles per frame."""
-    from bitwave.compile import CompileOptions, Dataset
+    from bitwave.compile import CompileOptions
+    from bitwave.dataset import Dataset
     from bitwave.frontend import import_model
 
     bundle = load_module(ROOT / "bench" / "boards_bench.py", "boards_bench").tfc_w1a1()
@@ -99,10 +100,10 @@ def tfc_row(frames: int, work: Path) -> dict:
         "frames": v["frames"], "mismatches": v["mismatches"], "cycles_per_frame": v["cycles_per_frame"],
         "ideal_cycles_per_frame": v["ideal_cycles_per_frame"],
         "total_cycles_per_frame": round(v["cycles"] / v["frames"], 2),
-        "layers": [f"{L['name']} {L['rows']}×{L['cols']} pe/simd {L['pe']}/{L['simd']}: {L['cycles']} cycles"
-                   for L in manifest["layers"]],
-        "lut": manifest["estimate"]["lut"], "ff": manifest["estimate"]["ff"],
-        "bram": manifest["estimate"]["bram"], "latency": manifest["latency"],
+        "layers": [f"{L.name} {L.rows}×{L.cols} pe/simd {L.pe}/{L.simd}: {L.cycles} cycles"
+                   for L in manifest.layers],
+        "lut": manifest.estimate.lut, "ff": manifest.estimate.ff,
+        "bram": manifest.estimate.bram, "latency": manifest.latency,
         "verilator_build_seconds": round(v["build_seconds"], 1), "build_cached": v["build_cached"],
     }
 

@@ -1,10 +1,10 @@
 """bitwave: quantised networks and wave-digital filters to verified open-FPGA accelerators."""
 
 from .errors import (BitwaveError, FrontendError, VerifyError, PassError, HdlError,
-                     ToolchainError, SimMismatchError, BoardError)
+                     ToolchainError, SimMismatchError, BoardError, BuildFolderError)
 
 __all__ = [
     "BitwaveError", "FrontendError", "VerifyError", "PassError", "HdlError",
-    "ToolchainError", "SimMismatchError", "BoardError",
+    "ToolchainError", "SimMismatchError", "BoardError", "BuildFolderError",
 ]
 __version__ = "0.1.0"

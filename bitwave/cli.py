@@ -7,7 +7,6 @@ bug in bitwave.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .errors import BitwaveError, FrontendError
+from .errors import BitwaveError
+from .report import load_report, pct
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -36,81 +36,30 @@ def _parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
         raise click.BadParameter(f"{what} must be comma-separated integers, e.g. 16,8,8,10") from None
 
 
-def load_model(model: str, data: str | None):
-    """MODEL argument → (graph, dataset or None, name, import seconds, QONNX bytes or None).
-
-    A Python model is exported to QONNX on the way in; those bytes go into the
-    build folder as ``model.onnx`` so the same model can be compiled from the file.
-    """
-    from .compile import Dataset
-    from .frontend import import_model, import_qonnx, import_wdf, is_wdf_model, load_model_spec
-    t0 = time.monotonic()
-    qonnx = None
-    if model.endswith(".onnx"):
-        graph = import_qonnx(model)
-        ds = None
-        name = Path(model).stem
-    else:
-        import tempfile
-        bundle = load_model_spec(model)
-        if is_wdf_model(bundle.model):
-            _log(f"importing {bundle.name}: a wave-digital-filter model, read directly")
-            graph = import_wdf(bundle.model, bundle.inputs)
-        else:
-            _log(f"importing {bundle.name} through Brevitas' QONNX export")
-            with tempfile.TemporaryDirectory(prefix="bitwave-qonnx-") as tmp:
-                graph = import_model(bundle.model, bundle.inputs[:1], qonnx_path=Path(tmp) / "model.onnx")
-                qonnx = (Path(tmp) / "model.onnx").read_bytes()
-        ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _float_outputs(bundle))
-        name = bundle.name
-    if data is not None:
-        import numpy as np
-        try:
-            with np.load(data) as z:
-                ds = Dataset(z["inputs"], z["labels"] if "labels" in z.files else None)
-        except (OSError, ValueError, KeyError) as e:
-            raise FrontendError(f"--data {data}: cannot read an .npz with an 'inputs' array ({e})") from None
-    if ds is not None and (ds.inputs.ndim != 2 or ds.inputs.shape[1] != graph.input.n):
-        raise FrontendError(f"data: inputs have shape {ds.inputs.shape}, the model expects (N, {graph.input.n})")
-    return graph, ds, name, time.monotonic() - t0, qonnx
-
-
-def _float_outputs(bundle):
-    if bundle.float_model is None:
-        return None
-    import torch
-    with torch.no_grad():
-        return bundle.float_model(torch.as_tensor(bundle.inputs, dtype=torch.float32)).numpy()
-
-
 def _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
     from .compile import CompileOptions
     return CompileOptions(pipeline=pipeline or "", target_cycles=target_cycles, target_fps=target_fps,
                           clock_mhz=clock_mhz, pe=_parse_ints(pe, "--pe"), simd=_parse_ints(simd, "--simd"))
 
 
-def _print_layers(manifest: dict) -> None:
+def _print_layers(manifest) -> None:
     t = Table(title="hardware layers")
     for col in ("layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles", "est. LUT"):
         t.add_column(col)
-    for L in manifest["layers"]:
-        t.add_row(L["name"], f"{L['rows']}×{L['cols']}", L["in_fmt"], L["w_fmt"], L["acc_fmt"], L["out_fmt"],
-                  f"{L['pe']}/{L['simd']}", str(L["cycles"]), str(L["estimate"].get("lut", "-")))
+    for L in manifest.layers:
+        t.add_row(L.name, f"{L.rows}×{L.cols}", L.in_fmt, L.w_fmt, L.acc_fmt, L.out_fmt,
+                  f"{L.pe}/{L.simd}", str(L.cycles), str(L.estimate.lut))
     out.print(t)
-
-
-def _pct(x):
-    return "-" if x is None else f"{100 * x:.2f} %"
 
 
 def _print_verify(res, report: dict) -> None:
     acc = report.get("accuracy", {})
     for key, label in (("float", "float accuracy"), ("quantised", "quantised accuracy (reference)")):
         if key in acc:
-            out.print(f"{label:34s} {_pct(acc[key].get('all'))} all, {_pct(acc[key].get('test'))} held-out")
+            out.print(f"{label:34s} {pct(acc[key].get('all'))} all, {pct(acc[key].get('test'))} held-out")
     if res.accuracy:
-        out.print(f"{'RTL accuracy (Verilator)':34s} {_pct(res.accuracy.get('all'))} all, "
-                  f"{_pct(res.accuracy.get('test'))} held-out")
+        out.print(f"{'RTL accuracy (Verilator)':34s} {pct(res.accuracy.get('all'))} all, "
+                  f"{pct(res.accuracy.get('test'))} held-out")
     out.print(f"frames: {res.frames}   cycles/frame: {res.cycles_per_frame:.1f} (ideal {res.ideal_cycles_per_frame})"
               f"   {res.cycles_per_second / 1e6:.2f} M cycles/s")
     out.print(f"mismatches: {res.mismatches}")
@@ -153,19 +102,20 @@ def _with(options):
 def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
     """Compile MODEL (a QONNX .onnx file, or file.py:function returning a trained model and inputs)."""
     from .compile import compile_graph
-    graph, ds, name, t_import, qonnx = load_model(model, data)
+    from .frontend import load_model
+    m = load_model(model, data, log=_log)
     opts = _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd)
-    res = compile_graph(graph, output, opts, dataset=ds, name=name, log=_log, import_seconds=t_import,
-                        extra_files={"model.onnx": qonnx} if qonnx else None)
+    res = compile_graph(m.graph, output, opts, dataset=m.dataset, name=m.name, log=_log,
+                        import_seconds=m.seconds, extra_files={"model.onnx": m.qonnx} if m.qonnx else None)
     if print_between_passes:
         for f in sorted((Path(output) / "ir").iterdir()):
             out.print(f"[bold]// {f.name}[/bold]")
             out.print(f.read_text(), markup=False)
-    _print_layers(json.loads((Path(output) / "manifest.json").read_text()))
+    _print_layers(res.manifest)
     acc = res.report.get("accuracy", {})
     for key in ("float", "quantised"):
         if key in acc:
-            out.print(f"{key} accuracy: {_pct(acc[key].get('all'))} all, {_pct(acc[key].get('test'))} held-out")
+            out.print(f"{key} accuracy: {pct(acc[key].get('all'))} all, {pct(acc[key].get('test'))} held-out")
     out.print(f"wrote {output}/ (Verilog, IR after each pass, report.md) in "
               f"{sum(res.seconds.values()):.1f} s")
 
@@ -180,7 +130,7 @@ def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb):
     """Co-simulate BUILD_DIR's Verilog against the reference interpreter on its dataset."""
     from .verify import verify_build
     res = verify_build(build_dir, stall_in=stall_in, stall_out=stall_out, seed=seed, log=_log)
-    report = json.loads((Path(build_dir) / "report.json").read_text())
+    report = load_report(build_dir)
     _print_verify(res, report)
     if use_cocotb:
         from .sim.cocotb_bench import run_cocotb
@@ -196,8 +146,8 @@ def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb):
 @click.argument("build_dir", type=click.Path(file_okay=False))
 def report_cmd(build_dir):
     """Print BUILD_DIR's report."""
-    from .compile import load_build
-    load_build(build_dir)
+    from .build_folder import BuildManifest
+    BuildManifest.load(build_dir)
     out.print((Path(build_dir) / "report.md").read_text(), markup=False)
 
 
@@ -210,6 +160,7 @@ def report_cmd(build_dir):
 def demo_cmd(output, bits, target_cycles):
     """Train the digits MLP (QAT), compile it, verify the RTL on all 1,797 samples."""
     from .compile import CompileOptions, compile_graph
+    from .frontend import load_model
     from .verify import verify_build
     t0 = time.monotonic()
     bits = int(bits)
@@ -217,15 +168,16 @@ def demo_cmd(output, bits, target_cycles):
     example = examples / ("digits_1bit.py" if bits == 1 else "digits.py")
     function = "digits" if bits == 4 else f"digits_{bits}bit"
     with console.status(f"training the {bits}-bit digits MLP with Brevitas (cached after the first run)"):
-        graph, ds, name, t_import, qonnx = load_model(f"{example}:{function}", None)
+        m = load_model(f"{example}:{function}", log=_log)
     _log(f"model ready in {time.monotonic() - t0:.1f} s")
     with console.status("compiling: passes, lowering, Verilog"):
-        compile_graph(graph, output, CompileOptions(target_cycles=target_cycles), dataset=ds, name=name,
-                      log=_log, import_seconds=t_import, extra_files={"model.onnx": qonnx})
-    _print_layers(json.loads((Path(output) / "manifest.json").read_text()))
+        res = compile_graph(m.graph, output, CompileOptions(target_cycles=target_cycles), dataset=m.dataset,
+                            name=m.name, log=_log, import_seconds=m.seconds,
+                            extra_files={"model.onnx": m.qonnx})
+    _print_layers(res.manifest)
     with console.status("verifying: Verilator build and co-simulation of every sample"):
         res = verify_build(output, log=_log)
-    report = json.loads((Path(output) / "report.json").read_text())
+    report = load_report(output)
     _print_verify(res, report)
     out.print(f"total {time.monotonic() - t0:.1f} s; report: {output}/report.md")
     if res.mismatches:

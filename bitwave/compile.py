@@ -16,30 +16,23 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .build_folder import TOP, BuildManifest, Layer, Port, is_build_folder
 from .costs import hardware_costs, split_comparison
-from .errors import BitwaveError
+from .dataset import Dataset
+from .errors import BuildFolderError
 from .hdl import emit_verilog, port_manifest
-from .ir import Graph, Interpreter, Wdf, parse_graph, print_graph, quantise_input, verify
+from .ir import Graph, Interpreter, print_graph, verify
+from .lower import LayerInfo, Lowered, lower
 from .passes import Fold, PassManager, default_passes, format_pass, parse_pipeline
-from .lower import Lowered, lower
 from .report import write_report
 
-__all__ = ["CompileOptions", "CompileResult", "Dataset", "compile_graph", "prepare_output_dir",
-           "load_build", "MANIFEST", "OutputDirError"]
-
-MANIFEST = "manifest.json"
-GENERATOR = "bitwave"
-TOP = "bitwave_top"
-
-
-class OutputDirError(BitwaveError):
-    """The output folder cannot be used without touching files bitwave did not write."""
+__all__ = ["CompileOptions", "CompileResult", "compile_graph", "prepare_output_dir"]
 
 
 @dataclass(frozen=True)
@@ -60,31 +53,11 @@ class CompileOptions:
 
 
 @dataclass
-class Dataset:
-    """Samples to verify with: real inputs, optional labels/held-out mask/float-model outputs."""
-    inputs: np.ndarray
-    labels: np.ndarray | None = None
-    test_mask: np.ndarray | None = None
-    float_outputs: np.ndarray | None = None
-
-    def save(self, path: Path) -> None:
-        arrays = {"inputs": self.inputs}
-        for k in ("labels", "test_mask", "float_outputs"):
-            if getattr(self, k) is not None:
-                arrays[k] = getattr(self, k)
-        np.savez_compressed(path, **arrays)
-
-    @classmethod
-    def load(cls, path: Path) -> "Dataset":
-        with np.load(path) as z:
-            return cls(**{k: z[k] for k in z.files})
-
-
-@dataclass
 class CompileResult:
     out_dir: Path
     graph: Graph
     lowered: Lowered
+    manifest: BuildManifest
     seconds: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
 
@@ -92,20 +65,12 @@ class CompileResult:
 def prepare_output_dir(out_dir: Path) -> None:
     """Refuse a folder holding files bitwave did not write (never delete a user's files)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise OutputDirError(f"output: {out_dir} exists and is not a folder; choose another path")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        manifest = out_dir / MANIFEST
-        ours = False
-        if manifest.exists():
-            try:
-                ours = json.loads(manifest.read_text()).get("generator") == GENERATOR
-            except (OSError, ValueError):
-                ours = False
-        if not ours:
-            names = sorted(p.name for p in out_dir.iterdir())[:3]
-            raise OutputDirError(
-                f"output: {out_dir} already holds files bitwave did not write ({', '.join(names)}"
-                f"{', …' if len(list(out_dir.iterdir())) > 3 else ''}); choose an empty or new folder")
+        raise BuildFolderError(f"output: {out_dir} exists and is not a folder; choose another path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_build_folder(out_dir):
+        names = sorted(p.name for p in out_dir.iterdir())
+        raise BuildFolderError(
+            f"output: {out_dir} already holds files bitwave did not write ({', '.join(names[:3])}"
+            f"{', …' if len(names) > 3 else ''}); choose an empty or new folder")
 
 
 class _NoteHandler(logging.Handler):
@@ -121,13 +86,19 @@ class _NoteHandler(logging.Handler):
         self.echo(msg)
 
 
-def _accuracy(scores: np.ndarray, labels: np.ndarray, mask: np.ndarray | None) -> dict:
-    pred = np.argmax(scores, axis=1)
-    ok = pred == labels
-    out = {"all": float(ok.mean())}
-    if mask is not None and mask.any():
-        out["test"] = float(ok[mask].mean())
-    return out
+def _manifest(name: str, lowered: Lowered, passes: list, costs: dict) -> BuildManifest:
+    def layer(info: LayerInfo) -> Layer:
+        return Layer(name=info.name, kind=info.kind, ops=info.ops, rows=info.rows, cols=info.cols,
+                     pe=info.pe, simd=info.simd, cycles=info.cycles, in_fmt=info.in_fmt,
+                     w_fmt=info.w_fmt, acc_fmt=info.acc_fmt, out_fmt=info.out_fmt,
+                     estimate=info.estimate.resources, weights_in_bram=info.estimate.weights_in_bram,
+                     src=info.src, latency=info.latency, **costs["per_layer"].get(info.name, {}))
+    return BuildManifest(
+        name=name, sink=lowered.sink, source=lowered.source,
+        ports=tuple(Port(n, p["direction"], p["width"]) for n, p in port_manifest(lowered.top).items()),
+        cycles_per_frame=lowered.cycles_per_frame, latency=lowered.top.latency,
+        pipeline=tuple(format_pass(p) for p in passes), layers=tuple(layer(i) for i in lowered.layers),
+        estimate=lowered.resources, macs=costs["macs"], weight_bits=costs["weight_bits"])
 
 
 def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), *,
@@ -150,8 +121,10 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         (tmp / "ir").mkdir()
         (tmp / "ir" / "00-import.txt").write_text(print_graph(graph))
         passes = options.passes(graph)
+        between = [graph]
 
         def after(i, p, g):
+            between.append(g)
             (tmp / "ir" / f"{i + 1:02d}-{p.name}.txt").write_text(print_graph(g))
             log(f"pass {format_pass(p)}: {len(g)} ops")
 
@@ -174,25 +147,15 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
                    "hdl": round(t_hdl, 3)}
         accuracy = {}
         if dataset is not None:
-            dataset.save(tmp / "dataset.npz")
+            dataset.save(tmp / Dataset.FILE)
             accuracy = _reference_accuracy(graph, final, dataset)
         costs = hardware_costs(final, lowered)
-        manifest = {
-            "generator": GENERATOR, "name": name, "top": TOP, "verilog": f"{TOP}.v",
-            "sink": lowered.sink.as_dict(), "source": lowered.source.as_dict(),
-            "ports": port_manifest(lowered.top),
-            "cycles_per_frame": lowered.cycles_per_frame, "latency": lowered.top.latency,
-            "pipeline": [format_pass(p) for p in passes],
-            "layers": [dict(_layer_dict(layer), **costs["per_layer"].get(layer.name, {}))
-                       for layer in lowered.layers],
-            "estimate": lowered.resources.as_dict(),
-            "macs": costs["macs"], "weight_bits": costs["weight_bits"],
-        }
+        manifest = _manifest(name, lowered, passes, costs)
         for fname, data in (extra_files or {}).items():
             (tmp / fname).write_bytes(data)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        manifest.save(tmp)
         report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes}
-        split = split_comparison(graph, passes, costs)
+        split = split_comparison(between, passes, costs)
         if split is not None:
             report["split"] = split
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
@@ -203,13 +166,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return CompileResult(out_dir, final, lowered, seconds, report)
-
-
-def _layer_dict(layer) -> dict:
-    est = layer.estimate
-    return dict(layer.__dict__, ops=list(layer.ops),
-                estimate=dict(est.resources.as_dict(), weights_in_bram=est.weights_in_bram, parts=est.parts))
+    return CompileResult(out_dir, final, lowered, manifest, seconds, report)
 
 
 def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:
@@ -220,24 +177,9 @@ def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:
     real = ref.real(final.output.name, out)
     if ds.labels is not None:
         if ds.float_outputs is not None:
-            acc["float"] = _accuracy(ds.float_outputs, ds.labels, ds.test_mask)
-        acc["quantised"] = _accuracy(real, ds.labels, ds.test_mask)
+            acc["float"] = ds.accuracy(ds.float_outputs)
+        acc["quantised"] = ds.accuracy(real)
     imp = Interpreter(imported)
     imp_real = imp.real(imported.output.name, imp.output(ds.inputs))
     acc["streamline_max_abs_diff"] = float(np.abs(imp_real - real).max())
     return acc
-
-
-def load_build(build_dir: str | Path) -> tuple[dict, Graph, Dataset | None]:
-    """Manifest, final graph and dataset of a build folder (BitwaveError if it is not one)."""
-    d = Path(build_dir)
-    mf = d / MANIFEST
-    if not mf.exists():
-        raise OutputDirError(f"{d}: not a bitwave build folder (no {MANIFEST}); run `bitwave compile` first")
-    try:
-        manifest = json.loads(mf.read_text())
-    except ValueError as e:
-        raise OutputDirError(f"{mf}: corrupt manifest ({e}); recompile") from None
-    graph = parse_graph((d / "graph.txt").read_text())
-    ds = Dataset.load(d / "dataset.npz") if (d / "dataset.npz").exists() else None
-    return manifest, graph, ds

@@ -8,9 +8,8 @@ split next to them, so the report says what the split buys.
 from __future__ import annotations
 
 from .ir import Graph, MatVec
-from .passes import PassManager
-from .lower import Lowered, lower
-from .passes.svd_split import SvdSplit
+from .lower import Lowered, plan
+from .passes import PassManager, SvdSplit
 
 __all__ = ["hardware_costs", "split_comparison"]
 
@@ -22,18 +21,23 @@ def hardware_costs(graph: Graph, lowered: Lowered) -> dict:
                  for op in graph.ops if isinstance(op, MatVec)}
     return {"macs": sum(c["macs"] for c in per_layer.values()),
             "weight_bits": sum(c["weight_bits"] for c in per_layer.values()),
-            "cycles_per_frame": lowered.cycles_per_frame, **lowered.resources.as_dict(), "per_layer": per_layer}
+            "cycles_per_frame": lowered.cycles_per_frame, **lowered.resources.as_dict(),
+            "per_layer": per_layer}
 
 
-def split_comparison(graph: Graph, passes: list, after: dict) -> dict | None:
+def split_comparison(graphs: list[Graph], passes: list, after: dict) -> dict | None:
     """Totals of the pipeline ``passes`` without its svd-split passes (``before``) next to
-    ``after`` (the totals with them); None when the pipeline has no svd-split."""
-    if not any(isinstance(p, SvdSplit) for p in passes):
+    ``after`` (the totals with them); None when the pipeline has no svd-split.
+
+    ``graphs[i]`` is the graph ``passes[i]`` ran on (as the compile driver records
+    them): the passes before the first split are not run again, only the ones
+    after it, on the unsplit graph, and the result is planned, never built.
+    """
+    first = next((i for i, p in enumerate(passes) if isinstance(p, SvdSplit)), None)
+    if first is None:
         return None
-    baseline = PassManager([p for p in passes if not isinstance(p, SvdSplit)]).run(graph)
-    lowered = lower(baseline)
-    for unit in (lowered.top, *lowered.top.stages):
-        unit._MustUse__silence = True   # lowered for its numbers only, never elaborated
-    before = hardware_costs(baseline, lowered)
+    rest = [p for p in passes[first:] if not isinstance(p, SvdSplit)]
+    baseline = PassManager(rest).run(graphs[first])
+    before = hardware_costs(baseline, plan(baseline))
     return {"before": {k: v for k, v in before.items() if k != "per_layer"},
             "after": {k: v for k, v in after.items() if k != "per_layer"}}

@@ -8,7 +8,7 @@ a :class:`BitwaveError`.
 
 __all__ = [
     "BitwaveError", "FrontendError", "VerifyError", "PassError", "HdlError",
-    "ToolchainError", "SimMismatchError", "BoardError",
+    "ToolchainError", "SimMismatchError", "BoardError", "BuildFolderError",
 ]
 
 
@@ -42,3 +42,7 @@ class SimMismatchError(BitwaveError):
 
 class BoardError(BitwaveError):
     """A board target is unknown, the design does not fit, or no board is attached."""
+
+
+class BuildFolderError(BitwaveError):
+    """A build folder is missing or corrupt, or writing one would touch files bitwave did not write."""

@@ -1,6 +1,6 @@
 """``report.md``: the build folder's facts rendered for a person.
 
-Everything shown is read from ``manifest.json`` and ``report.json`` (which
+Everything shown is read from the build manifest and ``report.json`` (which
 compile, verify and the board flow each extend), so the Markdown can be
 re-rendered at any time and never says anything the JSON does not.
 """
@@ -10,21 +10,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["write_report", "update_report", "pct"]
+from .build_folder import BuildManifest
+
+__all__ = ["write_report", "update_report", "load_report", "pct"]
 
 
 def pct(x) -> str:
     return "-" if x is None else f"{100 * x:.2f} %"
 
 
+def load_report(build_dir: Path) -> dict:
+    """``report.json`` of a build folder (sections: accuracy, rtl, split, board, …); {} if none."""
+    path = Path(build_dir) / "report.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def update_report(build_dir: Path, section: str, data: dict) -> dict:
     """Set ``report.json[section] = data`` and re-render ``report.md``."""
-    path = Path(build_dir) / "report.json"
-    report = json.loads(path.read_text()) if path.exists() else {}
+    report = load_report(build_dir)
     report[section] = data
+    path = Path(build_dir) / "report.json"
     path.write_text(json.dumps(report, indent=2))
     write_report(build_dir)
     return report
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None else value
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -35,33 +47,28 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 def write_report(build_dir: Path) -> None:
     d = Path(build_dir)
-    manifest = json.loads((d / "manifest.json").read_text())
-    report = json.loads((d / "report.json").read_text()) if (d / "report.json").exists() else {}
-    lines = [f"# bitwave build: {manifest.get('name', '')}", ""]
-    lines += [f"Pipeline: `{','.join(manifest['pipeline'])}`", "",
-              f"Input stream: {manifest['sink']['elems']} × {manifest['sink']['width']} bit"
-              f"{' signed' if manifest['sink']['signed'] else ''}; output stream: "
-              f"{manifest['source']['elems']} × {manifest['source']['width']} bit"
-              f"{' signed' if manifest['source']['signed'] else ''}.", ""]
+    manifest = BuildManifest.load(d)
+    report = load_report(d)
+    lines = [f"# bitwave build: {manifest.name}", ""]
+    lines += [f"Pipeline: `{','.join(manifest.pipeline)}`", "",
+              f"Input stream: {manifest.sink.describe()}; output stream: {manifest.source.describe()}.", ""]
     lines += ["## Layers", ""]
     rows = []
-    for L in manifest["layers"]:
-        e = L["estimate"]
-        rows.append([L["name"], f"{L['rows']}×{L['cols']}", L["in_fmt"], L["w_fmt"], L["acc_fmt"],
-                     L["out_fmt"], f"{L['pe']}/{L['simd']}", L["cycles"], L.get("macs", "-"),
-                     L.get("weight_bits", "-"), e.get("lut", "-"),
-                     e.get("ff", "-"), e.get("bram", "-"), e.get("weights_in", "-")])
-    t = manifest["estimate"]
-    rows.append(["**total**", "", "", "", "", "", "", f"{manifest['cycles_per_frame']} (slowest)",
-                 manifest.get("macs", "-"), manifest.get("weight_bits", "-"), t.get("lut"), t.get("ff"),
-                 t.get("bram"), ""])
+    for L in manifest.layers:
+        e = L.estimate
+        rows.append([L.name, f"{L.rows}×{L.cols}", L.in_fmt, L.w_fmt, L.acc_fmt, L.out_fmt,
+                     f"{L.pe}/{L.simd}", L.cycles, _or_dash(L.macs), _or_dash(L.weight_bits),
+                     e.lut, e.ff, e.bram, "-"])
+    t = manifest.estimate
+    rows.append(["**total**", "", "", "", "", "", "", f"{manifest.cycles_per_frame} (slowest)",
+                 manifest.macs, manifest.weight_bits, t.lut, t.ff, t.bram, ""])
     lines += _table(["layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles/frame",
                      "MACs", "weight bits", "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
-    lines += ["", f"Latency (idle pipeline): {manifest.get('latency')} cycles.", ""]
-    lines += [f"WDF layer {L['name']}: one audio sample per {L['cycles']} cycles/sample "
-              f"(throughput), latency {L['latency']} cycles (sample in to sample out)."
-              for L in manifest["layers"] if L.get("kind") == "wdf"]
-    if any(L.get("kind") == "wdf" for L in manifest["layers"]):
+    lines += ["", f"Latency (idle pipeline): {manifest.latency} cycles.", ""]
+    lines += [f"WDF layer {L.name}: one audio sample per {L.cycles} cycles/sample "
+              f"(throughput), latency {L.latency} cycles (sample in to sample out)."
+              for L in manifest.layers if L.kind == "wdf"]
+    if any(L.kind == "wdf" for L in manifest.layers):
         lines.append("")
     split = report.get("split")
     if split:

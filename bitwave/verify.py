@@ -17,13 +17,12 @@ from typing import Callable
 
 import numpy as np
 
-from .compile import TOP, _accuracy, load_build
+from .build_folder import TOP, BuildManifest, load_build
 from .errors import SimMismatchError
 from .hdl import emit_verilog
 from .ir import Graph, Input, Interpreter, Output, quantise_input
 from .lower import lower
 from .report import update_report
-from .hdl import StreamFormat
 from .sim import StreamSim
 
 __all__ = ["VerifyResult", "verify_build", "build_sim", "simulate_graph", "localise_mismatch"]
@@ -51,12 +50,12 @@ class VerifyResult:
         return asdict(self)
 
 
-def build_sim(build_dir: str | Path, manifest: dict, *, trace: bool = False,
+def build_sim(build_dir: str | Path, manifest: BuildManifest, *, trace: bool = False,
               log_dir: Path | None = None) -> StreamSim:
-    """The Verilator build (cached) of a build folder's Verilog, with the manifest's ports."""
+    """The Verilator build (cached) of a build folder's Verilog, with the manifest's streams."""
     d = Path(build_dir)
-    return StreamSim.build((d / manifest["verilog"]).read_text(), sink=StreamFormat(**manifest["sink"]),
-                           source=StreamFormat(**manifest["source"]), top=manifest["top"], trace=trace,
+    return StreamSim.build((d / manifest.verilog).read_text(), sink=manifest.sink,
+                           source=manifest.source, top=manifest.top, trace=trace,
                            log_dir=log_dir)
 
 
@@ -100,7 +99,8 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
                  waveform_on_mismatch: bool = True) -> VerifyResult:
     """Co-simulate a build folder over its dataset; updates its report; returns the result."""
     d = Path(build_dir)
-    manifest, graph, ds = load_build(d)
+    build = load_build(d)
+    manifest, graph, ds = build.manifest, build.graph, build.dataset
     if ds is None:
         raise SimMismatchError(f"{d}: no dataset.npz to verify with; compile with example inputs")
     inputs = ds.inputs if limit is None else ds.inputs[:limit]
@@ -116,13 +116,11 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
     bad = np.nonzero(np.any(rtl != ref, axis=1))[0]
     accuracy = {}
     if ds.labels is not None:
-        labels = ds.labels[:len(codes)]
-        mask = None if ds.test_mask is None else ds.test_mask[:len(codes)]
-        accuracy = _accuracy(interp.real(graph.output.name, rtl), labels, mask)
+        accuracy = ds.accuracy(interp.real(graph.output.name, rtl))
     result = VerifyResult(
         frames=len(codes), mismatches=int(len(bad)), first_mismatch=int(bad[0]) if len(bad) else None,
         cycles=res.cycles, cycles_per_frame=res.cycles_per_frame,
-        ideal_cycles_per_frame=int(manifest["cycles_per_frame"]), sim_seconds=res.seconds,
+        ideal_cycles_per_frame=manifest.cycles_per_frame, sim_seconds=res.seconds,
         cycles_per_second=res.cycles_per_second, build_seconds=sim.build_seconds,
         build_cached=sim.cached, stall_in=stall_in, stall_out=stall_out, accuracy=accuracy)
     if len(bad) and waveform_on_mismatch:

@@ -1,16 +1,15 @@
 """Board targets: wrap a compiled accelerator, build a bitstream, report, flash, run.
 
-``bitwave compile`` writes a folder with ``bitwave_top.v`` and
-``manifest.json``; everything here works from that folder alone (never from
-the IR).  A build is a plan first (:func:`plan_build`), executed second.
+``bitwave compile`` writes a folder with ``bitwave_top.v`` and its
+:class:`~bitwave.build_folder.BuildManifest`; everything here works from that
+folder alone (never from the IR).  A build is a plan first (:func:`plan_build`), executed second.
 """
 
 from ._build import (BuildPlan, BuildProgress, BuildResult, Step, build, execute_plan,
                      plan_build, target_folder)
 from ._flash import flash, flash_command
 from ._host import open_serial, run_on_board
-from ._manifest import Manifest, StreamFormat, load_manifest, pack_frame, unpack_frame
-from ._report import Report, Resources, read_report
+from ._report import Report, read_report
 from ._selftest import AddConstant, selftest_expected, write_selftest_build
 from ._targets import Target, get_target, list_boards
 from ._uartsim import UartSimResult, simulate_uart
@@ -20,8 +19,7 @@ __all__ = [
     "BuildPlan", "BuildProgress", "BuildResult", "Step", "build", "execute_plan", "plan_build",
     "target_folder",
     "flash", "flash_command", "open_serial", "run_on_board", "UartSimResult", "simulate_uart",
-    "Manifest", "StreamFormat", "load_manifest", "pack_frame", "unpack_frame",
-    "Report", "Resources", "read_report",
+    "Report", "read_report",
     "AddConstant", "selftest_expected", "write_selftest_build",
     "Target", "get_target", "list_boards",
     "BoardTop", "ProbeTop", "UartAccelerator", "uart_divisor",

@@ -20,7 +20,7 @@ import platformdirs
 
 from ..errors import BoardError, ToolchainError
 from ..tools import find_tool, run_tool
-from ._manifest import Manifest, load_manifest
+from ..build_folder import BuildManifest
 from ._report import (Report, make_report, not_fit_error, overflow_from_nextpnr_log,
                       read_report, write_report)
 from ._targets import Target, get_target
@@ -62,7 +62,7 @@ class Step:
 class BuildPlan:
     """Everything a build will write and run, relative to ``folder``."""
     target: Target
-    manifest: Manifest
+    manifest: BuildManifest
     folder: Path
     files: dict[str, bytes]
     steps: tuple[Step, ...]
@@ -114,7 +114,7 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     default: Yosys then chooses between logic and block RAM per memory by the
     rule the estimate follows, and the UART wrapper's receive FIFO needs it.
     """
-    manifest = load_manifest(build_dir)
+    manifest = BuildManifest.load(build_dir)
     target = board if isinstance(board, Target) else get_target(board)
     platform = target.make_platform()
     clock_hz = float(platform.default_clk_frequency)
@@ -122,11 +122,11 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
         top = BoardTop(manifest, divisor=uart_divisor(clock_hz, baud))
     else:
         top, baud = ProbeTop(manifest), None
-    platform.add_file(manifest.verilog.name, manifest.verilog.read_bytes())
+    platform.add_file(manifest.verilog, (Path(build_dir) / manifest.verilog).read_bytes())
     overrides = {"script_after_read": _SCRIPT_AFTER_READ.format(top=manifest.top),
                  "script_after_synth": _SCRIPT_AFTER_SYNTH.format(top=manifest.top)}
     if dsp is None:
-        dsp = manifest.estimate.get("dsp", 0) > 0
+        dsp = manifest.estimate.dsp > 0
     if bram is None:
         bram = True
     overrides["synth_opts"] = _synth_opts(target.family, platform.device, dsp=dsp, bram=bram)
@@ -183,6 +183,7 @@ def _steps(target: Target, platform, seed: int) -> tuple[Step, ...]:
 
 def _first_use(wasm: str) -> bool:
     """True when this YoWASP tool has never been compiled from WebAssembly on this machine."""
+    # YoWASP's own cache (found the way yowasp-runtime finds it), not bitwave's cache_dir.
     root = os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP",
                                                                             appauthor=False)
     cache = Path(root) / wasm

@@ -19,7 +19,7 @@ from ..errors import BoardError
 from ._build import DEFAULT_BAUD, Step, build, target_folder
 from ._flash import flash
 from ._host import run_on_board
-from ._manifest import load_manifest
+from ..build_folder import BuildManifest
 from ._report import read_report
 from ._selftest import selftest_expected
 from ._targets import get_target, list_boards
@@ -159,21 +159,20 @@ def run_cmd(build_dir, board, port, input_path, output, count, timeout):
     baud = report.get("baud")
     if not baud:
         raise BoardError(f"{board} has no UART wrapper; `bitwave run` needs a board target")
-    manifest = load_manifest(build_dir)
-    selftest = json.loads((Path(build_dir) / "manifest.json").read_text()).get("selftest")
+    manifest = BuildManifest.load(build_dir)
+    selftest = manifest.selftest_addend
     if input_path is not None:
         frames = _read_frames(input_path, manifest.sink.elems)
-    elif selftest:
+    elif selftest is not None:
         rng = random.Random(0)
-        lo, hi = ((-(1 << (manifest.sink.elem_width - 1)), (1 << (manifest.sink.elem_width - 1)) - 1)
-                  if manifest.sink.signed else (0, (1 << manifest.sink.elem_width) - 1))
+        lo, hi = manifest.sink.lo, manifest.sink.hi
         frames = [[rng.randint(lo, hi) for _ in range(manifest.sink.elems)] for _ in range(count)]
     else:
         raise BoardError("--input is required (frames as .npy or .json)")
     with _err.status(f"streaming {len(frames)} frames over {port} at {baud} baud"):
         results = run_on_board(build_dir, port, frames, baud=baud, timeout=timeout)
-    if selftest and input_path is None:
-        wrong = sum(r != e for r, e in zip(results, selftest_expected(frames, selftest["addend"])))
+    if selftest is not None and input_path is None:
+        wrong = sum(r != e for r, e in zip(results, selftest_expected(frames, selftest)))
         if wrong:
             raise BoardError(f"self-test: {wrong} of {len(frames)} results wrong")
         _out.print(f"self-test passed: {len(frames)} frames round-tripped through {board}")
@@ -184,6 +183,6 @@ def run_cmd(build_dir, board, port, input_path, output, count, timeout):
         else:
             output.write_text(json.dumps(results) + "\n")
         _out.print(f"{len(results)} results written to {output}")
-    elif not (selftest and input_path is None):
+    elif not (selftest is not None and input_path is None):
         for row in results:
             _out.print(" ".join(map(str, row)))

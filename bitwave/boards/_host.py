@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import BoardError
-from ._manifest import load_manifest, pack_frame, unpack_frame
+from ..build_folder import BuildManifest
 
 __all__ = ["run_on_board", "open_serial"]
 
@@ -61,8 +61,8 @@ def run_on_board(build_dir: Path | str, port: str, frames: Sequence[Sequence[int
     """
     if window < 1:
         raise BoardError(f"window must be at least 1, not {window}")
-    manifest = load_manifest(build_dir)
-    payload = [pack_frame(frame, manifest.sink) for frame in frames]
+    manifest = BuildManifest.load(build_dir)
+    payload = [manifest.sink.to_bytes(frame) for frame in frames]
     out_bytes = manifest.source.nbytes
     fd = open_serial(port, baud)
     try:
@@ -95,7 +95,7 @@ def run_on_board(build_dir: Path | str, port: str, frames: Sequence[Sequence[int
                     f"no answer from the board on {port} after {done} of {len(payload)} results "
                     f"({len(received) % out_bytes} bytes of the next); is the bitstream loaded "
                     f"(`bitwave flash`), is {port} the board's UART, and is it {baud} baud?")
-        return [unpack_frame(bytes(received[i * out_bytes:(i + 1) * out_bytes]), manifest.source)
+        return [manifest.source.from_bytes(bytes(received[i * out_bytes:(i + 1) * out_bytes]))
                 for i in range(len(payload))]
     finally:
         os.close(fd)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BoardError
+from ..hdl import Resources
 
 if TYPE_CHECKING:
     from ._build import BuildPlan
 
-__all__ = ["Resources", "Report", "make_report", "write_report", "read_report",
+__all__ = ["Report", "make_report", "write_report", "read_report",
            "overflow_from_nextpnr_log", "not_fit_error"]
 
 # nextpnr bel types that hold each resource, per family.
@@ -29,18 +30,6 @@ _BELS = {
               "dsp": "ICESTORM_DSP"},
     "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "bram": "DP16KD", "dsp": "MULT18X18D"},
 }
-
-
-@dataclass(frozen=True)
-class Resources:
-    lut: int = 0
-    ff: int = 0
-    bram: int = 0
-    dsp: int = 0
-
-    def __sub__(self, other: "Resources") -> "Resources":
-        return Resources(self.lut - other.lut, self.ff - other.ff, self.bram - other.bram,
-                         self.dsp - other.dsp)
 
 
 def count_cells(cells: dict[str, int], family: str) -> Resources:
@@ -74,8 +63,8 @@ class Report:
     wrapper: Resources              # everything else in the design (yosys)
     device_used: Resources          # packed, from nextpnr (ice40: logic cells for lut/ff)
     capacity: Resources
-    estimate: Resources             # from manifest.json
-    layers: tuple[tuple[str, dict], ...]
+    estimate: Resources             # the compiler's, from the build manifest
+    layers: tuple[tuple[str, Resources], ...]
     step_seconds: dict[str, float]
     build_seconds: float
     bitstream: str | None
@@ -89,7 +78,7 @@ class Report:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data["layers"] = [{"name": n, "estimate": e} for n, e in self.layers]
+        data["layers"] = [{"name": n, "estimate": e.as_dict()} for n, e in self.layers]
         data["overflow"] = {k: {"used": u, "available": a} for k, (u, a) in self.overflow.items()}
         data["lut_ratio"] = self.lut_ratio
         return data
@@ -121,7 +110,7 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
     if acc_key is None:
         raise BoardError(f"{plan.folder / 'stat.json'}: synthesis kept no module "
                          f"{plan.manifest.top!r}; is it the top module of "
-                         f"{plan.manifest.verilog.name}?")
+                         f"{plan.manifest.verilog}?")
     accelerator = count_cells(modules[acc_key]["num_cells_by_type"], family)
     total = count_cells(stat["design"]["num_cells_by_type"], family)
     util = pnr.get("utilization", {})
@@ -141,7 +130,7 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
         fmax_mhz=None if fmax is None else round(fmax, 2),
         timing_met=fmax is None or fmax >= clock_mhz,
         accelerator=accelerator, wrapper=total - accelerator, device_used=used,
-        capacity=capacity, estimate=Resources(**plan.manifest.estimate),
+        capacity=capacity, estimate=plan.manifest.estimate,
         layers=tuple((layer.name, layer.estimate) for layer in plan.manifest.layers),
         step_seconds={s.title: round(t, 2) for s, t in zip(plan.steps, step_seconds)},
         build_seconds=round(build_seconds, 2), bitstream=plan.bitstream,
@@ -182,8 +171,7 @@ def render_markdown(report: Report) -> str:
     lines += ["", f"Estimated vs measured accelerator LUT4: ratio {ratio} (measured / estimate).",
               "", "| layer | LUT est. | FF est. | BRAM est. | DSP est. |", "|---|---:|---:|---:|---:|"]
     for name, est in r.layers:
-        lines.append(f"| {name} | {est.get('lut', '–')} | {est.get('ff', '–')} | "
-                     f"{est.get('bram', '–')} | {est.get('dsp', '–')} |")
+        lines.append(f"| {name} | {est.lut} | {est.ff} | {est.bram} | {est.dsp} |")
     if r.overflow:
         lines += ["", "**Does not fit:** " + ", ".join(
             f"{bel} {u}/{a}" for bel, (u, a) in r.overflow.items())]
@@ -223,7 +211,7 @@ def not_fit_error(plan: "BuildPlan", overflow: dict[str, tuple[int, int]],
         folding = (f"pe={biggest.pe}, simd={biggest.simd}, "
                    if biggest.pe is not None and biggest.simd is not None else "")
         layer = (f"the biggest layer is {biggest.name} ({folding}estimate "
-                 f"{biggest.estimate.get(resource, 0)} {resource.upper()}); ")
+                 f"{getattr(biggest.estimate, resource)} {resource.upper()}); ")
         if biggest.pe == 1 and biggest.simd == 1:
             layer += "it is already fully folded, so make the model smaller"
         else:

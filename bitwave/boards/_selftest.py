@@ -7,7 +7,6 @@ compute by hand: every element plus a constant.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -15,7 +14,9 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..build_folder import BuildManifest, Layer, Port
 from ..errors import BoardError
+from ..hdl import Resources, StreamFormat, port_manifest
 
 __all__ = ["AddConstant", "write_selftest_build", "selftest_expected"]
 
@@ -64,17 +65,15 @@ def write_selftest_build(folder: Path | str, *, elems: int = 4, elem_width: int 
     # A rough analytic estimate (one LUT4 and one FF per output bit), kept honest
     # by the measured numbers next to it in the report.
     bits_out = elems * (elem_width + 1)
-    estimate = {"lut": bits_out, "ff": bits_out + 1, "bram": 0, "dsp": 0}
-    manifest = {
-        "top": "bitwave_top",
-        "verilog": "bitwave_top.v",
-        "sink": {"elems": elems, "elem_width": elem_width, "signed": signed},
-        "source": {"elems": elems, "elem_width": elem_width + 1, "signed": signed},
-        "layers": [{"name": f"add{addend}", "estimate": estimate}],
-        "estimate": estimate,
-        "selftest": {"kind": "add-constant", "addend": addend},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    estimate = Resources(lut=bits_out, ff=bits_out + 1)
+    sink = StreamFormat(elems, elem_width, signed)
+    layer = Layer(name=f"add{addend}", kind="add-constant", ops=(), rows=elems, cols=1, pe=None,
+                  simd=None, cycles=1, estimate=estimate, latency=1)
+    BuildManifest(name=f"selftest-add{addend}", sink=sink,
+                  source=StreamFormat(elems, elem_width + 1, signed),
+                  ports=tuple(Port(n, p["direction"], p["width"]) for n, p in port_manifest(comp).items()),
+                  cycles_per_frame=1, latency=1, pipeline=(), layers=(layer,), estimate=estimate,
+                  selftest_addend=addend).save(folder)
     return folder
 
 

@@ -9,12 +9,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import BoardError
 from ..hdl._uart import UARTStreamBridge
-from ._manifest import Manifest
+from ..build_folder import BuildManifest
 
 __all__ = ["accelerator", "UartAccelerator", "BoardTop", "ProbeTop", "uart_divisor"]
 
 
-def accelerator(m: Module, manifest: Manifest) -> tuple[stream.Interface, stream.Interface]:
+def accelerator(m: Module, manifest: BuildManifest) -> tuple[stream.Interface, stream.Interface]:
     """Instantiate ``bitwave_top`` in ``m``'s sync domain; return (its sink, its source) streams.
 
     The returned ``sink`` is driven by the caller (data into the accelerator),
@@ -25,8 +25,8 @@ def accelerator(m: Module, manifest: Manifest) -> tuple[stream.Interface, stream
     # reset of its own as well as the domain's reset, if any.
     por = Signal(4, init=0b1111, reset_less=True)
     m.d.sync += por.eq(por >> 1)
-    sink = stream.Signature(manifest.sink.width).flip().create(path=("acc", "sink"))
-    source = stream.Signature(manifest.source.width).create(path=("acc", "source"))
+    sink = stream.Signature(manifest.sink.bits).flip().create(path=("acc", "sink"))
+    source = stream.Signature(manifest.source.bits).create(path=("acc", "source"))
     m.submodules.accelerator = Instance(
         manifest.top,
         i_clk=ClockSignal("sync"), i_rst=ResetSignal("sync", allow_reset_less=True) | por[0],
@@ -56,7 +56,7 @@ class UartAccelerator(wiring.Component):
     host that lost sync recovers by pausing for ~10 ms at 115200 baud.
     """
 
-    def __init__(self, manifest: Manifest, *, divisor: int):
+    def __init__(self, manifest: BuildManifest, *, divisor: int):
         self.manifest = manifest
         self.divisor = divisor
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "overrun": Out(1)})
@@ -64,8 +64,8 @@ class UartAccelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.bridge = bridge = UARTStreamBridge(
-            divisor=self.divisor, in_width=self.manifest.sink.width,
-            out_width=self.manifest.source.width, frame_timeout=1000 * self.divisor)
+            divisor=self.divisor, in_width=self.manifest.sink.bits,
+            out_width=self.manifest.source.bits, frame_timeout=1000 * self.divisor)
         acc_sink, acc_source = accelerator(m, self.manifest)
         wiring.connect(m, bridge.source, acc_sink)
         wiring.connect(m, acc_source, bridge.sink)
@@ -77,7 +77,7 @@ class UartAccelerator(wiring.Component):
 class BoardTop(Elaboratable):
     """A board design: the platform's ``uart`` 0 to the accelerator; LED 0 lights on overrun."""
 
-    def __init__(self, manifest: Manifest, *, divisor: int):
+    def __init__(self, manifest: BuildManifest, *, divisor: int):
         self.core = UartAccelerator(manifest, divisor=divisor)
 
     def elaborate(self, platform):
@@ -107,7 +107,7 @@ class ProbeTop(Elaboratable):
     not let yosys simplify it, and its cells are counted apart from the wrapper.
     """
 
-    def __init__(self, manifest: Manifest):
+    def __init__(self, manifest: BuildManifest):
         self.manifest = manifest
 
     def elaborate(self, platform):
@@ -115,7 +115,7 @@ class ProbeTop(Elaboratable):
         lfsr = Signal(32, init=1)
         m.d.sync += lfsr.eq(Mux(lfsr[0], (lfsr >> 1) ^ 0x80200003, lfsr >> 1))
         acc_sink, acc_source = accelerator(m, self.manifest)
-        width = self.manifest.sink.width
+        width = self.manifest.sink.bits
         m.d.comb += [
             acc_sink.payload.eq(Cat(lfsr[i % 32] for i in range(width))),
             acc_sink.valid.eq(lfsr[3]),

@@ -12,6 +12,8 @@ formats, folding, cycles, resource estimate) for the report and the manifest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, partial
+from typing import Callable
 
 from ..errors import PassError
 from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit, estimate_mvu,
@@ -19,7 +21,7 @@ from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, Thresho
 from ..ir import Bipolar, Graph, Int, MatVec, MultiThreshold, Op, Output, Requant, Wdf, verify
 from ._wdf import lower_wdf_op
 
-__all__ = ["Lowered", "LayerInfo", "lower", "stream_format"]
+__all__ = ["Lowered", "LayerInfo", "lower", "plan", "stream_format"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,20 @@ class LayerInfo:
 
 @dataclass
 class Lowered:
-    """A graph turned into hardware: the top component, its stream formats and layer summaries."""
-    top: Chain
+    """A graph turned into hardware: its stages, stream formats and layer summaries.
+
+    The stages are kept as constructors, so a plan (:func:`plan`) costs no
+    Amaranth objects until :attr:`top` is asked for.
+    """
+    stages: list[Callable[[], object]]
     sink: StreamFormat
     source: StreamFormat
     layers: list[LayerInfo] = field(default_factory=list)
+
+    @cached_property
+    def top(self) -> Chain:
+        """The design: the stages chained sink to source."""
+        return Chain([make() for make in self.stages])
 
     @property
     def cycles_per_frame(self) -> int:
@@ -88,6 +99,13 @@ def _activation(op: Op | None) -> dict:
 
 def lower(graph: Graph) -> Lowered:
     """Map a streamlined graph onto HDL components (PassError for ops hardware cannot run)."""
+    lowered = plan(graph)
+    lowered.top   # build the components now, so a generator's refusal surfaces here
+    return lowered
+
+
+def plan(graph: Graph) -> Lowered:
+    """The hardware plan of a streamlined graph (units, formats, estimates) without building it."""
     types = verify(graph)
     ops = list(graph.ops)
     stages, layers = [], []
@@ -109,7 +127,7 @@ def lower(graph: Graph) -> Lowered:
                           bias=None if op.bias is None else op.bias.array.tolist(),
                           pe=op.pe, simd=op.simd, **_fmt_kwargs("in", in_t.fmt),
                           **_fmt_kwargs("w", op.wfmt), **_activation(act))
-            stages.append(MatVecUnit(**kwargs))
+            stages.append(partial(MatVecUnit, **kwargs))
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
             est = estimate_mvu(rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd,
                                in_width=stream_format(in_t.fmt, 1).width,
@@ -125,8 +143,8 @@ def lower(graph: Graph) -> Lowered:
             if not isinstance(in_t.fmt, Int):
                 raise PassError(f"lower: {op.where}: input format {in_t.fmt} cannot be thresholded in hardware")
             out_t = types[op.name]
-            stages.append(ThresholdUnit(n=in_t.n, in_width=in_t.fmt.width, in_signed=bool(in_t.fmt.signed),
-                                        **_activation(op)))
+            stages.append(partial(ThresholdUnit, n=in_t.n, in_width=in_t.fmt.width,
+                                  in_signed=bool(in_t.fmt.signed), **_activation(op)))
             n_thr = op.levels if isinstance(op, MultiThreshold) else 1
             layers.append(LayerInfo(name=op.name, kind=op.opcode, ops=(op.name,), rows=in_t.n, cols=1,
                                     pe=in_t.n, simd=1, cycles=1, in_fmt=str(in_t.fmt), w_fmt="-",
@@ -138,7 +156,7 @@ def lower(graph: Graph) -> Lowered:
             i += 1
         elif isinstance(op, Wdf):
             stage, info = lower_wdf_op(op, in_t)
-            stages.append(stage)
+            stages.append(lambda stage=stage: stage)
             layers.append(LayerInfo(name=op.name, ops=(op.name,), src=op.src, **info))
             i += 1
         else:
@@ -148,5 +166,5 @@ def lower(graph: Graph) -> Lowered:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
     out_t = types[graph.output.name]
-    return Lowered(top=Chain(stages), sink=stream_format(in_t.fmt, in_t.n),
+    return Lowered(stages=stages, sink=stream_format(in_t.fmt, in_t.n),
                    source=stream_format(out_t.fmt, out_t.n), layers=layers)

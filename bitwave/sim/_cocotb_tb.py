@@ -36,7 +36,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from ..compile import load_build
+from ..build_folder import load_build
 from ..ir import Interpreter, quantise_input
 from ..hdl import StreamFormat
 
@@ -164,8 +164,9 @@ class Checker:
 async def stream_with_backpressure(dut):
     """Every frame of the configured subset, at every stall rate: exact outputs, in order."""
     cfg = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
-    manifest, graph, ds = load_build(cfg["build_dir"])
-    in_port, out_port = StreamFormat(**manifest["sink"]), StreamFormat(**manifest["source"])
+    build = load_build(cfg["build_dir"])
+    manifest, graph, ds = build.manifest, build.graph, build.dataset
+    in_port, out_port = manifest.sink, manifest.source
     codes = quantise_input(graph.input, ds.inputs[:cfg["frames"]])
     model = GoldenModel(graph, out_port)
     expected = model.predict(codes)
@@ -180,8 +181,8 @@ async def stream_with_backpressure(dut):
     dut.rst.value = 0
     cocotb.start_soon(monitor.run())
 
-    per_frame = int(manifest["cycles_per_frame"]) + 2
-    latency = int(manifest.get("latency") or 0)
+    per_frame = manifest.cycles_per_frame + 2
+    latency = manifest.latency or 0
     results = []
     for p_in, p_out in cfg["rates"]:
         phase = PhaseResult(p_in, p_out, len(codes))

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..compile import load_build
+from ..build_folder import load_build
 from ..errors import SimMismatchError, ToolchainError
 from ._verilator import cache_dir, ensure_verilator_on_path
 
@@ -99,12 +99,13 @@ def run_cocotb(build_dir: str | Path, *, rates=DEFAULT_RATES, frames: int | None
     """
     from cocotb_tools.runner import get_runner
     d = Path(build_dir).resolve()
-    manifest, graph, ds = load_build(d)
+    build = load_build(d)
+    ds = build.dataset
     if ds is None:
         raise SimMismatchError(f"{d}: no dataset.npz to drive the testbench with; compile with example inputs")
     n = min(len(ds.inputs), DEFAULT_FRAMES if frames is None else frames)
-    top = manifest["top"]
-    folder = build_cocotb((d / manifest["verilog"]).read_text(), top, log=log)
+    top = build.manifest.top
+    folder = build_cocotb(build.verilog, top, log=log)
     out = d / "cocotb"
     out.mkdir(exist_ok=True)
     result = out / "result.json"

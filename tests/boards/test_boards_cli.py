@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bitwave.boards import (get_target, load_manifest, pack_frame, selftest_expected, target_folder,
-                            unpack_frame, write_selftest_build)
+from bitwave.boards import get_target, selftest_expected, target_folder, write_selftest_build
+from bitwave.build_folder import BuildManifest
 from bitwave.boards._cli import boards_cmd, flash_cmd, run_cmd
 from bitwave.errors import BoardError
 
@@ -30,7 +30,7 @@ def test_flash_errors_reach_the_caller_as_board_errors(tmp_path):
 
 
 def _serve_selftest(folder, master):
-    manifest = load_manifest(folder)
+    manifest = BuildManifest.load(folder)
     n_in = manifest.sink.nbytes
 
     def serve():
@@ -42,8 +42,8 @@ def _serve_selftest(folder, master):
                 return
             while len(buf) >= n_in:
                 frame, buf = buf[:n_in], buf[n_in:]
-                result = selftest_expected([unpack_frame(frame, manifest.sink)])[0]
-                os.write(master, pack_frame(result, manifest.source))
+                result = selftest_expected([manifest.sink.from_bytes(frame)])[0]
+                os.write(master, manifest.source.to_bytes(result))
     threading.Thread(target=serve, daemon=True).start()
 
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from bitwave.boards import (load_manifest, pack_frame, run_on_board, selftest_expected,
-                            unpack_frame, write_selftest_build)
+from bitwave.boards import run_on_board, selftest_expected, write_selftest_build
+from bitwave.build_folder import BuildManifest
 from bitwave.errors import BoardError
 
 
@@ -15,7 +15,7 @@ class FakeBoard:
     """Answers each complete frame on a pty with the self-test result; tracks frames in flight."""
 
     def __init__(self, folder, *, answer=True):
-        self.manifest = load_manifest(folder)
+        self.manifest = BuildManifest.load(folder)
         self.master, slave = os.openpty()
         self.port = os.ttyname(slave)
         self.slave = slave
@@ -35,8 +35,8 @@ class FakeBoard:
             self.max_pending = max(self.max_pending, len(buf) // n_in)
             while len(buf) >= n_in and self.answer:
                 frame, buf = buf[:n_in], buf[n_in:]
-                result = selftest_expected([unpack_frame(frame, self.manifest.sink)])[0]
-                os.write(self.master, pack_frame(result, self.manifest.source))
+                result = selftest_expected([self.manifest.sink.from_bytes(frame)])[0]
+                os.write(self.master, self.manifest.source.to_bytes(result))
 
     def close(self):
         os.close(self.slave)

@@ -1,5 +1,6 @@
 """Build plans as data, and the build/report logic driven by fake yosys/nextpnr/pack tools."""
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -8,7 +9,9 @@ import pytest
 
 from bitwave.boards import build, plan_build, read_report, write_selftest_build
 from bitwave.boards._report import overflow_from_nextpnr_log
+from bitwave.build_folder import BuildManifest, Layer
 from bitwave.errors import BoardError, ToolchainError
+from bitwave.hdl import Resources
 
 
 @pytest.fixture(scope="module")
@@ -209,10 +212,10 @@ def test_progress_events_and_first_use_note(selftest, fake_tools, tmp_path):
 def test_not_fit_message_states_the_folding(tmp_path):
     from bitwave.boards._report import not_fit_error
     folder = write_selftest_build(tmp_path)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["layers"] = [{"name": "fc1", "pe": 1, "simd": 2, "estimate": {"lut": 3000}},
-                          {"name": "fc2", "pe": 1, "simd": 1, "estimate": {"lut": 4000}}]
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    manifest = BuildManifest.load(folder)
+    layers = tuple(Layer(name, "matvec", (name,), 64, 64, 1, simd, 64 * 64 // simd, estimate=Resources(lut=lut))
+                   for name, simd, lut in (("fc1", 2, 3000), ("fc2", 1, 4000)))
+    dataclasses.replace(manifest, layers=layers).save(folder)
     plan = plan_build(folder, "icebreaker")
     message = str(not_fit_error(plan, {"ICESTORM_LC": (7000, 5280)}, folder / "x.log"))
     assert ("the biggest layer is fc2 (pe=1, simd=1, estimate 4000 LUT); it is already fully "

@@ -8,9 +8,8 @@ from click.testing import CliRunner
 
 from bitwave.boards._uartsim import simulate_uart
 from bitwave.cli import cli
-from bitwave.compile import load_build
+from bitwave.build_folder import load_build
 from bitwave.ir import Interpreter, quantise_input
-from bitwave.lower import from_hw, to_hw
 
 pytestmark = pytest.mark.sim
 
@@ -23,14 +22,15 @@ def test_hundred_digits_frames_through_the_serial_line_match_the_reference(tmp_p
     run = CliRunner().invoke(cli, ["compile", f"{EXAMPLE}:digits", "-o", str(build),
                                    "--clock-mhz", "12"])
     assert run.exit_code == 0, run.output
-    manifest, graph, ds = load_build(build)
+    b = load_build(build)
+    graph, ds = b.graph, b.dataset
     codes = quantise_input(graph.input, ds.inputs[:100])
     interp = Interpreter(graph)
     want = interp.output(codes, codes=True)
-    frames = to_hw(codes, graph.input.fmt).tolist()
+    frames = b.manifest.sink.encode(codes).tolist()
     result = simulate_uart(build, frames, divisor=8)
     assert not result.overrun
-    got = from_hw(np.array(result.outputs), interp.types[graph.output.name].fmt)
+    got = b.manifest.source.decode(np.array(result.outputs))
     assert got.shape == want.shape == (100, 10)
     assert np.array_equal(got, want)
     # The classifier is right on these frames, so the comparison is not vacuous.

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from bitwave.cli import main
-from bitwave.compile import load_build
+from bitwave.build_folder import BuildManifest, load_build
 from bitwave.ir import Interpreter, quantise_input
-from bitwave.lower import from_hw, to_hw
 from bitwave.verify import build_sim
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -42,10 +41,10 @@ def fails(argv, capsys) -> str:
 
 def rtl_outputs(build: Path) -> np.ndarray:
     """Stream the build's whole dataset through its Verilog; IR output codes."""
-    manifest, graph, ds = load_build(build)
-    codes = quantise_input(graph.input, ds.inputs)
-    res = build_sim(build, manifest).run(to_hw(codes, graph.input.fmt))
-    return from_hw(res.outputs, Interpreter(graph).types[graph.output.name].fmt)
+    b = load_build(build)
+    codes = quantise_input(b.graph.input, b.dataset.inputs)
+    res = build_sim(build, b.manifest).run(b.manifest.sink.encode(codes))
+    return b.manifest.source.decode(res.outputs)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +64,7 @@ def test_python_model_compiles_and_verifies_bit_exact(built, capsys):
     # 4-bit QAT within 2 points of float on the held-out split, and the RTL agrees with the reference.
     assert acc["quantised"]["test"] >= acc["float"]["test"] - 0.02
     assert rtl["accuracy"]["all"] == acc["quantised"]["all"]
-    manifest = json.loads((built / "manifest.json").read_text())
-    assert manifest["cycles_per_frame"] == 64
+    assert BuildManifest.load(built).cycles_per_frame == 64
     assert {"bitwave_top.v", "model.onnx", "report.md", "graph.txt"} <= {p.name for p in built.iterdir()}
     assert len(list((built / "ir").glob("*.txt"))) == 4
 

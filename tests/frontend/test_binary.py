@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from bitwave.compile import CompileOptions, Dataset, compile_graph
+from bitwave.compile import CompileOptions, compile_graph
+from bitwave.dataset import Dataset
 from bitwave.errors import FrontendError
 from bitwave.frontend import binarize, import_model, train_classifier
 from bitwave.ir import Bipolar, Int, Interpreter, MatVec, MultiThreshold, quantise_input

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bitwave.build_folder import BuildManifest
 from bitwave.compile import CompileOptions, compile_graph
 
 sys.path.insert(0, str(Path(__file__).parent))   # the suite imports test files by path only
@@ -23,8 +24,8 @@ def test_cli_svd_split_then_quantise_1bit_verifies_bit_exactly(tmp_path):
                           "-p", "svd-split{energy=0.01},quantise-1bit"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "quantise-1bit: fc2: 64×64 weights binarised" in run.stderr
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["pipeline"][:2] == ["svd-split{energy=0.01}", "quantise-1bit"]
+    manifest = BuildManifest.load(out)
+    assert manifest.pipeline[:2] == ("svd-split{energy=0.01}", "quantise-1bit")
     run = subprocess.run([BITWAVE, "verify", str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "frames: 1797" in run.stdout and "mismatches: 0" in run.stdout
@@ -40,10 +41,10 @@ def test_report_shows_costs_before_and_after_the_split(tmp_path):
     assert before["weight_bits"] - after["weight_bits"] == 8 * 2 * (32 * 32 - 2 * 4 * 32)
     assert before["cycles_per_frame"] == 32 * 32 and after["cycles_per_frame"] == 4 * 32
     assert after["lut"] != before["lut"]
-    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
-    layers = {L["name"]: L for L in manifest["layers"]}
-    assert layers["fc1_v"]["macs"] == 4 * 32 and layers["fc1"]["weight_bits"] == 32 * 4 * 8
-    assert manifest["macs"] == after["macs"]
+    manifest = res.manifest
+    layers = {L.name: L for L in manifest.layers}
+    assert layers["fc1_v"].macs == 4 * 32 and layers["fc1"].weight_bits == 32 * 4 * 8
+    assert manifest.macs == after["macs"]
     text = (tmp_path / "b" / "report.md").read_text()
     assert "## Low-rank split: before → after" in text
     assert f"| without svd-split | {before['macs']} | {before['weight_bits']} |" in text

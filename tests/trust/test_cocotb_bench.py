@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from bitwave.cli import main
-from bitwave.compile import CompileOptions, Dataset, compile_graph, load_build
+from bitwave.build_folder import load_build
+from bitwave.compile import CompileOptions, compile_graph
+from bitwave.dataset import Dataset
 from bitwave.ir import Graph, Input, Int, MatVec, MultiThreshold, Output
 from bitwave.hdl import StreamFormat
 from bitwave.sim._cocotb_tb import Checker, PhaseResult
@@ -51,12 +53,12 @@ def test_correct_build_passes_at_every_stall_rate_also_from_the_cli(tmp_path, ca
 def overwriting_stage(manifest) -> str:
     """A hand-written bitwave_top with the classic bug: it ignores source.ready, so a stalled
     output is overwritten by the next frame (frames lost, payload changing while stalled)."""
-    i, o = manifest["sink"], manifest["source"]
+    i, o = manifest.sink, manifest.source
     parts = []
-    for k in range(i["elems"]):
-        x = f"sink__payload[{k * i['width'] + i['width'] - 1}:{k * i['width']}]"
-        pad = o["width"] - i["width"]
-        sign = f"{{{pad}{{sink__payload[{k * i['width'] + i['width'] - 1}]}}}}, " if pad else ""
+    for k in range(i.elems):
+        x = f"sink__payload[{k * i.width + i.width - 1}:{k * i.width}]"
+        pad = o.width - i.width
+        sign = f"{{{pad}{{sink__payload[{k * i.width + i.width - 1}]}}}}, " if pad else ""
         parts.append(f"{sign}{x}")
     out = ", ".join(reversed(parts))
     return f"""module bitwave_top(input clk, input rst,
@@ -79,8 +81,8 @@ def test_design_that_overwrites_under_backpressure_is_caught(tmp_path):
                Output("y", input="id")))
     ds = Dataset(np.random.default_rng(2).integers(-8, 8, (40, 3)).astype(float))
     compile_graph(g, tmp_path / "b", dataset=ds)
-    manifest, _, _ = load_build(tmp_path / "b")
-    (tmp_path / "b" / manifest["verilog"]).write_text(overwriting_stage(manifest))
+    manifest = load_build(tmp_path / "b").manifest
+    (tmp_path / "b" / manifest.verilog).write_text(overwriting_stage(manifest))
     summary = run_cocotb(tmp_path / "b", rates=((0.0, 0.0), (0.0, 0.6)), frames=40)
     calm, stalled = summary["per_rate"]
     assert calm["mismatches"] == 0, "without stalls the stage is correct"

@@ -14,7 +14,9 @@ import pytest
 
 import bitwave.hdl._mvu as mvu_module
 import bitwave.verify as verify_module
-from bitwave.compile import TOP, CompileOptions, Dataset, compile_graph, load_build
+from bitwave.build_folder import TOP, load_build
+from bitwave.compile import CompileOptions, compile_graph
+from bitwave.dataset import Dataset
 from bitwave.fuzz import FuzzConfig, _Job, fuzz, rtl_failures
 from bitwave.hdl import emit_verilog
 from bitwave.ir import Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output, parse_graph, quantise_input
@@ -103,9 +105,10 @@ def faulty_build(tmp_path_factory):
     g, ds = two_layer_model()
     out = tmp_path_factory.mktemp("faulty") / "build"
     compile_graph(g, out, CompileOptions(target_cycles=4), dataset=ds)
-    manifest, final, ds = load_build(out)
+    build = load_build(out)
+    manifest, final, ds = build.manifest, build.graph, build.dataset
     where, mutate = off_by_one(final, quantise_input(final.input, ds.inputs[:32]))
-    (out / manifest["verilog"]).write_text(emit_verilog(lower(mutate(final)).top, name=TOP))
+    (out / manifest.verilog).write_text(emit_verilog(lower(mutate(final)).top, name=TOP))
     return out, mutate, where
 
 
@@ -120,7 +123,8 @@ def test_verify_build_counts_and_localises_the_faulty_layer(faulty_build, monkey
     _same_lowering_bug(monkeypatch, mutate)
     res = verify_build(out, waveform_on_mismatch=False)
     assert res.mismatches > 0
-    _, graph, ds = load_build(out)
+    build = load_build(out)
+    graph, ds = build.graph, build.dataset
     codes = quantise_input(graph.input, ds.inputs)
     assert localise_mismatch(graph, codes, res.first_mismatch) == "fc1"
 

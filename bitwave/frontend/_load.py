@@ -1,0 +1,76 @@
+"""The MODEL argument of the command line: a QONNX file or ``file.py:function``, to a graph."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..dataset import Dataset
+from ..errors import BitwaveError, FrontendError
+from ..ir import Graph
+from ._brevitas import import_model
+from ._bundle import ModelBundle, load_model_spec
+from ._qonnx import import_qonnx
+from ._wdf_import import import_wdf, is_wdf_model
+
+__all__ = ["LoadedModel", "load_model"]
+
+
+@dataclass
+class LoadedModel:
+    """An imported model: its graph, the samples to verify it with, and what it came from."""
+    graph: Graph
+    dataset: Dataset | None
+    name: str
+    seconds: float
+    qonnx: bytes | None = None   # the QONNX export of a Python model, kept in the build folder
+
+
+def load_model(model: str, data: str | None = None, *,
+               log: Callable[[str], None] = lambda s: None) -> LoadedModel:
+    """Import ``model`` (a QONNX ``.onnx`` file or ``file.py:function``).
+
+    A Python model is exported to QONNX on the way in; those bytes come back as
+    ``qonnx`` so the same model can be compiled from the file.  ``data`` (an
+    ``.npz`` with ``inputs`` and optionally ``labels``) replaces the model's own samples.
+    """
+    t0 = time.monotonic()
+    qonnx = None
+    ds = None
+    if model.endswith(".onnx"):
+        graph = import_qonnx(model)
+        name = Path(model).stem
+    else:
+        bundle = load_model_spec(model)
+        if is_wdf_model(bundle.model):
+            log(f"importing {bundle.name}: a wave-digital-filter model, read directly")
+            graph = import_wdf(bundle.model, bundle.inputs)
+        else:
+            log(f"importing {bundle.name} through Brevitas' QONNX export")
+            with tempfile.TemporaryDirectory(prefix="bitwave-qonnx-") as tmp:
+                graph = import_model(bundle.model, bundle.inputs[:1], qonnx_path=Path(tmp) / "model.onnx")
+                qonnx = (Path(tmp) / "model.onnx").read_bytes()
+        ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _float_outputs(bundle))
+        name = bundle.name
+    if data is not None:
+        try:
+            loaded = Dataset.load(data)
+        except BitwaveError as e:   # "PATH: cannot read …", said of the option
+            raise FrontendError(f"--data {e}") from None
+        ds = Dataset(loaded.inputs, loaded.labels)
+    if ds is not None and (ds.inputs.ndim != 2 or ds.inputs.shape[1] != graph.input.n):
+        raise FrontendError(f"data: inputs have shape {ds.inputs.shape}, the model expects (N, {graph.input.n})")
+    return LoadedModel(graph, ds, name, time.monotonic() - t0, qonnx)
+
+
+def _float_outputs(bundle: ModelBundle) -> np.ndarray | None:
+    if bundle.float_model is None:
+        return None
+    with torch.no_grad():
+        return bundle.float_model(torch.as_tensor(bundle.inputs, dtype=torch.float32)).numpy()
