@@ -30,9 +30,10 @@ import numpy as np
 import torch
 
 from bitwave.frontend.wdf_torch import DiodeClipper
-from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree,
-                            fixed_snr_db, multitone, quantise_wdf, run_fixed, simulate)
+from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree, run_fixed,
+                            simulate)
 from bitwave.lower import lower_wdf
+from bitwave.passes.quantise_wdf import fixed_snr_db, multitone, quantise_wdf
 
 FS = 48_000.0
 R, C = 2.2e3, 10e-9

@@ -28,9 +28,10 @@ from torch import nn
 from bitwave.frontend import ModelBundle
 from bitwave.frontend.wdf_torch import DiodeClipper
 from bitwave.hdl._emit import emit_verilog
-from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree,
-                            fixed_snr_db, multitone, quantise_wdf, run_fixed, simulate)
+from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree, run_fixed,
+                            simulate)
 from bitwave.lower import lower_wdf
+from bitwave.passes.quantise_wdf import fixed_snr_db, multitone, quantise_wdf
 
 FS = 48_000.0
 

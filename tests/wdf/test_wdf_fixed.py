@@ -10,8 +10,9 @@ from bitwave.errors import PassError, VerifyError
 from bitwave.ir import Fixed, Overflow, Rounding
 from bitwave.ir.wdf import (
     DEFAULT_WORD_LENGTH, Capacitor, DiodePair, Inductor, Open, Parallel, Probe, ResistiveSource,
-    Series, WdfFixed, WdfTree, _pwl_locate, _pwl_root, fixed_snr_db, multitone, port_resistance,
-    pwl_breakpoints, pwl_max_error, quantise_wdf, run_fixed, simulate)
+    Series, WdfTree, port_resistance, pwl_breakpoints, run_fixed, simulate)
+from bitwave.ir.wdf._fixed import _pwl_locate, _pwl_root
+from bitwave.passes.quantise_wdf import fixed_snr_db, multitone, pwl_max_error, quantise_wdf
 
 FS = 48_000.0
 R, C, IS, VT = 2.2e3, 10e-9, 2.52e-9, 45.3e-3

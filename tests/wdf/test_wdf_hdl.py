@@ -14,8 +14,9 @@ from bitwave.hdl._emit import emit_verilog
 from bitwave.hdl._wdf import WdfCore
 from bitwave.ir import Fixed, Overflow, Rounding
 from bitwave.ir.wdf import (Capacitor, DiodePair, Inductor, Parallel, ResistiveSource, Series,
-                            WdfTree, multitone, pwl_breakpoints, quantise_wdf, run_fixed,
-                            diode_pair_reflect, port_resistance)
+                            WdfTree, pwl_breakpoints, run_fixed, diode_pair_reflect,
+                            port_resistance)
+from bitwave.passes.quantise_wdf import multitone, quantise_wdf
 from bitwave.lower import lower_wdf, wdf_core_params
 
 FS = 48_000.0
@@ -186,17 +187,17 @@ def _estimate(word_length=None, channels=1):
     core = lower_wdf(quantise_wdf(tree(), word_length=word_length))
     bank = WdfBank([core] * channels)
     core._MustUse__silence = bank._MustUse__silence = True   # priced, never elaborated
-    return estimate_wdf(bank)
+    return estimate_wdf(bank).resources
 
 
 def test_bank_estimate_plans_dsps_within_the_up5k_budget():
     one = _estimate()
     # 25-bit operands: two 16-bit slices each; coefficient 2×2 slices, interpolation 2×1.
-    assert (one["dsp"], one["bram"] > 0) == (6, True)
+    assert (one.dsp, one.bram > 0) == (6, True)
     two = _estimate(channels=2)
-    assert two["dsp"] == 0 and two["lut"] > 2 * one["lut"]   # 12 DSPs > 8: soft multipliers
+    assert two.dsp == 0 and two.lut > 2 * one.lut   # 12 DSPs > 8: soft multipliers
     small = _estimate(word_length=12)
-    assert (small["dsp"], small["bram"]) == (2, 0)         # 17-bit: the 1-bit slice stays in LUTs
+    assert (small.dsp, small.bram) == (2, 0)         # 17-bit: the 1-bit slice stays in LUTs
 
 
 def test_bank_rejects_bad_cores():

@@ -12,10 +12,10 @@ from bitwave.errors import PassError, VerifyError
 from bitwave.hdl import WdfBank, WdfCore
 from bitwave.ir import (Fixed, Graph, Input, Int, Interpreter, Output, Real, Wdf, parse_graph,
                         print_graph, verify)
-from bitwave.ir.wdf import multitone, run_fixed, simulate
+from bitwave.ir.wdf import run_fixed, simulate
 from bitwave.passes import PassManager, parse_pipeline
 from bitwave.lower import lower
-from bitwave.passes.quantise_wdf import QuantiseWdf
+from bitwave.passes.quantise_wdf import QuantiseWdf, multitone
 
 FS = 48_000.0
 GOLDEN = Path(__file__).parent.parent / "golden" / "quantise_wdf_tiny.txt"
@@ -145,7 +145,7 @@ def test_lowered_bank_matches_the_interpreter():
     assert layer.estimate.resources.bram >= 0 and layer.estimate.resources.lut > 0
     codes = np.rint(audio(40, 2, peak=3.0) * 2.0 ** 10).astype(np.int64)
     want = Interpreter(g).output(codes, codes=True)
-    top, w = low.top, low.in_port.width
+    top, w = low.top, low.sink.width
     got = []
 
     async def bench(ctx):
@@ -156,14 +156,14 @@ def test_lowered_bank_matches_the_interpreter():
             await ctx.tick().until(top.sink.ready)
             ctx.set(top.sink.valid, 0)
             *_, payload = await ctx.tick().sample(top.source.payload).until(top.source.valid)
-            ow = low.out_port.width
+            ow = low.source.width
             got.append([((payload >> (c * ow)) & ((1 << ow) - 1)) for c in range(2)])
 
     sim = Simulator(top)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    ow = low.out_port.width
+    ow = low.source.width
     got = np.array(got)
     got = np.where(got >= 1 << (ow - 1), got - (1 << ow), got)
     np.testing.assert_array_equal(got, want)

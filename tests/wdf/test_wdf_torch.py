@@ -8,8 +8,8 @@ import torch
 
 from bitwave.errors import FrontendError
 from bitwave.frontend.wdf_torch import DiodeClipper, RCLowpass, wdf_recurrence
-from bitwave.ir.wdf import (Capacitor, DiodePair, Open, Parallel, ResistiveSource, WdfTree,
-                            multitone, simulate)
+from bitwave.ir.wdf import Capacitor, DiodePair, Open, Parallel, ResistiveSource, WdfTree, simulate
+from bitwave.passes.quantise_wdf import multitone
 
 FS = 48_000.0
 R, C, IS, VT = 2.2e3, 10e-9, 2.52e-9, 45.3e-3

@@ -4,11 +4,12 @@ sweep, bit for bit against run_fixed, with and without random stalls."""
 import numpy as np
 import pytest
 
+from bitwave.hdl import StreamFormat
 from bitwave.hdl._emit import emit_verilog
-from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree, multitone,
-                            quantise_wdf, run_fixed)
+from bitwave.ir.wdf import Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree, run_fixed
 from bitwave.lower import lower_wdf
-from bitwave.sim import PortSpec, StreamSim
+from bitwave.passes.quantise_wdf import multitone, quantise_wdf
+from bitwave.sim import StreamSim
 
 pytestmark = pytest.mark.sim
 
@@ -22,8 +23,8 @@ def built():
     spec = quantise_wdf(tree)
     core = lower_wdf(spec)
     sim = StreamSim.build(emit_verilog(core, name="wdf_top"), top="wdf_top",
-                          in_port=PortSpec(1, spec.input.width, True),
-                          out_port=PortSpec(1, spec.output.width, True))
+                          sink=StreamFormat(1, spec.input.width, True),
+                          source=StreamFormat(1, spec.output.width, True))
     return spec, core, sim
 
 

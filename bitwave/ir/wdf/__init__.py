@@ -1,0 +1,29 @@
+"""Wave digital filters: trees described as data, a float64 reference and fixed-point semantics.
+
+* :mod:`._tree`: the circuit (adapted one-ports and adaptors under one root) as
+  validated frozen dataclasses, :class:`WdfTree`;
+* :mod:`._float`: :func:`simulate`, the float64 reference, and the diode roots;
+* :mod:`._fixed`: :class:`WdfFixed`, the fixed-point form of a clipper-class
+  tree, and :func:`run_fixed`, its bit-exact golden model.
+
+Finding a :class:`WdfFixed` for a tree (the word-length search) is a pass:
+:func:`bitwave.passes.quantise_wdf.quantise_wdf`.
+"""
+
+from ._fixed import DEFAULT_WORD_LENGTH, Probe, WdfFixed, pwl_breakpoints, run_fixed
+from ._float import diode_pair_reflect, diode_reflect, simulate
+from ._tree import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
+                    ResistiveSource, Resistor, RootSolver, Series, Short, WdfTree,
+                    port_resistance)
+
+__all__ = [
+    # tree description
+    "Resistor", "Capacitor", "Inductor", "ResistiveSource",
+    "Series", "Parallel", "Inverter",
+    "IdealSource", "Short", "Open", "Diode", "DiodePair", "RootSolver",
+    "WdfTree", "port_resistance", "simulate",
+    # nonlinear roots as functions
+    "diode_pair_reflect", "diode_reflect",
+    # fixed point
+    "Probe", "WdfFixed", "run_fixed", "pwl_breakpoints", "DEFAULT_WORD_LENGTH",
+]
