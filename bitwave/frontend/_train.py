@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import FrontendError
+
 __all__ = ["train_classifier", "accuracy"]
 
 
@@ -31,12 +33,15 @@ def train_classifier(model: nn.Module, X, y, *, epochs: int = 60, lr: float = 1e
     Leaves the model in eval mode.
     """
     if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(f"epochs, batch_size and lr must be positive, not {epochs}, {batch_size}, {lr}")
+        raise FrontendError(f"train_classifier: epochs, batch_size and lr must be positive, not {epochs}, "
+                            f"{batch_size}, {lr}; pass e.g. epochs=60, batch_size=64, lr=1e-2")
     if threads not in (1, 2):
-        raise ValueError(f"threads must be 1 or 2, not {threads!r}")
+        raise FrontendError(f"train_classifier: threads must be 1 or 2, not {threads!r}; the machines are "
+                            "shared, so leave it at 1 (the fastest for small models) or pass 2")
     X, y = _tensor(X, torch.float32), _tensor(y, torch.long)
     if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        raise FrontendError(f"train_classifier: X has {len(X)} samples but y has {len(y)}; "
+                            "pass one label per sample (y of shape (N,))")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -116,11 +116,11 @@ def test_accuracy_counts_argmax_hits():
 
 
 def test_training_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="X has 3 samples but y has 2"):
+    with pytest.raises(FrontendError, match="X has 3 samples but y has 2"):
         train_classifier(small_net(0), np.zeros((3, 5)), [0, 1], epochs=1)
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(FrontendError, match="must be positive"):
         train_classifier(small_net(0), np.zeros((3, 5)), [0, 1, 2], epochs=0)
-    with pytest.raises(ValueError, match="threads must be 1 or 2, not 8"):
+    with pytest.raises(FrontendError, match="threads must be 1 or 2, not 8"):
         train_classifier(small_net(0), np.zeros((3, 5)), [0, 1, 2], threads=8)
 
 
