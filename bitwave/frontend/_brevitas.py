@@ -29,7 +29,8 @@ from torch import nn
 
 from ..errors import FrontendError
 from ..ir import Graph
-from ._qonnx import _INTERNAL_ATTRS, MAX_BIAS_BITS, MAX_BITS, import_qonnx
+from ._bundle import source_location
+from ._qonnx import _INTERNAL_ATTRS, MAX_BIAS_BITS, MAX_BITS, import_qonnx, locate
 
 __all__ = ["import_model", "SUPPORTED_MODULES"]
 
@@ -62,14 +63,30 @@ def _is_library_class(mod: nn.Module) -> bool:
     return type(mod).__module__.split(".")[0] in ("torch", "brevitas")
 
 
-def _check_modules(model: nn.Module):
+def _locations(model: nn.Module) -> dict[str, str]:
+    """Module path ('' for the root) -> ``file.py:line`` where it was built, for the modules that know it."""
+    found = {}
+    for path, mod in model.named_modules():
+        where = source_location(mod)
+        if where is not None:
+            found[path] = where
+    return found
+
+
+def _named(path: str, locations: dict[str, str]) -> str:
+    """``fc2`` or ``fc2 at model.py:12`` (``<root>`` for the model itself)."""
+    where = locate(locations, path) if path else locations.get("")
+    return (path or "<root>") + (f" at {where}" if where else "")
+
+
+def _check_modules(model: nn.Module, locations: dict[str, str]):
     """Reject unsupported layers, bad bit widths and batch-norms without statistics, up front."""
     layers = _brevitas_layers()
     leaves = layers + (nn.BatchNorm1d, nn.Flatten, nn.Dropout, nn.Identity)
     containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
     def visit(mod: nn.Module, path: str):
-        where = path or "<root>"
+        where = _named(path, locations)
         if isinstance(mod, layers):
             _check_bits(mod, where)
         elif isinstance(mod, nn.BatchNorm1d):
@@ -101,7 +118,7 @@ def _check_bits(mod: nn.Module, where: str):
                                 f"{bits:g} is not supported; use 1 to {limit} bits")
 
 
-def _check_finite(model: nn.Module):
+def _check_finite(model: nn.Module, locations: dict[str, str]):
     for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, t in items:
             if t.is_floating_point() and not torch.isfinite(t).all():
@@ -110,7 +127,7 @@ def _check_finite(model: nn.Module):
                 cut = next((i for i, p in enumerate(parts[:-1]) if p in _INTERNAL_ATTRS), len(parts) - 1)
                 path, leaf = ".".join(parts[:cut]), ".".join(parts[cut:])
                 bad = int((~torch.isfinite(t)).sum())
-                raise FrontendError(f"frontend: module {path or '<root>'}: {kind} {leaf} contains NaN or "
+                raise FrontendError(f"frontend: module {_named(path, locations)}: {kind} {leaf} contains NaN or "
                                     f"Inf ({bad} of {t.numel()} values); fix or retrain the weights")
 
 
@@ -125,21 +142,23 @@ def _as_tensor(example_input) -> torch.Tensor:
     return x
 
 
-def _check_shapes(model: nn.Module, x: torch.Tensor):
+def _check_shapes(model: nn.Module, x: torch.Tensor, locations: dict[str, str]):
     """Run the model once; name the first linear layer whose input width is wrong."""
     from brevitas.nn import QuantLinear
     seen: list[str] = []
 
     def hook_for(path: str, mod: nn.Module):
+        layer = _named(path, locations)
+
         def hook(_mod, args):
             width = getattr(args[0], "value", args[0]).shape[-1]
             if width != mod.in_features:
                 if not seen:
                     raise FrontendError(
                         f"frontend: the example input has shape {tuple(x.shape)} but the model expects "
-                        f"(N, {mod.in_features}): its first layer {path} (QuantLinear) has "
+                        f"(N, {mod.in_features}): its first layer {layer} (QuantLinear) has "
                         f"in_features={mod.in_features}")
-                raise FrontendError(f"frontend: layer {path} (QuantLinear) has in_features={mod.in_features} "
+                raise FrontendError(f"frontend: layer {layer} (QuantLinear) has in_features={mod.in_features} "
                                     f"but receives {width} features from {seen[-1]}")
             seen.append(path)
         return hook
@@ -220,16 +239,19 @@ def import_model(model: nn.Module, example_input, *, qonnx_path: str | os.PathLi
     inputs; it fixes the input shape.  The model is checked first (supported
     layers, bit widths, finite weights, shapes), then exported to QONNX in a
     temporary file (also written to ``qonnx_path`` if given) and read by
-    :func:`import_qonnx`.  The model itself is not modified.
+    :func:`import_qonnx`.  The model itself is not modified.  Modules built
+    inside :func:`~bitwave.frontend.record_sources` (as :func:`load_model_spec`
+    does) are named with their ``file.py:line`` in errors and in each op's ``src``.
     """
     from brevitas.export import export_qonnx
 
     if not isinstance(model, nn.Module):
         raise FrontendError(f"frontend: expected a torch.nn.Module, not {type(model).__name__}")
-    _check_modules(model)
-    _check_finite(model)
+    locations = _locations(model)
+    _check_modules(model, locations)
+    _check_finite(model, locations)
     x = _as_tensor(example_input)
-    _check_shapes(model, x)
+    _check_shapes(model, x, locations)
     with tempfile.TemporaryDirectory(prefix="bitwave-") as tmp:
         path = os.path.join(tmp, "model.onnx")
         try:
@@ -244,7 +266,7 @@ def import_model(model: nn.Module, example_input, *, qonnx_path: str | os.PathLi
         proto = onnx.load(path)
         if qonnx_path is not None:
             onnx.save(proto, os.fspath(qonnx_path))
-    graph = import_qonnx(proto, label="frontend")
+    graph = import_qonnx(proto, label="frontend", locations=locations)
     n = math.prod(x.shape[1:])
     if graph.input.n != n:
         raise FrontendError(f"frontend: the imported graph reads {graph.input.n} features, "

@@ -1,11 +1,15 @@
-"""A model with its data, and loading one from a ``path/file.py:function`` spec."""
+"""A model with its data, loading one from a ``path/file.py:function`` spec, and where its layers are defined."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import os
 import sys
+import sysconfig
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +18,100 @@ from torch import nn
 
 from ..errors import FrontendError
 
-__all__ = ["ModelBundle", "load_checkpoint", "load_model_spec"]
+__all__ = ["ModelBundle", "load_checkpoint", "load_model_spec", "record_sources", "source_location"]
+
+# module -> "path/file.py:line" of the user's line that constructed it (see record_sources).
+_LOCATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_recording = 0                               # nesting depth of record_sources()
+_library_file: dict[str, bool] = {}          # co_filename -> is it torch/brevitas/bitwave/stdlib code?
+
+
+def _library_dirs() -> tuple[tuple[str, ...], str]:
+    """The package folders of torch, Brevitas and bitwave, and the standard library's."""
+    import brevitas
+    pkgs = (torch, brevitas, sys.modules[__name__.split(".")[0]])
+    return (tuple(os.path.join(os.path.realpath(os.path.dirname(m.__file__)), "") for m in pkgs),
+            os.path.join(os.path.realpath(sysconfig.get_paths()["stdlib"]), ""))
+
+
+def _is_library(filename: str, dirs: tuple[tuple[str, ...], str]) -> bool:
+    lib = _library_file.get(filename)
+    if lib is None:
+        pkgs, stdlib = dirs
+        real = os.path.realpath(filename)
+        lib = (filename.startswith("<frozen ") or real.startswith(pkgs)
+               or (real.startswith(stdlib) and "-packages" + os.sep not in real[len(stdlib):]))
+        _library_file[filename] = lib
+    return lib
+
+
+def _user_line(mod: nn.Module, dirs, cwd: str) -> str | None:
+    """``file.py:line`` of the first frame outside torch, Brevitas, bitwave and the standard library.
+
+    Frames of ``mod``'s own ``__init__`` (a user-defined nn.Module calling
+    ``super().__init__()``) are skipped too: its location is where it is built.
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if not _is_library(code.co_filename, dirs) and not (
+                code.co_name == "__init__" and code.co_varnames[:1] == ("self",)
+                and frame.f_locals.get("self") is mod):
+            path = os.path.abspath(code.co_filename)
+            if path.startswith(cwd):
+                path = os.path.relpath(path, cwd)
+            return f"{path}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def source_location(module: nn.Module) -> str | None:
+    """Where ``module`` was constructed (``"path/file.py:line"``), if it was built inside :func:`record_sources`.
+
+    The path is relative to the current directory when the file lies under it.
+    """
+    return _LOCATIONS.get(module)
+
+
+@contextlib.contextmanager
+def record_sources():
+    """Remember the user's ``file.py:line`` of every ``torch.nn.Module`` constructed inside.
+
+    Error messages then point at the line defining the layer at fault.
+    :func:`load_model_spec` does this for the spec's file; use it (as a
+    ``with`` block or a decorator) to build models in tests or notebooks::
+
+        with record_sources():
+            model = make_model()
+
+    It wraps ``torch.nn.Module.__init__`` while it runs and restores it after.
+    """
+    global _recording
+    if _recording:
+        _recording += 1
+        try:
+            yield
+        finally:
+            _recording -= 1
+        return
+    original = nn.Module.__init__
+    dirs, cwd = _library_dirs(), os.path.join(os.getcwd(), "")
+
+    @functools.wraps(original)
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self not in _LOCATIONS:
+            where = _user_line(self, dirs, cwd)
+            if where is not None:
+                _LOCATIONS[self] = where
+
+    nn.Module.__init__ = init
+    _recording = 1
+    try:
+        yield
+    finally:
+        _recording = 0
+        nn.Module.__init__ = original
 
 
 def _numpy(x) -> np.ndarray:
@@ -69,6 +166,8 @@ def load_model_spec(spec: str) -> ModelBundle:
     """Import ``path/file.py`` and call ``function()`` from a ``"path/file.py:function"`` spec.
 
     The function returns a :class:`ModelBundle` or a tuple ``(model, inputs[, labels])``.
+    Modules built while the file is imported and the function runs remember
+    their ``file.py:line`` (:func:`record_sources`) for error messages.
     """
     path, sep, func = str(spec).rpartition(":")
     if not sep or not path or not func:
@@ -83,7 +182,8 @@ def load_model_spec(spec: str) -> ModelBundle:
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[mod_name] = module  # so dataclasses and pickling inside the file work
     try:
-        loader_spec.loader.exec_module(module)
+        with record_sources():
+            loader_spec.loader.exec_module(module)
     except Exception as e:
         sys.modules.pop(mod_name, None)
         raise FrontendError(f"{spec}: importing {path} failed: {type(e).__name__}: {e}") from e
@@ -94,7 +194,8 @@ def load_model_spec(spec: str) -> ModelBundle:
         raise FrontendError(f"{spec}: {path} has no function {func!r}; it defines: "
                             f"{', '.join(found) or 'no public functions'}")
     try:
-        result = fn()
+        with record_sources():
+            result = fn()
     except FrontendError:
         raise
     except Exception as e:

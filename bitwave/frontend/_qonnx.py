@@ -113,6 +113,15 @@ def _module_path(node) -> str:
     return ""
 
 
+def locate(locations: dict[str, str], path: str) -> str | None:
+    """The ``file.py:line`` of module ``path`` or of the nearest enclosing module that has one (not the root)."""
+    while path:
+        if path in locations:
+            return locations[path]
+        path = path.rpartition(".")[0]
+    return None
+
+
 def _identifier(path: str, fallback: str) -> str:
     s = re.sub(r"\W", "_", path) or fallback
     if s[0].isdigit():
@@ -142,9 +151,10 @@ def _exact_format(lo: int, hi: int) -> Int | None:
 
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, label: str):
+    def __init__(self, model: onnx.ModelProto, label: str, locations: dict[str, str]):
         self.model = model
         self.label = label
+        self.locations = locations           # module path -> file.py:line of its definition
         self.consts: dict[str, object] = {}
         self.ops: list = []
         self.types: list = []
@@ -158,8 +168,15 @@ class _Importer:
     # -- messages -----------------------------------------------------------
     def where(self, node) -> str:
         path = _module_path(node)
-        return f"node {node.name or node.output[0]!r} ({node.op_type}" + (
-            f", module {path})" if path else ")")
+        at = locate(self.locations, path)
+        module = (f", module {path}" + (f" at {at}" if at else "")) if path else ""
+        return f"node {node.name or node.output[0]!r} ({node.op_type}{module})"
+
+    def src(self, node, role: str = "") -> str:
+        """An op's ``src``: the module path (or node name), and ``, file.py:line`` where known."""
+        path = _module_path(node)
+        at = locate(self.locations, path)
+        return (path or node.name) + role + (f", {at}" if at else "")
 
     def fail(self, node, message: str) -> FrontendError:
         return FrontendError(f"{self.label}: {self.where(node)}: {message}")
@@ -472,12 +489,12 @@ class _Importer:
             if not np.all(s == s[0]):
                 raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
             name = self.unique(_identifier(path or node.name, "input"))
-            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), src=path or node.name), node)
+            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), src=self.src(node)), node)
             return
         self.flush_affine()
         scale = s[0] if np.all(s == s[0]) else s
         name = self.unique(_identifier(path or node.name, "quant"))
-        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, src=path or node.name), node)
+        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, src=self.src(node)), node)
 
     def affine(self, node, mul, add, role: str = ""):
         mul = self.per_element(node, mul, "the multiplier")
@@ -490,14 +507,17 @@ class _Importer:
             return
         mul, add, parts = self.affine_pending
         self.affine_pending = None
-        paths = []
+        paths, srcs = [], []
         for node, role in parts:
             p = (_module_path(node) or node.name) + role
             if p and p not in paths:
                 paths.append(p)
+                srcs.append(self.src(node, role))
         base = _identifier(paths[-1], "affine") if paths else "affine"
-        self.emit(Affine(name=self.unique(base), input=self.ops[-1].name, mul=mul, add=add,
-                         src=", ".join(paths)), parts[-1][0])
+        # "fc1.bias, bn1" — or, with locations, "fc1.bias, m.py:3; bn1, m.py:4".
+        src = ("; " if srcs != paths else ", ").join(srcs)
+        self.emit(Affine(name=self.unique(base), input=self.ops[-1].name, mul=mul, add=add, src=src),
+                  parts[-1][0])
 
     def op_BatchNormalization(self, node):
         a = _attrs(node)
@@ -593,7 +613,7 @@ class _Importer:
                 bias_real = np.asarray(self.value(b), dtype=np.float64) * beta
         name = self.unique(_identifier(path or node.name, "matvec"))
         self.emit(MatVec(name=name, input=self.ops[-1].name, weight=w.codes, wfmt=w.fmt, wscale=wscale,
-                         bias=bias_codes, src=path or node.name), node)
+                         bias=bias_codes, src=self.src(node)), node)
         self.feat = (rows,)
         if bias_real is not None:
             if not np.all(np.isfinite(bias_real)):
@@ -632,15 +652,20 @@ def _check_structure(model: onnx.ModelProto, label: str):
         known.update(node.output)
 
 
-def import_qonnx(source, *, label: str | None = None) -> Graph:
+def import_qonnx(source, *, label: str | None = None, locations: dict[str, str] | None = None) -> Graph:
     """Read a QONNX model (a file path or an ``onnx.ModelProto``) into an IR graph.
 
     The graph is the pre-streamlining chain ``Input, (MatVec, [Affine], [Quant])..., Output``
     with exact integer weight codes.  The network input is the flattened
     ``(N, n)`` sample in C order.  Raises :class:`FrontendError` naming the
     node, its op type and module for anything it cannot represent exactly.
+
+    ``locations`` maps PyTorch module paths (``"fc2"``) to where they are
+    defined (``"model.py:12"``); each op's ``src`` and each error naming a
+    module then carries it (``src="fc2, model.py:12"``).  Without it ``src`` is
+    the module path or, failing that, the node name.
     """
     model, where = _load(source)
     label = label or where
     _check_structure(model, label)
-    return _Importer(model, label).run()
+    return _Importer(model, label, dict(locations or {})).run()

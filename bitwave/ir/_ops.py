@@ -110,7 +110,13 @@ def _vt(n: int, fmt: Format, scale) -> ValueType:
 
 @dataclass(frozen=True)
 class Op:
-    """Base of all ops.  ``src`` is where the op came from (module path, file:line) for messages."""
+    """Base of all ops.
+
+    ``src`` is where the op came from, for messages (:attr:`where`): the PyTorch
+    module path (or QONNX node name) and, when the frontend recorded it, the
+    ``file.py:line`` that defines the module, e.g. ``"fc2, examples/digits.py:62"``
+    (:func:`bitwave.frontend.record_sources`).  Passes that rebuild an op keep its ``src``.
+    """
     name: str
     opcode: ClassVar[str] = "op"
 
