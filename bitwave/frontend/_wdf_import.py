@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import FrontendError
 from ..ir import Graph, Input, Int, Output, Wdf, verify
-from ..ir.wdf import DEFAULT_WORD_LENGTH
+from ..ir.wdf import DEFAULT_WORD_LENGTH, Probe
 from .wdf_torch import DiodeClipper, RCLowpass
 
 __all__ = ["is_wdf_model", "import_wdf"]
@@ -94,7 +94,7 @@ def import_wdf(model: nn.Module, inputs, *, word_length: int = DEFAULT_WORD_LENG
     ops = (Input("x", n=layer.channels, fmt=Int(word_length, True), scale=2.0 ** -frac,
                  src="input"),
            Wdf(name, input="x", R=values["R"], X=values["C"], Is=values["Is"], Vt=values["Vt"],
-               fs=layer.fs, probe="reactance", src=f"{where} (DiodeClipper)"),
+               fs=layer.fs, probe=Probe.REACTIVE, src=f"{where} (DiodeClipper)"),
            Output("y", input=name))
     graph = Graph(ops)
     verify(graph)

@@ -4,11 +4,11 @@ from ._formats import Bipolar, Fixed, Format, Int, Overflow, Real, Rounding, int
 from ._graph import Graph, parse_graph, print_graph, verify
 from ._interp import Interpreter, quantise_input, run_graph
 from ._ops import (OP_CLASSES, Affine, Const, Input, MatVec, MultiThreshold, Op, Output, Quant,
-                   Requant, ValueType, Wdf)
+                   Requant, ValueType, Wdf, WdfLayout)
 
 __all__ = [
     "Format", "Int", "Bipolar", "Fixed", "Real", "Rounding", "Overflow", "int_format_for",
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold", "Requant",
-    "Output", "Wdf", "OP_CLASSES", "Graph", "verify", "print_graph", "parse_graph", "Interpreter",
-    "run_graph", "quantise_input",
+    "Output", "Wdf", "WdfLayout", "OP_CLASSES", "Graph", "verify", "print_graph", "parse_graph",
+    "Interpreter", "run_graph", "quantise_input",
 ]

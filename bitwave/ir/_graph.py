@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, fields
+import enum
+from dataclasses import dataclass, fields, is_dataclass
 
 import numpy as np
 
 from ..errors import VerifyError
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
-from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType
+from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType, WdfLayout
+from .wdf import Probe
 
 __all__ = ["Graph", "verify", "print_graph", "parse_graph"]
 
@@ -99,6 +101,9 @@ def verify(graph: Graph) -> dict[str, ValueType]:
 
 _HEADER = "bitwave.graph v1"
 _FORMAT_NAMES = {"Int": Int, "Bipolar": Bipolar, "Fixed": Fixed, "Real": Real}
+#: Field values that are records (printed with keywords) or enums (``Name.MEMBER``).
+_RECORD_NAMES = {"WdfLayout": WdfLayout}
+_ENUM_NAMES = {"Probe": Probe}
 
 
 def _fmt_text(fmt) -> str:
@@ -115,6 +120,11 @@ def _value_text(v) -> str:
         return repr(v.array.tolist())
     if isinstance(v, (Int, Bipolar, Fixed, Real)):
         return _fmt_text(v)
+    if isinstance(v, enum.Enum):
+        return f"{type(v).__name__}.{v.name}"
+    if is_dataclass(v):
+        args = ", ".join(f"{f.name}={_value_text(getattr(v, f.name))}" for f in fields(v))
+        return f"{type(v).__name__}({args})"
     if isinstance(v, float):
         return repr(v)
     return repr(v)
@@ -151,6 +161,22 @@ def _eval(node: ast.AST, where: str):
         if node.func.id == "Fixed" and len(args) == 5:
             args[3], args[4] = Rounding(args[3]), Overflow(args[4])
         return _FORMAT_NAMES[node.func.id](*args)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+            and node.func.id in _RECORD_NAMES:
+        if node.args:
+            raise VerifyError(f"parse: {where}: {node.func.id} takes keyword arguments only")
+        try:
+            return _RECORD_NAMES[node.func.id](**{kw.arg: _eval(kw.value, where)
+                                                 for kw in node.keywords})
+        except (TypeError, VerifyError) as e:
+            raise VerifyError(f"parse: {where}: {e}") from None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id in _ENUM_NAMES:
+        cls = _ENUM_NAMES[node.value.id]
+        if node.attr not in cls.__members__:
+            raise VerifyError(f"parse: {where}: {node.value.id} has no member {node.attr!r}; "
+                              f"known: {', '.join(cls.__members__)}")
+        return cls[node.attr]
     if isinstance(node, ast.Name) and node.id in ("inf", "nan"):
         return float(node.id)
     raise VerifyError(f"parse: {where}: unsupported value {ast.unparse(node)!r}")

@@ -32,11 +32,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import VerifyError
+from . import wdf
 from ._formats import Bipolar, Format, Int, Real, int_format_for
+from .wdf import Probe
 
 __all__ = [
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold",
-    "Requant", "Output", "Wdf", "OP_CLASSES",
+    "Requant", "Output", "Wdf", "WdfLayout", "OP_CLASSES",
 ]
 
 
@@ -416,8 +418,33 @@ class Output(Op):
         return inp
 
 
-_WDF_PROBES = ("root", "source", "reactance")
-_WDF_FIXED = ("wave", "out", "coeff", "table")
+#: The element each probe names in the tree of one channel (:meth:`Wdf.trees`).
+_PROBE_ELEMENT = {Probe.ROOT: "root", Probe.SOURCE: "source", Probe.REACTIVE: "reactance"}
+
+
+@dataclass(frozen=True)
+class WdfLayout:
+    """The fixed-point form of a ``Wdf`` op, one layout shared by all its channels.
+
+    ``wave`` is the format of the waves and the state, ``out`` of the output;
+    ``coeff`` (one per channel) the adaptor coefficient in units of
+    ``2**-coeff_frac``; ``table`` (channels × entries) the piecewise-linear
+    diode root in ``wave`` codes on the grid
+    ``table_range_log2``/``table_octaves``/``segments_log2`` (see
+    :class:`bitwave.ir.wdf.WdfFixed`, which checks the values per channel).
+    """
+    wave: Format
+    out: Format
+    coeff: Const
+    coeff_frac: int
+    table_range_log2: int
+    table_octaves: int
+    segments_log2: int
+    table: Const
+
+    def __post_init__(self):
+        object.__setattr__(self, "coeff", _ints(self.coeff, "coeff", "WdfLayout"))
+        object.__setattr__(self, "table", _ints(self.table, "table", "WdfLayout"))
 
 
 @dataclass(frozen=True)
@@ -429,19 +456,16 @@ class Wdf(Op):
     inductor in henries if ``inductor``) joins it through a parallel (or
     ``series``) 3-port adaptor under an antiparallel diode pair ``Is[c]``
     (amperes), ``Vt[c]`` (volts, thermal voltage times ideality); bilinear
-    discretisation at ``fs`` Hz; the output is the voltage across port
-    ``probe`` (``"root"``, ``"source"`` or ``"reactance"``).
+    discretisation at ``fs`` Hz; the output is the voltage across the port
+    ``probe`` selects.
 
-    Float form (``wave`` is None, as imported): a real-valued output, the
+    Float form (``layout`` is None, as imported): a real-valued output, the
     float64 reference :func:`bitwave.ir.wdf.simulate` with the exact diode root.
-    Fixed form (after the ``quantise-wdf`` pass): ``wave`` is the format of the
-    waves and the state, ``out`` of the output; ``coeff`` (one per channel) the
-    adaptor coefficient in units of ``2**-coeff_frac``; ``table`` (channels ×
-    entries) the piecewise-linear diode root in ``wave`` codes on the grid
-    ``table_range_log2``/``table_octaves``/``segments_log2``.  The input must
-    then be a signed Int whose scale is a power of two (it is read as the
-    fixed-point format with those fraction bits), and the output is bit-exact
-    :func:`bitwave.ir.wdf.run_fixed` per channel, as Int codes of ``out``.
+    Fixed form (after the ``quantise-wdf`` pass): ``layout`` holds the formats,
+    coefficients and root tables (:class:`WdfLayout`).  The input must then be
+    a signed Int whose scale is a power of two (it is read as the fixed-point
+    format with those fraction bits), and the output is bit-exact
+    :func:`bitwave.ir.wdf.run_fixed` per channel, as Int codes of ``layout.out``.
 
     Stateful: the batch is one stream in time order (see the module docstring).
     """
@@ -453,15 +477,8 @@ class Wdf(Op):
     fs: float = 48_000.0
     series: bool = False
     inductor: bool = False
-    probe: str = "reactance"
-    wave: Format | None = None
-    out: Format | None = None
-    coeff: Const | None = None
-    coeff_frac: int = 0
-    table_range_log2: int = 0
-    table_octaves: int = 1
-    segments_log2: int = 0
-    table: Const | None = None
+    probe: Probe = Probe.REACTIVE
+    layout: WdfLayout | None = None
     src: str = ""
     opcode: ClassVar[str] = "wdf"
 
@@ -481,21 +498,20 @@ class Wdf(Op):
         for what in ("series", "inductor"):
             if not isinstance(getattr(self, what), bool):
                 raise self.error(f"{what} must be a bool, not {getattr(self, what)!r}")
-        if self.probe not in _WDF_PROBES:
-            raise self.error(f"probe must be one of {', '.join(_WDF_PROBES)}, not {self.probe!r}")
-        given = [getattr(self, w) is not None for w in _WDF_FIXED]
-        if any(given) and not all(given):
-            raise self.error(f"the fixed-point fields {', '.join(_WDF_FIXED)} must all be set "
-                             f"(fixed form) or all be None (float form)")
+        if not isinstance(self.probe, Probe):
+            raise self.error(f"probe must be a Probe (Probe.ROOT, Probe.SOURCE or "
+                             f"Probe.REACTIVE), not {self.probe!r}")
+        if self.layout is not None and not isinstance(self.layout, WdfLayout):
+            raise self.error(f"layout must be a WdfLayout (fixed form) or None (float form), "
+                             f"not {type(self.layout).__name__}")
         if self.is_fixed:
-            object.__setattr__(self, "coeff", _ints(self.coeff, "coeff", self.where))
-            object.__setattr__(self, "table", _ints(self.table, "table", self.where))
-            if self.coeff.shape != (self.channels,) or self.table.array.ndim != 2 \
-                    or self.table.shape[0] != self.channels:
+            coeff, table = self.layout.coeff, self.layout.table
+            if coeff.shape != (self.channels,) or table.array.ndim != 2 \
+                    or table.shape[0] != self.channels:
                 raise self.error(f"coeff must have one entry and table one row per channel "
-                                 f"({self.channels}), not shapes {self.coeff.shape} and "
-                                 f"{self.table.shape}")
-            self.specs(self.out)    # WdfFixed checks formats, coefficients and the table
+                                 f"({self.channels}), not shapes {coeff.shape} and "
+                                 f"{table.shape}")
+            self.specs(self.layout.out)    # WdfFixed checks formats, coefficients and the table
 
     @property
     def channels(self) -> int:
@@ -503,11 +519,10 @@ class Wdf(Op):
 
     @property
     def is_fixed(self) -> bool:
-        return self.wave is not None
+        return self.layout is not None
 
     def trees(self) -> list:
         """The circuit of each channel as a :class:`bitwave.ir.wdf.WdfTree`."""
-        from . import wdf
         out = []
         for c in range(self.channels):
             src = wdf.ResistiveSource(float(self.R.array[c]), name="source")
@@ -515,7 +530,7 @@ class Wdf(Op):
                                                                      name="reactance")
             adaptor = (wdf.Series if self.series else wdf.Parallel)(src, rea)
             root = wdf.DiodePair(float(self.Is.array[c]), float(self.Vt.array[c]), name="root")
-            out.append(wdf.WdfTree(root, adaptor, self.fs, probe=self.probe))
+            out.append(wdf.WdfTree(root, adaptor, self.fs, probe=_PROBE_ELEMENT[self.probe]))
         return out
 
     def input_format(self, inp: "ValueType") -> Format:
@@ -528,22 +543,20 @@ class Wdf(Op):
             raise self.error(f"the input must be a signed Int with one power-of-two scale "
                              f"2**-f, 0 <= f < bits, not {fmt} with scale {s[0]!r}; quantise "
                              f"the input to audio codes (e.g. Int(20) with scale 2**-16)")
-        return Fixed(fmt.bits - int(frac), int(frac), True, self.wave.rounding,
-                     self.wave.overflow)
+        wave = self.layout.wave
+        return Fixed(fmt.bits - int(frac), int(frac), True, wave.rounding, wave.overflow)
 
     def specs(self, in_fmt: Format) -> list:
         """Per channel, the :class:`bitwave.ir.wdf.WdfFixed` the fixed form stands for."""
-        from . import wdf
-        probe = {"root": wdf.Probe.ROOT, "source": wdf.Probe.SOURCE,
-                 "reactance": wdf.Probe.REACTIVE}[self.probe]
+        lay = self.layout
         try:
-            return [wdf.WdfFixed(series=self.series, inductor=self.inductor, probe=probe,
-                                 input=in_fmt, wave=self.wave, output=self.out,
-                                 coeff=int(self.coeff.array[c]), coeff_frac=self.coeff_frac,
-                                 table_range_log2=self.table_range_log2,
-                                 table_octaves=self.table_octaves,
-                                 segments_log2=self.segments_log2,
-                                 table=tuple(int(t) for t in self.table.array[c]), fs=self.fs)
+            return [wdf.WdfFixed(series=self.series, inductor=self.inductor, probe=self.probe,
+                                 input=in_fmt, wave=lay.wave, output=lay.out,
+                                 coeff=int(lay.coeff.array[c]), coeff_frac=lay.coeff_frac,
+                                 table_range_log2=lay.table_range_log2,
+                                 table_octaves=lay.table_octaves,
+                                 segments_log2=lay.segments_log2,
+                                 table=tuple(int(t) for t in lay.table.array[c]), fs=self.fs)
                     for c in range(self.channels)]
         except VerifyError as e:
             raise self.error(str(e)) from None
@@ -557,7 +570,8 @@ class Wdf(Op):
                 raise self.error("input must be audio (Int codes or real volts), not bipolar")
             return _vt(inp.n, Real(), 1.0)
         self.specs(self.input_format(inp))
-        return _vt(inp.n, Int(self.out.width, True), 2.0 ** -self.out.frac_bits)
+        out = self.layout.out
+        return _vt(inp.n, Int(out.width, True), 2.0 ** -out.frac_bits)
 
 
 OP_CLASSES = {cls.__name__: cls

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PassError
-from ..ir import Fixed, Graph, Overflow, Rounding, Wdf, verify
+from ..ir import Fixed, Graph, Overflow, Rounding, Wdf, WdfLayout, verify
 from ..ir.wdf import (DEFAULT_WORD_LENGTH, Capacitor, DiodePair, Inductor, Parallel, Probe,
                       ResistiveSource, Series, WdfFixed, WdfTree, diode_pair_reflect,
                       port_resistance, pwl_breakpoints, run_fixed, simulate)
@@ -256,8 +256,9 @@ class QuantiseWdf(Pass):
                         f"{first.wave}, root table {len(first.table)} entries "
                         f"({first.table_octaves} zones of 2**{first.segments_log2}); "
                         f"SNR vs float64 {snr:.1f} dB (1 V multitone, worst channel)")
-        return op.replace(wave=first.wave, out=first.output,
-                          coeff=np.array([s.coeff for s in specs], dtype=np.int64),
-                          coeff_frac=first.coeff_frac, table_range_log2=first.table_range_log2,
-                          table_octaves=octaves, segments_log2=seg,
-                          table=np.array([s.table for s in specs], dtype=np.int64))
+        return op.replace(layout=WdfLayout(
+            wave=first.wave, out=first.output,
+            coeff=np.array([s.coeff for s in specs], dtype=np.int64),
+            coeff_frac=first.coeff_frac, table_range_log2=first.table_range_log2,
+            table_octaves=octaves, segments_log2=seg,
+            table=np.array([s.table for s in specs], dtype=np.int64)))

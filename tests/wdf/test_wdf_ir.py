@@ -2,6 +2,7 @@
 """The IR ``Wdf`` op: construction rules, text form, interpreter semantics (stateful, in time
 order), the quantise-wdf pass and the lowering to a bank of WdfCores."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from bitwave.errors import PassError, VerifyError
 from bitwave.hdl import WdfBank, WdfCore
 from bitwave.ir import (Fixed, Graph, Input, Int, Interpreter, Output, Real, Wdf, parse_graph,
                         print_graph, verify)
-from bitwave.ir.wdf import run_fixed, simulate
+from bitwave.ir.wdf import Probe, run_fixed, simulate
 from bitwave.passes import PassManager, parse_pipeline
 from bitwave.lower import lower
 from bitwave.passes.quantise_wdf import QuantiseWdf, multitone
@@ -66,10 +67,18 @@ def test_state_carries_from_row_to_row():
 
 
 def test_text_round_trip_both_forms():
-    g = clipper_graph(channels=2, R=[1e3, 3.3e3], series=True, probe="root")
+    g = clipper_graph(channels=2, R=[1e3, 3.3e3], series=True, probe=Probe.ROOT)
     assert parse_graph(print_graph(g)) == g
     q = QuantiseWdf(word_length=12).run(g)
     assert parse_graph(print_graph(q)) == q
+
+
+def test_text_refuses_unknown_probe_and_positional_layout():
+    text = print_graph(clipper_graph())
+    with pytest.raises(VerifyError, match=r"parse: line 3: Probe has no member 'ANODE'; known: ROOT"):
+        parse_graph(text.replace("Probe.REACTIVE", "Probe.ANODE"))
+    with pytest.raises(VerifyError, match=r"parse: line 3: WdfLayout takes keyword arguments only"):
+        parse_graph(text.replace("layout=None", "layout=WdfLayout(1)"))
 
 
 def test_golden_text():
@@ -85,14 +94,14 @@ def test_quantise_pass_shares_one_layout_between_channels():
                    Vt=[45.3e-3, 0.2]),
                Output("y", input="clip")))
     q = QuantiseWdf().run(g)["clip"]
-    assert q.table.shape[0] == 2 and len({s.output for s in q.specs(Fixed(4, 16))}) == 1
+    assert q.layout.table.shape[0] == 2 and len({s.output for s in q.specs(Fixed(4, 16))}) == 1
     assert QuantiseWdf().run(QuantiseWdf().run(g)) == QuantiseWdf().run(g)   # runs twice
 
 
 def test_quantise_pass_target_snr_picks_the_word_length():
     short = QuantiseWdf(target_snr_db=60.0).run(clipper_graph())["clip"]
     long = QuantiseWdf(target_snr_db=90.0).run(clipper_graph())["clip"]
-    assert short.out.width < long.out.width
+    assert short.layout.out.width < long.layout.out.width
     with pytest.raises(PassError, match="give target_snr_db or word_length, not both"):
         parse_pipeline("quantise-wdf{word_length=16,target_snr_db=80}")
 
@@ -100,9 +109,10 @@ def test_quantise_pass_target_snr_picks_the_word_length():
 @pytest.mark.parametrize("change, message", [
     (dict(R=[2.2e3, 1e3]), "R, X, Is and Vt must have one value per channel each"),
     (dict(Vt=[-1.0]), "Vt must be a non-empty 1-D list of positive values"),
-    (dict(probe="anode"), "probe must be one of root, source, reactance, not 'anode'"),
+    (dict(probe="reactance"), r"probe must be a Probe \(Probe.ROOT, Probe.SOURCE or "
+                              r"Probe.REACTIVE\), not 'reactance'"),
     (dict(fs=0.0), "fs must be a positive sample rate"),
-    (dict(wave=Fixed(4, 20)), "the fixed-point fields wave, out, coeff, table must all be set"),
+    (dict(layout=Fixed(4, 20)), "layout must be a WdfLayout \\(fixed form\\) or None"),
 ])
 def test_bad_ops_are_refused(change, message):
     fields = dict(input="x", R=[2.2e3], X=[10e-9], Is=[2.52e-9], Vt=[45.3e-3])
@@ -122,10 +132,10 @@ def test_fixed_form_needs_power_of_two_input_scale():
 
 def test_table_out_of_wave_range_is_refused():
     op = QuantiseWdf().run(clipper_graph())["clip"]
-    table = op.table.array.copy()
+    table = op.layout.table.array.copy()
     table[0, 5] = 1 << 30
     with pytest.raises(VerifyError, match=r"wdf: op clip: WdfFixed: table\[5\] must be an integer"):
-        op.replace(table=table)
+        op.replace(layout=dataclasses.replace(op.layout, table=table))
 
 
 def test_lowering_needs_the_fixed_form():
