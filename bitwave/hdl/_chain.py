@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
-from ._params import rejects_quietly
+from ._checked import CheckedComponent
 
 __all__ = ["Chain"]
 
@@ -14,7 +14,7 @@ def _payload_shape(component, port):
     return component.signature.members[port].signature.members["payload"].shape
 
 
-class Chain(wiring.Component):
+class Chain(CheckedComponent):
     """Connect ``stages[i].source`` to ``stages[i+1].sink`` for every ``i``.
 
     Each stage is a component whose signature has a ``sink`` (``In``) and a
@@ -28,14 +28,15 @@ class Chain(wiring.Component):
     if a stage does not state it.
     """
 
-    @rejects_quietly
-    def __init__(self, stages):
+    @classmethod
+    def check(cls, stages) -> dict:
+        """The checked stages (HdlError naming the stage that does not fit)."""
         if isinstance(stages, (str, bytes)) or not hasattr(stages, "__iter__"):
             raise HdlError(f"Chain: stages must be a list of components, not {stages!r}")
-        self.stages = tuple(stages)
-        if not self.stages:
+        stages = tuple(stages)
+        if not stages:
             raise HdlError("Chain: stages must contain at least one component")
-        for i, stage in enumerate(self.stages):
+        for i, stage in enumerate(stages):
             members = getattr(getattr(stage, "signature", None), "members", None)
             if (not isinstance(stage, wiring.Component)
                     or "sink" not in members or "source" not in members
@@ -45,12 +46,15 @@ class Chain(wiring.Component):
                 raise HdlError(f"Chain: stage {i} ({type(stage).__name__}) must be a component "
                                f"with an In stream member 'sink' and an Out stream member "
                                f"'source'")
-        for i, (a, b) in enumerate(zip(self.stages, self.stages[1:])):
+        for i, (a, b) in enumerate(zip(stages, stages[1:])):
             out_shape, in_shape = _payload_shape(a, "source"), _payload_shape(b, "sink")
             if out_shape != in_shape:
                 raise HdlError(f"Chain: stage {i} ({type(a).__name__}) produces payload "
                                f"{out_shape!r} but stage {i + 1} ({type(b).__name__}) expects "
                                f"{in_shape!r}; their vector formats must match")
+        return {"stages": stages}
+
+    def __init__(self, stages):
         rates = [getattr(s, "cycles_per_frame", None) for s in self.stages]
         latencies = [getattr(s, "latency", None) for s in self.stages]
         self.cycles_per_frame = None if None in rates else max(rates)

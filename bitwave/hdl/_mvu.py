@@ -1,15 +1,17 @@
 """Folded matrix-vector unit (FINN-style MVAU) with an optional activation."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
 from ._arith import add_pairs, balanced_sum, clamp_thresholds, requant_clip, requant_scale
-from ._params import (check_activation, check_bool, check_int, format_name, int_matrix,
-                      int_range, int_vector, rejects_quietly,
-                      signed_bits)
+from ._checked import CheckedComponent
+from ._params import (check_activation, check_bool, check_int, format_name, int_matrix, int_range,
+                      int_vector, signed_bits)
 
 __all__ = ["MatVecUnit"]
 
@@ -36,7 +38,7 @@ def _divisor_error(owner, name, value, dim_name, dim):
                     f"choose a divisor of {dim} ({divisors})")
 
 
-class MatVecUnit(wiring.Component):
+class MatVecUnit(CheckedComponent):
     """Matrix-vector unit: ``acc = W·x + bias`` per input vector, then an activation.
 
     One stream beat carries one whole vector; element ``i`` sits at bits
@@ -110,70 +112,74 @@ class MatVecUnit(wiring.Component):
         ``w[nf·pe + p][sf·simd + s]`` at element ``p·simd + s``.
     """
 
-    @rejects_quietly
-    def __init__(self, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
-                 w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
-                 out_width=None, out_signed=None, out_bias=0, requant=None):
+    @classmethod
+    def check(cls, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
+              w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
+              out_width=None, out_signed=None, out_bias=0, requant=None) -> dict:
+        """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = "MatVecUnit"
-        self.in_bipolar = check_bool(owner, "in_bipolar", in_bipolar)
-        self.in_signed = check_bool(owner, "in_signed", in_signed)
-        self.in_width = check_int(owner, "in_width", in_width, minimum=1)
-        self.w_bipolar = check_bool(owner, "w_bipolar", w_bipolar)
-        self.w_signed = check_bool(owner, "w_signed", w_signed)
-        self.w_width = check_int(owner, "w_width", w_width, minimum=1)
-        for prefix, bipolar, width in (("in", self.in_bipolar, self.in_width),
-                                       ("w", self.w_bipolar, self.w_width)):
+        p = SimpleNamespace()
+        p.in_bipolar = check_bool(owner, "in_bipolar", in_bipolar)
+        p.in_signed = check_bool(owner, "in_signed", in_signed)
+        p.in_width = check_int(owner, "in_width", in_width, minimum=1)
+        p.w_bipolar = check_bool(owner, "w_bipolar", w_bipolar)
+        p.w_signed = check_bool(owner, "w_signed", w_signed)
+        p.w_width = check_int(owner, "w_width", w_width, minimum=1)
+        for prefix, bipolar, width in (("in", p.in_bipolar, p.in_width),
+                                       ("w", p.w_bipolar, p.w_width)):
             if bipolar and width != 1:
                 raise HdlError(f"{owner}: {prefix}_width must be 1 when {prefix}_bipolar=True, "
                                f"not {width}")
 
-        self.weights = int_matrix(owner, "weights", weights)
-        self.rows, self.cols = len(self.weights), len(self.weights[0])
-        w_lo, w_hi = int_range(self.w_width, self.w_signed)
-        for r, row in enumerate(self.weights):
+        p.weights = int_matrix(owner, "weights", weights)
+        p.rows, p.cols = len(p.weights), len(p.weights[0])
+        w_lo, w_hi = int_range(p.w_width, p.w_signed)
+        for r, row in enumerate(p.weights):
             for c, w in enumerate(row):
-                if self.w_bipolar and w not in (-1, 1):
+                if p.w_bipolar and w not in (-1, 1):
                     raise HdlError(f"{owner}: weights[{r}][{c}] = {w} is not -1 or +1, as "
                                    f"w_bipolar=True requires")
-                if not self.w_bipolar and not w_lo <= w <= w_hi:
+                if not p.w_bipolar and not w_lo <= w <= w_hi:
                     raise HdlError(f"{owner}: weights[{r}][{c}] = {w} does not fit "
-                                   f"{format_name(self.w_width, self.w_signed)}")
+                                   f"{format_name(p.w_width, p.w_signed)}")
 
-        self.pe = check_int(owner, "pe", pe, minimum=1)
-        if self.rows % self.pe:
-            raise _divisor_error(owner, "pe", self.pe, "rows", self.rows)
-        self.simd = check_int(owner, "simd", simd, minimum=1)
-        if self.cols % self.simd:
-            raise _divisor_error(owner, "simd", self.simd, "cols", self.cols)
+        p.pe = check_int(owner, "pe", pe, minimum=1)
+        if p.rows % p.pe:
+            raise _divisor_error(owner, "pe", p.pe, "rows", p.rows)
+        p.simd = check_int(owner, "simd", simd, minimum=1)
+        if p.cols % p.simd:
+            raise _divisor_error(owner, "simd", p.simd, "cols", p.cols)
 
-        self.bias = ((0,) * self.rows if bias is None
-                     else int_vector(owner, "bias", bias, length=self.rows))
+        p.bias = ((0,) * p.rows if bias is None
+                     else int_vector(owner, "bias", bias, length=p.rows))
 
         # Exact range of sum_c w[r][c]*x[c] per row; each term's range contains 0,
         # so every partial sum of a row lies inside the row's range too.
-        x_lo, x_hi = (-1, 1) if self.in_bipolar else int_range(self.in_width, self.in_signed)
-        self._sum_ranges = tuple(
+        x_lo, x_hi = (-1, 1) if p.in_bipolar else int_range(p.in_width, p.in_signed)
+        p._sum_ranges = tuple(
             (sum(min(w * x_lo, w * x_hi) for w in row), sum(max(w * x_lo, w * x_hi) for w in row))
-            for row in self.weights)
-        self.acc_width = check_int(owner, "acc_width", acc_width, minimum=1)
-        acc_lo, acc_hi = int_range(self.acc_width, True)
-        for r, ((lo, hi), b) in enumerate(zip(self._sum_ranges, self.bias)):
+            for row in p.weights)
+        p.acc_width = check_int(owner, "acc_width", acc_width, minimum=1)
+        acc_lo, acc_hi = int_range(p.acc_width, True)
+        for r, ((lo, hi), b) in enumerate(zip(p._sum_ranges, p.bias)):
             if not acc_lo <= lo + b <= hi + b <= acc_hi:
-                need = signed_bits(min(l + b for (l, _), b in zip(self._sum_ranges, self.bias)),
-                                   max(h + b for (_, h), b in zip(self._sum_ranges, self.bias)))
-                raise HdlError(f"{owner}: acc_width={self.acc_width} is too small: row {r} "
+                need = signed_bits(min(l + b for (l, _), b in zip(p._sum_ranges, p.bias)),
+                                   max(h + b for (_, h), b in zip(p._sum_ranges, p.bias)))
+                raise HdlError(f"{owner}: acc_width={p.acc_width} is too small: row {r} "
                                f"reaches {lo + b}..{hi + b}; use acc_width >= {need}")
 
-        self.activation = check_activation(
-            owner, rows=self.rows, thresholds=thresholds, requant=requant,
+        p.activation = check_activation(
+            owner, rows=p.rows, thresholds=thresholds, requant=requant,
             out_width=out_width, out_signed=out_signed, out_bias=out_bias,
-            passthrough_width=self.acc_width)
-        self.thresholds = self.activation.thresholds
-        self.requant = self.activation.requant
-        self.out_width = self.activation.out_width
-        self.out_signed = self.activation.out_signed
-        self.out_bias = self.activation.out_bias
+            passthrough_width=p.acc_width)
+        p.thresholds = p.activation.thresholds
+        p.requant = p.activation.requant
+        p.out_width = p.activation.out_width
+        p.out_signed = p.activation.out_signed
+        p.out_bias = p.activation.out_bias
+        return vars(p)
 
+    def __init__(self, **_):
         self.cycles_per_frame = (self.rows // self.pe) * (self.cols // self.simd)
         self.weight_words = self._pack_weights()
         # The first slice is issued in the cycle the vector is offered and the last

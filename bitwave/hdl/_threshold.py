@@ -1,16 +1,17 @@
 """Elementwise activation (multi-threshold or requantisation) on a whole vector."""
 
 from amaranth.hdl import Cat, Module, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
 from ._arith import clamp_thresholds, count_at_least, requant_clip, requant_scale
-from ._params import check_activation, check_bool, check_int, int_range, rejects_quietly
+from ._checked import CheckedComponent
+from ._params import check_activation, check_bool, check_int, int_range
 
 __all__ = ["ThresholdUnit"]
 
 
-class ThresholdUnit(wiring.Component):
+class ThresholdUnit(CheckedComponent):
     """Apply one activation to each of the ``n`` elements of a vector.
 
     For a MultiThreshold or Requant that does not follow a matrix-vector unit.
@@ -24,21 +25,23 @@ class ThresholdUnit(wiring.Component):
     sustains one vector per cycle. ``latency`` is 1, ``cycles_per_frame`` 1.
     """
 
-    @rejects_quietly
-    def __init__(self, *, n, in_width, in_signed, thresholds=None, out_width, out_signed,
-                 out_bias=0, requant=None):
+    @classmethod
+    def check(cls, *, n, in_width, in_signed, thresholds=None, out_width, out_signed,
+              out_bias=0, requant=None) -> dict:
+        """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = "ThresholdUnit"
-        self.n = check_int(owner, "n", n, minimum=1)
-        self.in_width = check_int(owner, "in_width", in_width, minimum=1)
-        self.in_signed = check_bool(owner, "in_signed", in_signed)
-        self.activation = check_activation(
-            owner, rows=self.n, thresholds=thresholds, requant=requant, out_width=out_width,
+        n = check_int(owner, "n", n, minimum=1)
+        in_width = check_int(owner, "in_width", in_width, minimum=1)
+        in_signed = check_bool(owner, "in_signed", in_signed)
+        activation = check_activation(
+            owner, rows=n, thresholds=thresholds, requant=requant, out_width=out_width,
             out_signed=out_signed, out_bias=out_bias, passthrough_width=None)
-        self.thresholds = self.activation.thresholds
-        self.requant = self.activation.requant
-        self.out_width = self.activation.out_width
-        self.out_signed = self.activation.out_signed
-        self.out_bias = self.activation.out_bias
+        return dict(n=n, in_width=in_width, in_signed=in_signed, activation=activation,
+                    thresholds=activation.thresholds, requant=activation.requant,
+                    out_width=activation.out_width, out_signed=activation.out_signed,
+                    out_bias=activation.out_bias)
+
+    def __init__(self, **_):
         self.cycles_per_frame = 1
         self.latency = 1
         super().__init__({
