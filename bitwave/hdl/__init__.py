@@ -11,10 +11,11 @@ from ._mvu import MatVecUnit
 from ._resources import Estimate, Resources
 from ._stream import StreamFormat
 from ._threshold import ThresholdUnit
-from ._wdf import WdfBank, WdfCore, estimate_wdf
+from ._wdf import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 
 __all__ = [
-    "MatVecUnit", "ThresholdUnit", "Chain", "WdfCore", "WdfBank", "estimate_wdf",
+    "MatVecUnit", "ThresholdUnit", "Chain", "WdfCore", "WdfCoreParams", "WdfProbe", "WdfBank",
+    "estimate_wdf",
     "emit_verilog", "port_manifest",
     "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
 ]

@@ -1,5 +1,7 @@
 """Wave-digital-filter core: one clipper-class WDF evaluated once per audio sample."""
 
+from dataclasses import dataclass
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.memory import Memory
@@ -9,7 +11,7 @@ from ..errors import HdlError
 from ._params import check_bool, check_int, int_range, rejects_quietly
 from ._resources import Estimate, Resources
 
-__all__ = ["WdfCore", "WdfBank", "estimate_wdf"]
+__all__ = ["WdfProbe", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
 
 
 def _round_shift(value, shift, nearest):
@@ -27,6 +29,101 @@ def _fit(value, width, saturate):
         lo, hi = int_range(width, True)
         value = Mux(value < lo, lo, Mux(value > hi, hi, value))
     return value[:width].as_signed()
+
+
+class WdfProbe(enum.IntEnum):
+    """The adaptor port whose voltage ``(a + b)/2`` a :class:`WdfCore` outputs."""
+    ROOT = 0
+    SOURCE = 1
+    REACTANCE = 2
+
+
+@dataclass(frozen=True)
+class WdfCoreParams:
+    """Everything a :class:`WdfCore` is built from (its docstring says what each field does).
+
+    Widths and fraction bits of the input, the waves and the output; the adaptor
+    coefficient ``coeff · 2**-coeff_frac``; the structure (``series``,
+    ``inductor``, ``probe``); the root table and its grid; rounding (nearest or
+    floor) and overflow (saturate or wrap) of the waves and of the output.
+    Checked on construction; errors name ``WdfCore``, whose parameters these are.
+    """
+    in_width: int
+    in_frac: int
+    wave_width: int
+    wave_frac: int
+    out_width: int
+    out_frac: int
+    coeff: int
+    coeff_frac: int
+    series: bool
+    inductor: bool
+    probe: WdfProbe
+    table_range_log2: int
+    table_octaves: int
+    segments_log2: int
+    table: tuple[int, ...]
+    wave_round_nearest: bool = True
+    wave_saturate: bool = True
+    out_round_nearest: bool = True
+    out_saturate: bool = True
+
+    def __post_init__(self):
+        owner = "WdfCore"
+
+        def checked(name, check, **kw):
+            value = check(owner, name, getattr(self, name), **kw)
+            object.__setattr__(self, name, value)
+            return value
+
+        checked("in_width", check_int, minimum=1)
+        if checked("wave_width", check_int, minimum=1) < 2:
+            raise HdlError(f"{owner}: wave_width must be at least 2, not {self.wave_width}")
+        checked("out_width", check_int, minimum=1)
+        for name in ("in_frac", "wave_frac", "out_frac"):
+            checked(name, check_int, minimum=0)
+        checked("coeff_frac", check_int, minimum=1)
+        if checked("coeff", check_int, minimum=0) > 1 << self.coeff_frac:
+            raise HdlError(f"{owner}: coeff {self.coeff} exceeds 2**coeff_frac = "
+                           f"{1 << self.coeff_frac}; an adaptor coefficient lies in [0, 1]")
+        checked("series", check_bool)
+        checked("inductor", check_bool)
+        if checked("probe", check_int, minimum=0) > 2:
+            raise HdlError(f"{owner}: probe must be 0 (root), 1 (source) or 2 (reactance), "
+                           f"not {self.probe}")
+        object.__setattr__(self, "probe", WdfProbe(self.probe))
+        for name in ("wave_round_nearest", "wave_saturate", "out_round_nearest", "out_saturate"):
+            checked(name, check_bool)
+
+        checked("table_range_log2", check_int)
+        if not 0 <= self.span <= self.wave_width - 1:
+            raise HdlError(f"{owner}: table_range_log2 + wave_frac = {self.span} must lie in "
+                           f"[0, wave_width − 1 = {self.wave_width - 1}]: the table cannot "
+                           f"reach past the wave format")
+        checked("table_octaves", check_int, minimum=1)
+        checked("segments_log2", check_int, minimum=0)
+        if self.table_octaves > self.span + 1 or \
+                self.segments_log2 > self.span - self.table_octaves + 1:
+            raise HdlError(f"{owner}: {self.table_octaves} octaves of 2**{self.segments_log2} "
+                           f"segments need segments narrower than one code; lower "
+                           f"segments_log2 or table_octaves")
+        table = self.table
+        entries = self.table_octaves * (1 << self.segments_log2) + 1
+        if isinstance(table, (str, bytes)) or not hasattr(table, "__len__") \
+                or len(table) != entries:
+            raise HdlError(f"{owner}: table must be a sequence of table_octaves·"
+                           f"2**segments_log2 + 1 = {entries} integers")
+        table = tuple(check_int(owner, f"table[{k}]", t) for k, t in enumerate(table))
+        lo, hi = int_range(self.wave_width, True)
+        for k, t in enumerate(table):
+            if not lo <= t <= hi:
+                raise HdlError(f"{owner}: table[{k}] = {t} does not fit signed({self.wave_width})")
+        object.__setattr__(self, "table", table)
+
+    @property
+    def span(self) -> int:
+        """Bits of ``|a|`` codes the root table covers (``table_range_log2 + wave_frac``)."""
+        return self.table_range_log2 + self.wave_frac
 
 
 class _Step(enum.Enum, shape=3):
@@ -57,6 +154,7 @@ class WdfCore(wiring.Component):
         series:   b1 = a1 − g·(br + a1 + a2), b2 = −(br + b1)
         state = b2;  output = (a_p + b_p)/2 of port ``probe`` (0 root, 1 source, 2 reactance)
 
+    All names are fields of the :class:`WdfCoreParams` it is built from.
     ``g = coeff · 2**-coeff_frac``.  The table covers ``|a| < 2**(table_range_log2 +
     wave_frac)`` codes in ``table_octaves`` zones (zone 0, then octaves), each of
     ``2**segments_log2`` equal segments; ``table`` holds the
@@ -82,6 +180,8 @@ class WdfCore(wiring.Component):
 
     Attributes
     ----------
+    params : WdfCoreParams
+        What the core was built from (``WdfCore(params)``).
     cycles_per_sample : int
         Cycles between accepted samples with ``sink`` always valid and ``source``
         always ready (5: the next sample is taken in the cycle a result is).
@@ -96,92 +196,45 @@ class WdfCore(wiring.Component):
     latency = 5
 
     @rejects_quietly
-    def __init__(self, *, in_width, in_frac, wave_width, wave_frac, out_width, out_frac,
-                 coeff, coeff_frac, series, inductor, probe, table_range_log2, table_octaves,
-                 segments_log2, table, wave_round_nearest=True, wave_saturate=True,
-                 out_round_nearest=True, out_saturate=True):
-        owner = "WdfCore"
-        self.in_width = check_int(owner, "in_width", in_width, minimum=1)
-        self.wave_width = check_int(owner, "wave_width", wave_width, minimum=1)
-        if self.wave_width < 2:
-            raise HdlError(f"{owner}: wave_width must be at least 2, not {self.wave_width}")
-        self.out_width = check_int(owner, "out_width", out_width, minimum=1)
-        self.in_frac = check_int(owner, "in_frac", in_frac, minimum=0)
-        self.wave_frac = check_int(owner, "wave_frac", wave_frac, minimum=0)
-        self.out_frac = check_int(owner, "out_frac", out_frac, minimum=0)
-        self.coeff_frac = check_int(owner, "coeff_frac", coeff_frac, minimum=1)
-        self.coeff = check_int(owner, "coeff", coeff, minimum=0)
-        if self.coeff > 1 << self.coeff_frac:
-            raise HdlError(f"{owner}: coeff {self.coeff} exceeds 2**coeff_frac = "
-                           f"{1 << self.coeff_frac}; an adaptor coefficient lies in [0, 1]")
-        self.series = check_bool(owner, "series", series)
-        self.inductor = check_bool(owner, "inductor", inductor)
-        self.probe = check_int(owner, "probe", probe, minimum=0)
-        if self.probe > 2:
-            raise HdlError(f"{owner}: probe must be 0 (root), 1 (source) or 2 (reactance), "
-                           f"not {self.probe}")
-        for name, value in (("wave_round_nearest", wave_round_nearest),
-                            ("wave_saturate", wave_saturate),
-                            ("out_round_nearest", out_round_nearest),
-                            ("out_saturate", out_saturate)):
-            setattr(self, name, check_bool(owner, name, value))
-
-        self.table_range_log2 = check_int(owner, "table_range_log2", table_range_log2)
-        self.span = self.table_range_log2 + self.wave_frac
-        if not 0 <= self.span <= self.wave_width - 1:
-            raise HdlError(f"{owner}: table_range_log2 + wave_frac = {self.span} must lie in "
-                           f"[0, wave_width − 1 = {self.wave_width - 1}]: the table cannot "
-                           f"reach past the wave format")
-        self.table_octaves = check_int(owner, "table_octaves", table_octaves, minimum=1)
-        self.segments_log2 = check_int(owner, "segments_log2", segments_log2, minimum=0)
-        if self.table_octaves > self.span + 1 or \
-                self.segments_log2 > self.span - self.table_octaves + 1:
-            raise HdlError(f"{owner}: {self.table_octaves} octaves of 2**{self.segments_log2} "
-                           f"segments need segments narrower than one code; lower "
-                           f"segments_log2 or table_octaves")
-        entries = self.table_octaves * (1 << self.segments_log2) + 1
-        if isinstance(table, (str, bytes)) or not hasattr(table, "__len__") \
-                or len(table) != entries:
-            raise HdlError(f"{owner}: table must be a sequence of table_octaves·"
-                           f"2**segments_log2 + 1 = {entries} integers")
-        lo, hi = int_range(self.wave_width, True)
-        self.table = tuple(check_int(owner, f"table[{k}]", t) for k, t in enumerate(table))
-        for k, t in enumerate(self.table):
-            if not lo <= t <= hi:
-                raise HdlError(f"{owner}: table[{k}] = {t} does not fit signed({self.wave_width})")
-
-        self.table_bits = len(self.table) * self.wave_width
+    def __init__(self, params):
+        if not isinstance(params, WdfCoreParams):
+            raise HdlError(f"WdfCore: params must be a WdfCoreParams, not "
+                           f"{type(params).__name__}; bitwave.lower.wdf_core_params(spec) makes "
+                           f"one from a WdfFixed")
+        self.params = params
+        self.table_bits = len(params.table) * params.wave_width
         super().__init__({
-            "sink": In(stream.Signature(signed(self.in_width))),
-            "source": Out(stream.Signature(signed(self.out_width))),
+            "sink": In(stream.Signature(signed(params.in_width))),
+            "source": Out(stream.Signature(signed(params.out_width))),
         })
 
     def elaborate(self, platform):
         m = Module()
-        W, F = self.wave_width, self.wave_frac
-        K, seg = self.table_octaves, self.segments_log2
-        span, low = self.span, self.span - self.table_octaves + 1
+        p = self.params
+        W, F = p.wave_width, p.wave_frac
+        K, seg = p.table_octaves, p.segments_log2
+        span, low = p.span, p.span - p.table_octaves + 1
         sh_max = low - seg + max(K - 2, 0)
 
         def fit(v):
-            return _fit(v, W, self.wave_saturate)
+            return _fit(v, W, p.wave_saturate)
 
         def rnd(v, shift):
-            return _round_shift(v, shift, self.wave_round_nearest)
+            return _round_shift(v, shift, p.wave_round_nearest)
 
         state = Signal(signed(W))
         a1 = Signal(signed(W))
         a2 = Signal(signed(W))
         b0 = Signal(signed(W))
         br = Signal(signed(W))
-        out = Signal(signed(self.out_width))
+        out = Signal(signed(p.out_width))
         neg = Signal()
         beyond = Signal()
         excess = Signal(signed(W + 1))
         frac = Signal(unsigned(max(sh_max, 1)))
 
         mask = (1 << W) - 1
-        words = [t & mask for t in self.table]
+        words = [t & mask for t in p.table]
         m.submodules.even = even = Memory(shape=unsigned(W), depth=len(words[0::2]),
                                           init=words[0::2])
         m.submodules.odd = odd = Memory(shape=unsigned(W), depth=len(words[1::2]),
@@ -213,19 +266,19 @@ class WdfCore(wiring.Component):
         zone_bits = mag[low:span] if K > 1 else Const(0, 1)
         with m.If(take):
             m.d.sync += [
-                a1.eq(fit(_round_shift(self.sink.payload, self.in_frac - F,
-                                       self.wave_round_nearest))),
-                a2.eq(fit(-state) if self.inductor else state),
+                a1.eq(fit(_round_shift(self.sink.payload, p.in_frac - F,
+                                       p.wave_round_nearest))),
+                a2.eq(fit(-state) if p.inductor else state),
             ]
         with m.Switch(step):
             with m.Case(_Step.IDLE):
                 with m.If(take):
                     m.d.sync += step.eq(_Step.ADAPT)
             with m.Case(_Step.ADAPT):
-                if self.series:
+                if p.series:
                     m.d.sync += b0.eq(fit(-(a1 + a2)))
                 else:
-                    m.d.sync += b0.eq(fit(a2 + rnd((a1 - a2) * self.coeff, self.coeff_frac)))
+                    m.d.sync += b0.eq(fit(a2 + rnd((a1 - a2) * p.coeff, p.coeff_frac)))
                 m.d.sync += step.eq(_Step.LOCATE)
             with m.Case(_Step.LOCATE):
                 m.d.sync += [
@@ -249,24 +302,24 @@ class WdfCore(wiring.Component):
                 base = Mux(odd_k, hi_end, lo_end)
                 diff = Mux(odd_k, lo_end - hi_end, hi_end - lo_end)
                 inside = base + rnd(diff * frac, sh_max)
-                y = Mux(beyond, Const(self.table[-1], signed(W)) - excess, inside)
+                y = Mux(beyond, Const(p.table[-1], signed(W)) - excess, inside)
                 m.d.sync += [
                     br.eq(fit(Mux(neg, -y, y))),
                     step.eq(_Step.SCATTER),
                 ]
             with m.Case(_Step.SCATTER):
-                if self.series:
-                    b1 = fit(a1 - rnd((br + a1 + a2) * self.coeff, self.coeff_frac))
+                if p.series:
+                    b1 = fit(a1 - rnd((br + a1 + a2) * p.coeff, p.coeff_frac))
                     b2 = fit(-(br + b1))
                 else:
                     b1 = fit(br + b0 - a1)
                     b2 = fit(br + b0 - a2)
-                probed = (b0 + br, a1 + b1, a2 + b2)[self.probe]
+                probed = (b0 + br, a1 + b1, a2 + b2)[p.probe]
                 m.d.sync += [
                     state.eq(b2),
-                    out.eq(_fit(_round_shift(probed, F + 1 - self.out_frac,
-                                             self.out_round_nearest),
-                                self.out_width, self.out_saturate)),
+                    out.eq(_fit(_round_shift(probed, F + 1 - p.out_frac,
+                                             p.out_round_nearest),
+                                p.out_width, p.out_saturate)),
                     step.eq(_Step.OUTPUT),
                 ]
             with m.Case(_Step.OUTPUT):
@@ -295,7 +348,7 @@ class WdfBank(wiring.Component):
         self.cores = tuple(cores)
         if not self.cores or not all(isinstance(c, WdfCore) for c in self.cores):
             raise HdlError("WdfBank: cores must be a non-empty list of WdfCore")
-        widths = {(c.in_width, c.out_width) for c in self.cores}
+        widths = {(c.params.in_width, c.params.out_width) for c in self.cores}
         if len(widths) != 1:
             raise HdlError(f"WdfBank: all cores need the same input and output widths, "
                            f"not {sorted(widths)}")
@@ -358,14 +411,15 @@ def estimate_wdf(bank, model=None):
     model = model or ICE40
     cores = []
     for core in bank.cores:
-        W = core.wave_width
-        sh_max = max(core.span - core.table_octaves + 1 - core.segments_log2
-                     + max(core.table_octaves - 2, 0), 1)
-        mults = ((W + 1, core.coeff.bit_length() + 1), (W + 1, sh_max + 1))
+        p = core.params
+        W = p.wave_width
+        sh_max = max(p.span - p.table_octaves + 1 - p.segments_log2
+                     + max(p.table_octaves - 2, 0), 1)
+        mults = ((W + 1, p.coeff.bit_length() + 1), (W + 1, sh_max + 1))
         dsp = sum(_dsp_slices(a) * _dsp_slices(b) for a, b in mults)
         soft = sum(a * b for a, b in mults) * _LUT_PER_SOFT_PRODUCT_BIT
         table_lut = table_ff = bram = 0
-        for words in (len(core.table[0::2]), len(core.table[1::2])):
+        for words in (len(p.table[0::2]), len(p.table[1::2])):
             blocks = min(-(-W // w) * -(-words // d) for d, w in model.bram_shapes)
             if blocks * model.bram_cost < words * W * model.rom_logic_cost_per_bit:
                 bram += blocks
@@ -374,7 +428,7 @@ def estimate_wdf(bank, model=None):
                 table_lut += W * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
                 table_ff += W
         lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
-        ff = 6 * W + core.out_width + sh_max + 8 + table_ff
+        ff = 6 * W + p.out_width + sh_max + 8 + table_ff
         cores.append((lut, ff, bram, dsp, soft))
     use_dsp = sum(c[3] for c in cores) <= DSP_BUDGET
     parts = {f"ch{i}": (round(lut + (0 if use_dsp else soft)), ff)

@@ -1,23 +1,28 @@
 """Lowering of a fixed-point WDF (:class:`~bitwave.ir.wdf.WdfFixed`) to a hardware core.
 
-The only place that knows both the WDF spec and :class:`~bitwave.hdl._wdf.WdfCore`:
-it turns typed formats and enums into the plain integers and booleans the
-generator takes.  :func:`lower_wdf_op` does it for an IR ``Wdf`` op (one core
+The only place that knows both the WDF spec and :class:`~bitwave.hdl.WdfCore`:
+it turns the IR's typed formats and enums into the plain integers, booleans and
+hdl-side probe of a :class:`~bitwave.hdl.WdfCoreParams`.  :func:`lower_wdf_op` does it for an IR ``Wdf`` op (one core
 per channel in a :class:`~bitwave.hdl._wdf.WdfBank`) for :func:`bitwave.lower.lower`.
 """
 
 from __future__ import annotations
 
 from ..errors import PassError
-from ..hdl import WdfBank, WdfCore, estimate_wdf
+from ..hdl import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 from ..ir import Overflow, Rounding, ValueType, Wdf
-from ..ir.wdf import WdfFixed
+from ..ir.wdf import Probe, WdfFixed
 
 __all__ = ["wdf_core_params", "lower_wdf", "lower_wdf_op"]
 
 
-def wdf_core_params(spec: WdfFixed) -> dict:
-    """Keyword arguments of :class:`WdfCore` that implement ``spec`` bit for bit."""
+#: The IR's probe as the hardware names it (hdl never imports the IR).
+_PROBE = {Probe.ROOT: WdfProbe.ROOT, Probe.SOURCE: WdfProbe.SOURCE,
+          Probe.REACTIVE: WdfProbe.REACTANCE}
+
+
+def wdf_core_params(spec: WdfFixed) -> WdfCoreParams:
+    """The :class:`WdfCoreParams` of a :class:`WdfCore` that implements ``spec`` bit for bit."""
     if not isinstance(spec, WdfFixed):
         raise PassError(f"lower-wdf: expected a WdfFixed, not {type(spec).__name__}; "
                         f"run quantise_wdf on the tree first")
@@ -27,12 +32,12 @@ def wdf_core_params(spec: WdfFixed) -> dict:
         raise PassError(f"lower-wdf: input format {spec.input} and wave format {spec.wave} "
                         f"differ in rounding or overflow; the input is converted with the "
                         f"wave's modes, so make them equal")
-    return dict(
+    return WdfCoreParams(
         in_width=spec.input.width, in_frac=spec.input.frac_bits,
         wave_width=spec.wave.width, wave_frac=spec.wave.frac_bits,
         out_width=spec.output.width, out_frac=spec.output.frac_bits,
         coeff=spec.coeff, coeff_frac=spec.coeff_frac,
-        series=spec.series, inductor=spec.inductor, probe=int(spec.probe),
+        series=spec.series, inductor=spec.inductor, probe=_PROBE[spec.probe],
         table_range_log2=spec.table_range_log2, table_octaves=spec.table_octaves,
         segments_log2=spec.segments_log2, table=spec.table,
         wave_round_nearest=spec.wave.rounding is Rounding.NEAREST,
@@ -44,7 +49,7 @@ def wdf_core_params(spec: WdfFixed) -> dict:
 
 def lower_wdf(spec: WdfFixed) -> WdfCore:
     """The :class:`WdfCore` for ``spec``."""
-    return WdfCore(**wdf_core_params(spec))
+    return WdfCore(wdf_core_params(spec))
 
 
 def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[WdfBank, dict]:

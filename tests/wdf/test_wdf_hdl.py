@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from bitwave.errors import HdlError, PassError
 from bitwave.hdl._emit import emit_verilog
-from bitwave.hdl._wdf import WdfCore
+from bitwave.hdl._wdf import WdfCore, WdfProbe
 from bitwave.ir import Fixed, Overflow, Rounding
 from bitwave.ir.wdf import (Capacitor, DiodePair, Inductor, Parallel, ResistiveSource, Series,
                             WdfTree, pwl_breakpoints, run_fixed, diode_pair_reflect,
@@ -149,16 +149,19 @@ def test_verilog_emission():
 
 def test_parameter_validation():
     params = wdf_core_params(quantise_wdf(tree(), word_length=16))
+    assert WdfCore(params).params == params and params.probe is WdfProbe.REACTANCE
     with pytest.raises(HdlError, match=r"^WdfCore: probe must be 0 \(root\), 1 \(source\) or 2"):
-        WdfCore(**{**params, "probe": 3})
+        dataclasses.replace(params, probe=3)
     with pytest.raises(HdlError, match=r"^WdfCore: coeff .* exceeds 2\*\*coeff_frac"):
-        WdfCore(**{**params, "coeff": (1 << params["coeff_frac"]) + 1})
+        dataclasses.replace(params, coeff=(1 << params.coeff_frac) + 1)
     with pytest.raises(HdlError, match=r"^WdfCore: table must be a sequence of"):
-        WdfCore(**{**params, "table": params["table"][:-1]})
+        dataclasses.replace(params, table=params.table[:-1])
     with pytest.raises(HdlError, match=r"^WdfCore: table\[0\] = .* does not fit signed"):
-        WdfCore(**{**params, "table": (1 << 40,) + params["table"][1:]})
+        dataclasses.replace(params, table=(1 << 40,) + params.table[1:])
     with pytest.raises(HdlError, match=r"^WdfCore: series must be a bool"):
-        WdfCore(**{**params, "series": "no"})
+        dataclasses.replace(params, series="no")
+    with pytest.raises(HdlError, match=r"^WdfCore: params must be a WdfCoreParams, not dict"):
+        WdfCore(dataclasses.asdict(params))
     with pytest.raises(PassError, match=r"^lower-wdf: expected a WdfFixed"):
         wdf_core_params(tree())
 
