@@ -28,16 +28,14 @@ import keyword
 import math
 import os
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
-from qonnx.custom_op.general.intquant import resolve_rounding_mode
 
 from ..errors import FrontendError, VerifyError
 from ..ir import Affine, Bipolar, Graph, Input, Int, MatVec, Output, Quant, verify
-from ..ir import int_format_for
+from ._qonnx_consts import ConstFolder, QConst, attrs, code_range
 
 __all__ = ["import_qonnx", "MAX_BITS", "MAX_BIAS_BITS"]
 
@@ -49,11 +47,7 @@ MAX_BIAS_BITS = 32
 
 _DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, Add, Sub, Mul, Div, BatchNormalization, Relu, "
              "Flatten, Reshape, Identity, Dropout")
-_CONST_OPS = ("Quant, BipolarQuant, Constant, Shape (of the data), Identity, Transpose, Reshape, Cast, "
-              "Unsqueeze, Squeeze, Gather, Concat, Neg, Add, Sub, Mul, Div")
 
-# Stands for a symbolic batch size in shapes computed from the data (``Shape``),
-# so that ``x.view(x.size(0), -1)`` works on models exported with a dynamic batch.
 _SYMBOLIC_BATCH = 2**31 - 1
 
 # Classes (dynamo export metadata) and attribute names (TorchScript export node
@@ -63,28 +57,6 @@ _INTERNAL_CLASSES = ("brevitas.proxy.", "brevitas.export.", "brevitas.core.", "o
 _INTERNAL_ATTRS = {"act_quant", "weight_quant", "bias_quant", "input_quant", "output_quant",
                    "export_handler", "activation_impl", "fused_activation_quant_proxy",
                    "tensor_quant"}
-
-
-@dataclass(frozen=True)
-class _QConst:
-    """A constant after a quantiser: exact integer codes and the real scale of each element."""
-    codes: np.ndarray       # int64, zero-point removed
-    scale: np.ndarray       # float64, same shape as codes
-    fmt: object             # Int or Bipolar
-    bits: int
-    value: np.ndarray       # the dequantised float32 value, as qonnx computes it
-
-    def transposed(self, perm):
-        return _QConst(self.codes.transpose(perm), self.scale.transpose(perm), self.fmt,
-                       self.bits, self.value.transpose(perm))
-
-    def reshaped(self, shape):
-        return _QConst(self.codes.reshape(shape), self.scale.reshape(shape), self.fmt,
-                       self.bits, self.value.reshape(shape))
-
-
-def _attrs(node) -> dict:
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _module_path(node) -> str:
@@ -131,12 +103,6 @@ def _identifier(path: str, fallback: str) -> str:
     return s
 
 
-def _code_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
-    if signed:
-        return -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1 - int(narrow)
-
-
 def _exact_format(lo: int, hi: int) -> Int | None:
     """The Int whose range is exactly [lo, hi], if there is one."""
     span = hi + 1
@@ -150,7 +116,7 @@ def _exact_format(lo: int, hi: int) -> Int | None:
     return None
 
 
-class _Importer:
+class _Importer(ConstFolder):
     def __init__(self, model: onnx.ModelProto, label: str, locations: dict[str, str]):
         self.model = model
         self.label = label
@@ -247,7 +213,7 @@ class _Importer:
             return
         data = [i for i in node.input if i and i not in self.consts]
         if node.op_type == "Shape" and data == [self.cur]:
-            a = _attrs(node)  # reading the shape does not consume the data
+            a = attrs(node)  # reading the shape does not consume the data
             shape = np.array((self.batch, *self.feat), np.int64)
             self.consts[node.output[0]] = shape[a.get("start", 0):a.get("end")]
             return
@@ -271,123 +237,6 @@ class _Importer:
                                   "QuantIdentity(bit_width=8, return_quant_tensor=False), as the first layer")
         handler(node)
         self.cur = node.output[0]
-
-    # -- constants ----------------------------------------------------------
-    def constant_attr(self, node):
-        a = _attrs(node)
-        if "value" in a:
-            return numpy_helper.to_array(a["value"])
-        for key in ("value_float", "value_int"):
-            if key in a:
-                return np.array(a[key])
-        for key in ("value_floats", "value_ints"):
-            if key in a:
-                return np.array(a[key])
-        raise self.fail(node, "only tensor, float and int Constant nodes are supported")
-
-    def const(self, node, name: str, what: str) -> np.ndarray:
-        v = self.consts.get(name)
-        if v is None:
-            raise self.fail(node, f"{what} must be a constant, but {name!r} is computed at run time")
-        if isinstance(v, _QConst):
-            return v.value
-        return np.asarray(v)
-
-    def quant_params(self, node, bits_limit: int | None):
-        scale = self.const(node, node.input[1], "the scale").astype(np.float32)
-        if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-            raise self.fail(node, "the scale must be positive and finite")
-        if node.op_type == "BipolarQuant":
-            return scale, np.zeros((), np.float32), 1, True, False, "ROUND"
-        zeropt = self.const(node, node.input[2], "the zero-point").astype(np.float32)
-        bw = self.const(node, node.input[3], "the bit width")
-        if bw.size != 1 or not np.isfinite(bw).all() or float(bw.ravel()[0]) != round(float(bw.ravel()[0])):
-            raise self.fail(node, f"the bit width must be one integer, not {bw.ravel().tolist()}")
-        bits = int(round(float(bw.ravel()[0])))
-        if bits < 1 or (bits_limit is not None and bits > bits_limit):
-            raise self.fail(node, f"bit width {bits} is not supported; use 1 to {bits_limit} bits")
-        a = _attrs(node)
-        mode = a.get("rounding_mode", b"ROUND")
-        mode = (mode.decode() if isinstance(mode, bytes) else str(mode)).upper()
-        return scale, zeropt, bits, bool(a.get("signed", 1)), bool(a.get("narrow", 0)), mode
-
-    def const_eval(self, node):
-        op = node.op_type
-        ins = [self.consts[i] if i else None for i in node.input]
-        if op in ("Quant", "BipolarQuant"):
-            return self.quant_const(node)
-        if op == "Identity":
-            return ins[0]
-        if op == "Transpose":
-            perm = _attrs(node).get("perm")
-            perm = tuple(perm) if perm is not None else tuple(reversed(range(np.ndim(self.value(ins[0])))))
-            return ins[0].transposed(perm) if isinstance(ins[0], _QConst) else np.transpose(ins[0], perm)
-        if op == "Reshape":
-            shape = [int(d) for d in np.asarray(self.value(ins[1])).ravel()]
-            src = np.asarray(self.value(ins[0]))
-            shape = [src.shape[i] if d == 0 and not _attrs(node).get("allowzero", 0) else d
-                     for i, d in enumerate(shape)]
-            return ins[0].reshaped(shape) if isinstance(ins[0], _QConst) else src.reshape(shape)
-        vals = [self.value(v) for v in ins]
-        if op == "Cast":
-            return vals[0].astype(onnx.helper.tensor_dtype_to_np_dtype(_attrs(node)["to"]))
-        if op in ("Unsqueeze", "Squeeze"):
-            axes = _attrs(node).get("axes")
-            if axes is None and len(vals) > 1 and vals[1] is not None:
-                axes = [int(a) for a in np.asarray(vals[1]).ravel()]
-            if op == "Squeeze":
-                return np.squeeze(vals[0], axis=tuple(axes) if axes else None)
-            out = vals[0]
-            for a in sorted(a % (out.ndim + len(axes)) for a in axes):
-                out = np.expand_dims(out, a)
-            return out
-        binary = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
-        if op in binary:
-            return binary[op](vals[0], vals[1])
-        if op == "Neg":
-            return np.negative(vals[0])
-        if op == "Gather":
-            return np.take(vals[0], vals[1], axis=_attrs(node).get("axis", 0))
-        if op == "Concat":
-            return np.concatenate([np.atleast_1d(v) for v in vals], axis=_attrs(node)["axis"])
-        raise self.fail(node, f"op type {op} on constants is not supported; supported: {_CONST_OPS}")
-
-    @staticmethod
-    def value(v):
-        return v.value if isinstance(v, _QConst) else v
-
-    def quant_const(self, node) -> _QConst:
-        """Evaluate a quantiser on a constant (weights, bias) to exact integer codes."""
-        w = self.const(node, node.input[0], "the quantised tensor").astype(np.float32)
-        if not np.all(np.isfinite(w)):
-            raise self.fail(node, f"the constant {node.input[0]!r} contains NaN or Inf")
-        scale, zeropt, bits, signed, narrow, mode = self.quant_params(node, None)
-        shape = np.broadcast_shapes(w.shape, scale.shape, zeropt.shape)
-        scale_b = np.broadcast_to(scale, shape).astype(np.float64)
-        if node.op_type == "BipolarQuant" or (bits == 1 and signed):
-            # qonnx's convention: a signed 1-bit quantiser is the sign function (-1/+1).
-            if np.any(zeropt != 0):
-                raise self.fail(node, "a bipolar (1-bit) quantiser must have zero-point 0")
-            codes = np.where(w / scale + zeropt >= 0, 1, -1).astype(np.int64)
-            codes = np.broadcast_to(codes, shape)
-            return _QConst(codes, scale_b, Bipolar(), 1, (codes * scale).astype(np.float32))
-        if np.any(zeropt != np.round(zeropt)):
-            raise self.fail(node, f"the zero-point must be an integer, not {zeropt.ravel()[:4].tolist()}")
-        try:
-            rnd = resolve_rounding_mode(mode)
-        except ValueError:
-            raise self.fail(node, f"rounding mode {mode!r} is not known") from None
-        lo, hi = _code_range(bits, signed, narrow)
-        # float32 as in Brevitas/qonnx, so the codes are exactly theirs.
-        q = np.clip(rnd(w / scale + zeropt), lo, hi)
-        codes = (q - zeropt).astype(np.int64)
-        zp = np.broadcast_to(zeropt.astype(np.int64), shape)
-        if np.any(zp != 0):
-            fmt = int_format_for(min(lo - int(zp.max()), 0), max(hi - int(zp.min()), 0))
-        else:
-            fmt = Int(bits, signed)
-        return _QConst(np.broadcast_to(codes, shape), scale_b, fmt, bits,
-                       ((q - zeropt) * scale).astype(np.float32))
 
     # -- the data path ------------------------------------------------------
     def shape_text(self) -> str:
@@ -417,7 +266,7 @@ class _Importer:
                 raise self.fail(node, "dropout in training mode; export the model in eval() mode")
 
     def op_Flatten(self, node):
-        axis = _attrs(node).get("axis", 1)
+        axis = attrs(node).get("axis", 1)
         if axis != 1:
             raise self.fail(node, f"Flatten(axis={axis}) would merge the batch dimension; only axis=1 is supported")
         self.feat = (self.n,)
@@ -425,7 +274,7 @@ class _Importer:
     def op_Reshape(self, node):
         target = [int(d) for d in self.const(node, node.input[1], "the target shape").ravel()]
         full = (self.batch, *self.feat)
-        if not _attrs(node).get("allowzero", 0):
+        if not attrs(node).get("allowzero", 0):
             target = [full[i] if d == 0 and i < len(full) else d for i, d in enumerate(target)]
         rest = target[1:]
         if target[0] == -1:
@@ -456,7 +305,7 @@ class _Importer:
             raise self.fail(node, f"activation zero-point {zeropt.ravel()[:4].tolist()} is not supported; "
                                   "it must be one integer for the whole tensor")
         z = int(zp[0])
-        lo, hi = _code_range(bits, signed, narrow)
+        lo, hi = code_range(bits, signed, narrow)
         lo, hi = lo - z, hi - z
         if self.relu is not None:
             if hi < 0:
@@ -520,7 +369,7 @@ class _Importer:
                   parts[-1][0])
 
     def op_BatchNormalization(self, node):
-        a = _attrs(node)
+        a = attrs(node)
         if a.get("training_mode", 0):
             raise self.fail(node, "batch-norm in training mode; export the model in eval() mode")
         if len(self.feat) != 1:
@@ -561,7 +410,7 @@ class _Importer:
         self.matvec(node, node.input[1], None, transposed=False, alpha=1.0, beta=1.0)
 
     def op_Gemm(self, node):
-        a = _attrs(node)
+        a = attrs(node)
         if node.input[0] != self.cur or a.get("transA", 0):
             raise self.fail(node, "the data must be the first operand of Gemm, not transposed")
         bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
@@ -578,7 +427,7 @@ class _Importer:
             raise self.fail(node, f"the data has shape {self.shape_text()}; flatten it to "
                                   "(batch, features) first")
         w = self.consts.get(wname)
-        if not isinstance(w, _QConst):
+        if not isinstance(w, QConst):
             raise self.fail(node, f"the weights {wname!r} are not quantised; use QuantLinear "
                                   "(a Quant or BipolarQuant on the weights)")
         if w.codes.ndim != 2:
@@ -601,7 +450,7 @@ class _Importer:
             b = self.consts.get(bname)
             if b is None:
                 raise self.fail(node, f"the bias {bname!r} must be a constant")
-            if isinstance(b, _QConst) and isinstance(b.fmt, Int) and beta == 1.0:
+            if isinstance(b, QConst) and isinstance(b.fmt, Int) and beta == 1.0:
                 if b.bits > MAX_BIAS_BITS:
                     raise self.fail(node, f"bias bit width {b.bits} is not supported; use at most {MAX_BIAS_BITS}")
                 bscale = np.broadcast_to(b.scale.reshape(-1), (rows,)) if b.scale.size in (1, rows) else None
