@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import VerifyError
+from . import wdf
 from ._formats import Bipolar
 from ._graph import Graph, verify
 from ._ops import Affine, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant, ValueType, Wdf
@@ -96,7 +97,6 @@ class Interpreter:
 
     def op_wdf(self, op: Wdf, x: np.ndarray, t: ValueType) -> np.ndarray:
         """Each channel's column through its filter, row after row (rows are time steps)."""
-        from . import wdf
         if op.is_fixed:
             specs = op.specs(op.input_format(t))
             cols = [wdf.run_fixed(spec, x[:, c].astype(np.int64)) for c, spec in enumerate(specs)]

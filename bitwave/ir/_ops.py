@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import VerifyError
 from . import wdf
-from ._formats import Bipolar, Format, Int, Real, int_format_for
+from ._formats import Bipolar, Fixed, Format, Int, Real, int_format_for
 from .wdf import Probe
 
 __all__ = [
@@ -535,7 +535,6 @@ class Wdf(Op):
 
     def input_format(self, inp: "ValueType") -> Format:
         """The fixed-point format the input codes are read in (fixed form)."""
-        from ._formats import Fixed
         fmt, s = inp.fmt, inp.scales
         frac = -math.log2(float(s[0])) if s[0] > 0 else math.nan
         if not (isinstance(fmt, Int) and fmt.signed) or not np.all(s == s[0]) \
