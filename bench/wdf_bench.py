@@ -141,7 +141,8 @@ def bench_fmax(out: Path, soft: bool) -> None:
     from torch import nn
 
     from bitwave.boards import build
-    from bitwave.compile import CompileOptions, Dataset, compile_graph
+    from bitwave.compile import CompileOptions, compile_graph
+    from bitwave.dataset import Dataset
     from bitwave.frontend import import_wdf
 
     audio = multitone(FS, 480, peak=2.0)[:, None]
