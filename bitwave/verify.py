@@ -10,7 +10,6 @@ writes a VCD waveform of the run up to the first failing sample.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable

@@ -5,25 +5,10 @@ names the component, the parameter, what is wrong and what to do, so that the
 lowering pass can show it to the user unchanged.
 """
 
-import functools
 import numbers
 from dataclasses import dataclass
 
 from ..errors import HdlError
-
-
-def rejects_quietly(init):
-    """Decorate a component's ``__init__`` so that a rejected construction does not
-    also warn "created but never used" (Amaranth warns for every unelaborated
-    component, including one whose constructor raised)."""
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except HdlError:
-            self._MustUse__silence = True
-            raise
-    return wrapper
 
 
 def check_bool(owner, name, value):

@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import enum, stream, wiring
+from amaranth.lib import enum, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
-from ._params import check_bool, check_int, int_range, rejects_quietly
+from ._checked import CheckedComponent
+from ._params import check_bool, check_int, int_range
 from ._resources import Estimate, Resources
 
 __all__ = ["WdfProbe", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
@@ -135,7 +136,7 @@ class _Step(enum.Enum, shape=3):
     OUTPUT = 5    # source.valid until taken; the next sample may be taken with it
 
 
-class WdfCore(wiring.Component):
+class WdfCore(CheckedComponent):
     """A clipper-class WDF in fixed point: one input sample per ``sink`` beat, one output sample
     per ``source`` beat, bit-exact with ``bitwave.ir.wdf.run_fixed``.
 
@@ -195,13 +196,16 @@ class WdfCore(wiring.Component):
     cycles_per_sample = 5
     latency = 5
 
-    @rejects_quietly
-    def __init__(self, params):
+    @classmethod
+    def check(cls, params) -> dict:
+        """The checked parameters (the :class:`WdfCoreParams` checked themselves)."""
         if not isinstance(params, WdfCoreParams):
             raise HdlError(f"WdfCore: params must be a WdfCoreParams, not "
                            f"{type(params).__name__}; bitwave.lower.wdf_core_params(spec) makes "
                            f"one from a WdfFixed")
-        self.params = params
+        return {"params": params}
+
+    def __init__(self, params):
         self.table_bits = len(params.table) * params.wave_width
         super().__init__({
             "sink": In(stream.Signature(signed(params.in_width))),
@@ -330,7 +334,7 @@ class WdfCore(wiring.Component):
         return m
 
 
-class WdfBank(wiring.Component):
+class WdfBank(CheckedComponent):
     """``cores`` (one :class:`WdfCore` per audio channel) side by side on one vector stream.
 
     ``sink`` carries one sample of every channel per beat, channel ``c`` in bits
@@ -341,18 +345,22 @@ class WdfBank(wiring.Component):
     ``cycles_per_frame`` and ``latency`` are those of one core.
     """
 
-    @rejects_quietly
-    def __init__(self, cores):
+    @classmethod
+    def check(cls, cores) -> dict:
+        """The checked cores (HdlError when they cannot share one stream)."""
         if isinstance(cores, (str, bytes)) or not hasattr(cores, "__iter__"):
             raise HdlError(f"WdfBank: cores must be a list of WdfCore, not {cores!r}")
-        self.cores = tuple(cores)
-        if not self.cores or not all(isinstance(c, WdfCore) for c in self.cores):
+        cores = tuple(cores)
+        if not cores or not all(isinstance(c, WdfCore) for c in cores):
             raise HdlError("WdfBank: cores must be a non-empty list of WdfCore")
-        widths = {(c.params.in_width, c.params.out_width) for c in self.cores}
+        widths = {(c.params.in_width, c.params.out_width) for c in cores}
         if len(widths) != 1:
             raise HdlError(f"WdfBank: all cores need the same input and output widths, "
                            f"not {sorted(widths)}")
-        (self.in_width, self.out_width), = widths
+        (in_width, out_width), = widths
+        return {"cores": cores, "in_width": in_width, "out_width": out_width}
+
+    def __init__(self, cores):
         self.n = len(self.cores)
         self.cycles_per_frame = WdfCore.cycles_per_sample
         self.latency = WdfCore.latency
@@ -363,7 +371,7 @@ class WdfBank(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        iw, ow = self.in_width, self.out_width
+        iw = self.in_width
         for c, core in enumerate(self.cores):
             m.submodules[f"ch{c}"] = core
             m.d.comb += [
@@ -393,8 +401,9 @@ def _dsp_slices(width):
     return width // _DSP_WIDTH + (width % _DSP_WIDTH >= _DSP_MIN_SLICE)
 
 
-def estimate_wdf(bank, model=None):
-    """Estimate LUT4s, flip-flops, block RAMs and DSPs of a :class:`WdfBank` (iCE40 costs).
+def estimate_wdf(params, model=None):
+    """Estimate LUT4s, flip-flops, block RAMs and DSPs of a :class:`WdfBank` of cores with
+    ``params`` (one :class:`WdfCoreParams` per channel; iCE40 costs).
 
     Per core, following :meth:`WdfCore.elaborate`: six wave-wide registers,
     the output and interpolation-fraction registers; the datapath (adders,
@@ -410,8 +419,7 @@ def estimate_wdf(bank, model=None):
     from ._estimate import ICE40
     model = model or ICE40
     cores = []
-    for core in bank.cores:
-        p = core.params
+    for p in params:
         W = p.wave_width
         sh_max = max(p.span - p.table_octaves + 1 - p.segments_log2
                      + max(p.table_octaves - 2, 0), 1)

@@ -6,8 +6,6 @@ import ast
 import enum
 from dataclasses import dataclass, fields, is_dataclass
 
-import numpy as np
-
 from ..errors import VerifyError
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
 from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType, WdfLayout

@@ -19,7 +19,7 @@ from ..errors import VerifyError
 from . import wdf
 from ._formats import Bipolar
 from ._graph import Graph, verify
-from ._ops import Affine, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant, ValueType, Wdf
+from ._ops import Affine, Input, MatVec, MultiThreshold, Output, Quant, Requant, ValueType, Wdf
 
 __all__ = ["Interpreter", "run_graph", "quantise_input"]
 

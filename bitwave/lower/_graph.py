@@ -155,8 +155,8 @@ def plan(graph: Graph) -> Lowered:
                                     src=op.src))
             i += 1
         elif isinstance(op, Wdf):
-            stage, info = lower_wdf_op(op, in_t)
-            stages.append(lambda stage=stage: stage)
+            make, info = lower_wdf_op(op, in_t)
+            stages.append(make)
             layers.append(LayerInfo(name=op.name, ops=(op.name,), src=op.src, **info))
             i += 1
         else:

@@ -8,6 +8,8 @@ per channel in a :class:`~bitwave.hdl._wdf.WdfBank`) for :func:`bitwave.lower.lo
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..errors import PassError
 from ..hdl import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 from ..ir import Overflow, Rounding, ValueType, Wdf
@@ -52,17 +54,17 @@ def lower_wdf(spec: WdfFixed) -> WdfCore:
     return WdfCore(wdf_core_params(spec))
 
 
-def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[WdfBank, dict]:
-    """The hardware of a fixed-point ``Wdf`` op and the fields of its report line."""
+def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[Callable[[], WdfBank], dict]:
+    """The constructor of a fixed-point ``Wdf`` op's hardware and the fields of its layer."""
     if not op.is_fixed:
         raise PassError(f"lower: wdf {op.where} is still in float form; run the quantise-wdf "
                         f"pass first (the default pipeline does)")
     specs = op.specs(op.input_format(in_t))
-    bank = WdfBank([lower_wdf(spec) for spec in specs])
+    params = [wdf_core_params(spec) for spec in specs]
     spec = specs[0]
-    return bank, dict(
+    return (lambda: WdfBank([WdfCore(p) for p in params])), dict(
         kind="wdf", rows=op.channels, cols=1, pe=op.channels, simd=1,
-        cycles=bank.cycles_per_frame, in_fmt=str(spec.input),
+        cycles=WdfCore.cycles_per_sample, in_fmt=str(spec.input),
         w_fmt=f"coeff u{spec.coeff_frac + 1}, table {len(spec.table)}×{spec.wave.width}",
         acc_fmt=str(spec.wave), out_fmt=str(spec.output),
-        estimate=estimate_wdf(bank), latency=bank.latency)
+        estimate=estimate_wdf(params), latency=WdfCore.latency)
