@@ -155,8 +155,7 @@ def bench_fmax(out: Path, soft: bool) -> None:
         cycles, est = layer.cycles, layer.estimate
         if dsp is None:
             print(f"compiled clipper: {cycles} cycles/sample, latency {layer.latency} cycles; "
-                  f"estimate {est['lut']} LUT4, {est['ff']} FF, {est['bram']} BRAM, "
-                  f"{est['dsp']} DSP")
+                  f"estimate {est.lut} LUT4, {est.ff} FF, {est.bram} BRAM, {est.dsp} DSP")
         start = time.perf_counter()
         rep = build(folder, "ice40-up5k", dsp=dsp).report
         acc, dev, cap = rep.accelerator, rep.device_used, rep.capacity

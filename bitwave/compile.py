@@ -16,19 +16,19 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .build_folder import TOP, BuildManifest, Layer, Port, is_build_folder
+from .build_folder import TOP, BuildManifest, Port, is_build_folder
 from .costs import hardware_costs, split_comparison
 from .dataset import Dataset
 from .errors import BuildFolderError
 from .hdl import emit_verilog, port_manifest
 from .ir import Graph, Interpreter, print_graph, verify
-from .lower import LayerInfo, Lowered, lower
+from .lower import Lowered, lower
 from .passes import Fold, PassManager, default_passes, format_pass, parse_pipeline
 from .report import write_report
 
@@ -87,17 +87,11 @@ class _NoteHandler(logging.Handler):
 
 
 def _manifest(name: str, lowered: Lowered, passes: list, costs: dict) -> BuildManifest:
-    def layer(info: LayerInfo) -> Layer:
-        return Layer(name=info.name, kind=info.kind, ops=info.ops, rows=info.rows, cols=info.cols,
-                     pe=info.pe, simd=info.simd, cycles=info.cycles, in_fmt=info.in_fmt,
-                     w_fmt=info.w_fmt, acc_fmt=info.acc_fmt, out_fmt=info.out_fmt,
-                     estimate=info.estimate.resources, weights_in_bram=info.estimate.weights_in_bram,
-                     src=info.src, latency=info.latency, **costs["per_layer"].get(info.name, {}))
     return BuildManifest(
         name=name, sink=lowered.sink, source=lowered.source,
         ports=tuple(Port(n, p["direction"], p["width"]) for n, p in port_manifest(lowered.top).items()),
         cycles_per_frame=lowered.cycles_per_frame, latency=lowered.top.latency,
-        pipeline=tuple(format_pass(p) for p in passes), layers=tuple(layer(i) for i in lowered.layers),
+        pipeline=tuple(format_pass(p) for p in passes), layers=tuple(replace(layer, **costs["per_layer"].get(layer.name, {})) for layer in lowered.layers),
         estimate=lowered.resources, macs=costs["macs"], weight_bits=costs["weight_bits"])
 
 

@@ -27,7 +27,7 @@ ALLOWED = {
     "hdl": {"errors"},
     "passes": {"ir", "errors"},
     "frontend": {"ir", "errors", "dataset"},
-    "lower": {"ir", "hdl", "errors"},
+    "lower": {"ir", "hdl", "build_folder", "errors"},
     # The manifest alone needs no IR; load_build parses the final graph too.
     "build_folder": {"hdl", "dataset", "errors", "ir"},
     "report": {"build_folder", "errors"},

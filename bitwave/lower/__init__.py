@@ -4,8 +4,8 @@ The one stage that knows both :mod:`bitwave.ir` and :mod:`bitwave.hdl`; it
 runs after the passes and before Verilog emission.
 """
 
-from ._graph import LayerInfo, Lowered, lower, plan, stream_format
+from ._graph import Lowered, lower, plan, stream_format
 from ._wdf import lower_wdf, lower_wdf_op, wdf_core_params
 
-__all__ = ["LayerInfo", "Lowered", "lower", "plan", "stream_format", "lower_wdf", "lower_wdf_op",
+__all__ = ["Lowered", "lower", "plan", "stream_format", "lower_wdf", "lower_wdf_op",
            "wdf_core_params"]

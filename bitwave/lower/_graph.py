@@ -15,33 +15,14 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Callable
 
+from ..build_folder import Layer
 from ..errors import PassError
 from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit, estimate_mvu,
                    estimate_threshold)
 from ..ir import Bipolar, Graph, Int, MatVec, MultiThreshold, Op, Output, Requant, Wdf, verify
 from ._wdf import lower_wdf_op
 
-__all__ = ["Lowered", "LayerInfo", "lower", "plan", "stream_format"]
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """One hardware block, as the report shows it."""
-    name: str
-    kind: str
-    ops: tuple[str, ...]
-    rows: int
-    cols: int
-    pe: int
-    simd: int
-    cycles: int
-    in_fmt: str
-    w_fmt: str
-    acc_fmt: str
-    out_fmt: str
-    estimate: Estimate
-    src: str = ""
-    latency: int | None = None
+__all__ = ["Lowered", "lower", "plan", "stream_format"]
 
 
 @dataclass
@@ -54,7 +35,7 @@ class Lowered:
     stages: list[Callable[[], object]]
     sink: StreamFormat
     source: StreamFormat
-    layers: list[LayerInfo] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
 
     @cached_property
     def top(self) -> Chain:
@@ -67,7 +48,11 @@ class Lowered:
 
     @property
     def resources(self) -> Resources:
-        return Resources.total(layer.estimate.resources for layer in self.layers)
+        return Resources.total(layer.estimate for layer in self.layers)
+
+
+def _layer(estimate: Estimate, **fields) -> Layer:
+    return Layer(estimate=estimate.resources, weights_in_bram=estimate.weights_in_bram, **fields)
 
 
 def stream_format(fmt, n: int) -> StreamFormat:
@@ -134,10 +119,10 @@ def plan(graph: Graph) -> Lowered:
                                w_width=stream_format(op.wfmt, 1).width, acc_width=acc.bits,
                                n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
                                bipolar=isinstance(op.wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
-            layers.append(LayerInfo(name=op.name, kind="matvec", ops=(op.name,) + ((act.name,) if act else ()),
-                                    rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=op.cycles,
-                                    in_fmt=str(in_t.fmt), w_fmt=str(op.wfmt), acc_fmt=str(acc),
-                                    out_fmt=str(out_t.fmt), estimate=est, src=op.src))
+            layers.append(_layer(est, name=op.name, kind="matvec", ops=(op.name,) + ((act.name,) if act else ()),
+                                 rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=op.cycles,
+                                 in_fmt=str(in_t.fmt), w_fmt=str(op.wfmt), acc_fmt=str(acc),
+                                 out_fmt=str(out_t.fmt), src=op.src))
             i += 2 if act else 1
         elif isinstance(op, (MultiThreshold, Requant)):
             if not isinstance(in_t.fmt, Int):
@@ -146,18 +131,16 @@ def plan(graph: Graph) -> Lowered:
             stages.append(partial(ThresholdUnit, n=in_t.n, in_width=in_t.fmt.width,
                                   in_signed=bool(in_t.fmt.signed), **_activation(op)))
             n_thr = op.levels if isinstance(op, MultiThreshold) else 1
-            layers.append(LayerInfo(name=op.name, kind=op.opcode, ops=(op.name,), rows=in_t.n, cols=1,
-                                    pe=in_t.n, simd=1, cycles=1, in_fmt=str(in_t.fmt), w_fmt="-",
-                                    acc_fmt="-", out_fmt=str(out_t.fmt),
-                                    estimate=estimate_threshold(n=in_t.n, in_width=in_t.fmt.width,
-                                                                n_thresholds=n_thr,
-                                                                out_width=stream_format(out_t.fmt, 1).width),
-                                    src=op.src))
+            est = estimate_threshold(n=in_t.n, in_width=in_t.fmt.width, n_thresholds=n_thr,
+                                     out_width=stream_format(out_t.fmt, 1).width)
+            layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,), rows=in_t.n, cols=1,
+                                 pe=in_t.n, simd=1, cycles=1, in_fmt=str(in_t.fmt), out_fmt=str(out_t.fmt),
+                                 src=op.src))
             i += 1
         elif isinstance(op, Wdf):
             make, info = lower_wdf_op(op, in_t)
             stages.append(make)
-            layers.append(LayerInfo(name=op.name, ops=(op.name,), src=op.src, **info))
+            layers.append(_layer(info.pop("estimate"), name=op.name, ops=(op.name,), src=op.src, **info))
             i += 1
         else:
             raise PassError(f"lower: {op.opcode} {op.where} has no hardware block; "

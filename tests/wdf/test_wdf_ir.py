@@ -152,7 +152,7 @@ def test_lowered_bank_matches_the_interpreter():
     cycles, latency = WdfCore.cycles_per_sample, WdfCore.latency
     assert (layer.kind, layer.cycles, layer.latency, low.top.latency) == ("wdf", cycles, latency,
                                                                           latency)
-    assert layer.estimate.resources.bram >= 0 and layer.estimate.resources.lut > 0
+    assert layer.estimate.bram >= 0 and layer.estimate.lut > 0
     codes = np.rint(audio(40, 2, peak=3.0) * 2.0 ** 10).astype(np.int64)
     want = Interpreter(g).output(codes, codes=True)
     top, w = low.top, low.sink.width
