@@ -71,7 +71,8 @@ def unsplit_accuracy(bundle) -> tuple[float, float]:
     from bitwave.passes import DEFAULT_PIPELINE, PassManager, parse_pipeline
 
     # The default pipeline without fold: accuracy does not depend on parallelism.
-    g = PassManager(parse_pipeline(",".join(DEFAULT_PIPELINE[:-1]))).run(import_model(bundle.model, bundle.inputs[:1]))
+    passes = PassManager(parse_pipeline(",".join(DEFAULT_PIPELINE[:-1])))
+    g = passes.run(import_model(bundle.model, bundle.inputs[:1]))
     interp = Interpreter(g)
     pred = interp.real(g.output.name, interp.output(bundle.inputs)).argmax(1)
     ok = pred == bundle.labels
