@@ -135,7 +135,8 @@ def print_graph(graph: Graph) -> str:
         args = []
         if hasattr(op, "input"):
             args.append(op.input)
-        for f in fields(op):
+        # src last, where it reads as a note on the op
+        for f in sorted(fields(op), key=lambda f: f.name == "src"):
             if f.name in ("name", "input"):
                 continue
             v = getattr(op, f.name)

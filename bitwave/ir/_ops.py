@@ -26,7 +26,7 @@ shuffling a batch changes the result).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
@@ -120,6 +120,7 @@ class Op:
     (:func:`bitwave.frontend.record_sources`).  Passes that rebuild an op keep its ``src``.
     """
     name: str
+    src: str = field(default="", kw_only=True)
     opcode: ClassVar[str] = "op"
 
     def __post_init__(self):
@@ -149,7 +150,6 @@ class Input(Op):
     n: int = 1
     fmt: Format = Int(8)
     scale: float = 1.0
-    src: str = ""
     opcode: ClassVar[str] = "input"
 
     def __post_init__(self):
@@ -183,7 +183,6 @@ class MatVec(Op):
     acc: Int | None = None
     pe: int = 1
     simd: int = 1
-    src: str = ""
     opcode: ClassVar[str] = "matvec"
 
     def __post_init__(self):
@@ -288,7 +287,6 @@ class Affine(Op):
     input: str = ""
     mul: Const = None
     add: Const = None
-    src: str = ""
     opcode: ClassVar[str] = "affine"
 
     def __post_init__(self):
@@ -310,7 +308,6 @@ class Quant(Op):
     input: str = ""
     fmt: Format = Int(8)
     scale: Const = None
-    src: str = ""
     opcode: ClassVar[str] = "quant"
 
     def __post_init__(self):
@@ -341,7 +338,6 @@ class MultiThreshold(Op):
     fmt: Format = Int(4, False)
     out_bias: int = 0
     scale: Const = None
-    src: str = ""
     opcode: ClassVar[str] = "multithreshold"
 
     def __post_init__(self):
@@ -383,7 +379,6 @@ class Requant(Op):
     shift: int = 0
     fmt: Format = Int(8)
     scale: Const = None
-    src: str = ""
     opcode: ClassVar[str] = "requant"
 
     def __post_init__(self):
@@ -411,7 +406,6 @@ class Requant(Op):
 class Output(Op):
     """The graph's result."""
     input: str = ""
-    src: str = ""
     opcode: ClassVar[str] = "output"
 
     def out_type(self, inp):
@@ -479,7 +473,6 @@ class Wdf(Op):
     inductor: bool = False
     probe: Probe = Probe.REACTIVE
     layout: WdfLayout | None = None
-    src: str = ""
     opcode: ClassVar[str] = "wdf"
 
     def __post_init__(self):
