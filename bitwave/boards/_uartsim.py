@@ -18,9 +18,9 @@ from typing import Sequence
 from amaranth.back import verilog
 
 from ..errors import BoardError, ToolchainError
-from ..sim._build import verilate
+from ..sim import verilate
 from ..tools import find_tool, run_tool
-from ._manifest import frames_to_bytes, load_manifest, unpack_frame
+from ..build_folder import BuildManifest
 from ._wrap import UartAccelerator
 
 __all__ = ["UartSimResult", "simulate_uart", "verilator_command"]
@@ -66,13 +66,13 @@ def simulate_uart(build_dir: Path | str, frames: Sequence[Sequence[int]], *, div
     board client uses the same rule).  Raises BoardError when results are
     missing; an overrun is reported in the result so tests can provoke it.
     """
-    manifest = load_manifest(build_dir)
+    manifest = BuildManifest.load(build_dir)
     core = UartAccelerator(manifest, divisor=divisor)
     wrapper = verilog.convert(core, name="bitwave_uart_top", ports=[core.rx, core.tx, core.overrun])
-    exe = _build_sim(manifest.verilog.read_bytes(), wrapper)
+    exe = _build_sim((Path(build_dir) / manifest.verilog).read_bytes(), wrapper)
     work = Path(build_dir) / "uart-sim"
     work.mkdir(exist_ok=True)
-    (work / "frames.bin").write_bytes(frames_to_bytes(frames, manifest.sink))
+    (work / "frames.bin").write_bytes(b"".join(manifest.sink.to_bytes(f) for f in frames))
     in_bytes, out_bytes = manifest.sink.nbytes, manifest.source.nbytes
     if max_cycles is None:
         # Generous: every byte both ways at 10 bits, plus slack for the accelerator.
@@ -88,7 +88,7 @@ def simulate_uart(build_dir: Path | str, frames: Sequence[Sequence[int]], *, div
         raise ToolchainError(f"uart_sim: no result line; see {work / 'sim.log'}\n{status}")
     cycles, done, overrun = int(match[1]), int(match[2]), match[3] == "1"
     data = (work / "results.bin").read_bytes()
-    outputs = [unpack_frame(data[i * out_bytes:(i + 1) * out_bytes], manifest.source)
+    outputs = [manifest.source.from_bytes(data[i * out_bytes:(i + 1) * out_bytes])
                for i in range(len(data) // out_bytes)]
     if done < len(frames) and not overrun:
         raise BoardError(f"UART simulation: {done} of {len(frames)} results after {cycles} "

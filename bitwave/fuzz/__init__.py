@@ -27,10 +27,10 @@ Modules: ``_generate`` (random models, their passes and input frames),
 ``_driver`` (the run, its report and ``bitwave fuzz``).
 """
 
-from ._check import Verdict, _Job, rtl_failures
+from ._check import Verdict, RtlJob, rtl_failures
 from ._driver import FuzzFailure, FuzzReport, fuzz, run_cli
 from ._generate import STALL_RATES, FuzzCase, FuzzConfig, compile_case, frame_inputs, generate_case
 from ._shrink import minimise
 
 __all__ = ["FuzzConfig", "FuzzCase", "FuzzFailure", "FuzzReport", "fuzz", "run_cli", "generate_case",
-           "compile_case", "frame_inputs", "minimise", "rtl_failures", "Verdict", "STALL_RATES"]
+           "compile_case", "frame_inputs", "minimise", "rtl_failures", "RtlJob", "Verdict", "STALL_RATES"]

@@ -18,7 +18,7 @@ from ._generate import FuzzConfig, _describe_exception
 __all__ = ["Verdict", "rtl_failures"]
 
 @dataclass
-class _Job:
+class RtlJob:
     """One design to simulate: the golden graph (whose lowering, possibly mutated, is built),
     its input codes, its stall probabilities and the seed of its stall pattern."""
     golden: Graph
@@ -29,7 +29,7 @@ class _Job:
     error: str | None = None
 
 
-def _lower_job(job: _Job, mutate) -> None:
+def _lower_job(job: RtlJob, mutate) -> None:
     # When lowering fails, the units it made before the failure are never elaborated and
     # Amaranth warns about each one as it is freed (at the end of the except block).
     with warnings.catch_warnings():
@@ -47,7 +47,7 @@ class Verdict:
     frames: tuple[int, ...] = ()
 
 
-def rtl_failures(jobs: Sequence[_Job], cfg: FuzzConfig, *, mutate=None, stats: dict | None = None,
+def rtl_failures(jobs: Sequence[RtlJob], cfg: FuzzConfig, *, mutate=None, stats: dict | None = None,
                  log: Callable[[str], None] = lambda s: None) -> list[Verdict]:
     """Simulate every job (in builds of ``cfg.batch`` designs); one :class:`Verdict` per job."""
     stats = stats if stats is not None else {}
@@ -79,14 +79,14 @@ def rtl_failures(jobs: Sequence[_Job], cfg: FuzzConfig, *, mutate=None, stats: d
     return results
 
 
-def _sim_cycles(job: _Job) -> int:
+def _sim_cycles(job: RtlJob) -> int:
     """Expected cycles to stream a job's frames (stalls cost little next to a slow layer)."""
     low = job.lowered
     stall = 1.0 / max(0.05, (1 - job.stall[0]) * (1 - job.stall[1]))
     return int(len(job.inputs) * (low.cycles_per_frame + 2 * stall) + (low.top.latency or 0) + 50)
 
 
-def _batches(live: list[int], jobs: Sequence[_Job], cfg: FuzzConfig) -> list[list[int]]:
+def _batches(live: list[int], jobs: Sequence[RtlJob], cfg: FuzzConfig) -> list[list[int]]:
     """Group designs of similar simulation length: every cycle of a build evaluates all its
     designs until the slowest is done, so one slow design must not hold up a hundred fast ones."""
     order = sorted(live, key=lambda i: _sim_cycles(jobs[i]))
@@ -101,7 +101,7 @@ def _batches(live: list[int], jobs: Sequence[_Job], cfg: FuzzConfig) -> list[lis
     return batches
 
 
-def _compare(job: _Job, want: np.ndarray, out) -> Verdict:
+def _compare(job: RtlJob, want: np.ndarray, out) -> Verdict:
     n = len(job.inputs)
     got = job.lowered.source.decode(out.outputs)
     problems = []

@@ -11,7 +11,7 @@ import numpy as np
 from ..ir import Graph, Interpreter
 from ..lower import lower
 from ..passes import DEFAULT_PIPELINE, PassManager, default_passes, parse_pipeline
-from ._check import _Job, _lower_job, rtl_failures
+from ._check import RtlJob, _lower_job, rtl_failures
 from ._generate import FuzzCase, FuzzConfig, _pass_mismatch, compile_case, generate_case
 from ._shrink import _annotated, minimise
 
@@ -109,7 +109,7 @@ def fuzz(n_models: int, seed: int, *, first: int = 0, cfg: FuzzConfig = FuzzConf
     for c in cases:
         if c.index in failed:
             continue
-        jobs.append(_Job(c.final, c.inputs, c.stall, seed=c.seed * 1_000_003 + c.index))
+        jobs.append(RtlJob(c.final, c.inputs, c.stall, seed=c.seed * 1_000_003 + c.index))
         job_case.append(c)
     for job in jobs:
         _lower_job(job, mutate)
@@ -163,7 +163,7 @@ def _rtl_checker(cfg: FuzzConfig, mutate, case: FuzzCase):
     seed = case.seed * 1_000_003 + case.index
 
     def failing_of(examples):
-        jobs = [_Job(g, xs, case.stall, seed) for g, xs in examples]
+        jobs = [RtlJob(g, xs, case.stall, seed) for g, xs in examples]
         return [list(v.frames) for v in rtl_failures(jobs, cfg, mutate=mutate)]
     return failing_of
 

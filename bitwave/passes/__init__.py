@@ -1,6 +1,6 @@
 """Passes: pure IR → IR rewrites, registered by name for pipelines like ``streamline,fold{target_cycles=64}``."""
 
-from ._manager import PASSES, Pass, PassManager, format_pass, note, parse_pipeline, register
+from ._manager import PASSES, Pass, PassManager, format_pass, note, parse_pipeline
 from ._default import DEFAULT_PIPELINE, default_passes
 from .bitwidths import InferBitwidths
 from .fold import Fold, choose_folding
@@ -9,6 +9,6 @@ from .quantise_wdf import QuantiseWdf
 from .streamline import Streamline
 from .svd_split import SvdSplit, choose_rank
 
-__all__ = ["DEFAULT_PIPELINE", "default_passes", "PASSES", "Pass", "PassManager", "format_pass", "note", "parse_pipeline", "register",
+__all__ = ["DEFAULT_PIPELINE", "default_passes", "PASSES", "Pass", "PassManager", "format_pass", "note", "parse_pipeline",
            "Streamline", "Quantise1Bit", "SvdSplit", "choose_rank", "InferBitwidths", "Fold", "choose_folding",
            "QuantiseWdf"]

@@ -17,7 +17,7 @@ from typing import Callable, ClassVar
 from ..errors import BitwaveError, PassError
 from ..ir import Graph, verify
 
-__all__ = ["Pass", "PASSES", "register", "parse_pipeline", "PassManager", "format_pass", "note"]
+__all__ = ["Pass", "PASSES", "parse_pipeline", "PassManager", "format_pass", "note"]
 
 PASSES: dict[str, type["Pass"]] = {}
 
@@ -33,19 +33,21 @@ def note(pass_name: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class Pass:
-    """Base class: subclasses set ``name`` and implement ``run(graph) -> graph``."""
+    """Base class of the passes: ``class Fold(Pass, name="fold"):`` with typed option
+    fields and a ``run(graph) -> graph``.  A subclass becomes a frozen dataclass
+    and is registered under ``name`` for pipeline text."""
     name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, *, name: str, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not name or name in PASSES:
+            raise PassError(f"pass name {name!r} is empty or taken")
+        cls.name = name
+        dataclass(frozen=True)(cls)
+        PASSES[name] = cls
 
     def run(self, graph: Graph) -> Graph:
         raise NotImplementedError
-
-
-def register(cls: type[Pass]) -> type[Pass]:
-    """Class decorator adding a pass to the registry under its ``name``."""
-    if not cls.name or cls.name in PASSES:
-        raise PassError(f"pass name {cls.name!r} is empty or taken")
-    PASSES[cls.name] = cls
-    return cls
 
 
 def format_pass(p: Pass) -> str:

@@ -8,19 +8,14 @@ these widths overflow is impossible by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..ir import Graph, MatVec, MultiThreshold, verify
-from ._manager import Pass, register
+from ._manager import Pass
 
 __all__ = ["InferBitwidths"]
 
 
-@register
-@dataclass(frozen=True)
-class InferBitwidths(Pass):
+class InferBitwidths(Pass, name="infer-bitwidths"):
     """Set every MatVec's accumulator to the exact-bound width."""
-    name = "infer-bitwidths"
 
     def run(self, graph: Graph) -> Graph:
         types = verify(graph)

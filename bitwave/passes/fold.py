@@ -10,11 +10,9 @@ lists set them explicitly, one entry per MatVec in order (FINN style).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import PassError
 from ..ir import Graph, MatVec
-from ._manager import Pass, register
+from ._manager import Pass
 
 __all__ = ["Fold", "divisors", "choose_folding"]
 
@@ -37,11 +35,8 @@ def choose_folding(rows: int, cols: int, target_cycles: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-@register
-@dataclass(frozen=True)
-class Fold(Pass):
+class Fold(Pass, name="fold"):
     """Set pe/simd per MatVec from a throughput target or explicit lists."""
-    name = "fold"
     target_cycles: int | None = None
     target_fps: float | None = None
     clock_mhz: float = 100.0

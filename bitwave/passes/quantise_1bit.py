@@ -16,22 +16,17 @@ is what the compile report's per-pass accuracy shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import PassError
 from ..ir import Bipolar, Graph, MatVec, MultiThreshold, Quant, Requant, verify
-from ._manager import Pass, note, register
+from ._manager import Pass, note
 
 __all__ = ["Quantise1Bit"]
 
 
-@register
-@dataclass(frozen=True)
-class Quantise1Bit(Pass):
+class Quantise1Bit(Pass, name="quantise-1bit"):
     """Binarise MatVec weights (and optionally the activations after them)."""
-    name = "quantise-1bit"
     layers: tuple[str, ...] | None = None      # names of MatVec ops; None = all but first and last
     activations: bool = False
     keep_first: bool = True

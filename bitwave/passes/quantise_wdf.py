@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import PassError
@@ -28,7 +26,7 @@ from ..ir import Fixed, Graph, Overflow, Rounding, Wdf, WdfLayout, verify
 from ..ir.wdf import (DEFAULT_WORD_LENGTH, Capacitor, DiodePair, Inductor, Parallel, Probe,
                       ResistiveSource, Series, WdfFixed, WdfTree, diode_pair_reflect,
                       port_resistance, pwl_breakpoints, run_fixed, simulate)
-from ._manager import Pass, note, register
+from ._manager import Pass, note
 
 __all__ = ["QuantiseWdf", "quantise_wdf", "with_table_grid", "fixed_snr_db", "multitone",
            "pwl_max_error"]
@@ -215,11 +213,8 @@ def quantise_wdf(tree: WdfTree, *, target_snr_db: float | None = None,
 # The pass
 
 
-@register
-@dataclass(frozen=True)
-class QuantiseWdf(Pass):
+class QuantiseWdf(Pass, name="quantise-wdf"):
     """Fixed-point formats and root tables for float ``Wdf`` ops (see the module docstring)."""
-    name = "quantise-wdf"
     target_snr_db: float | None = None
     word_length: int | None = None
     int_bits: int = 4

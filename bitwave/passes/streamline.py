@@ -17,14 +17,12 @@ comparison shows what the rounding costs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import PassError
 from ..ir import (Affine, Bipolar, Graph, Int, MatVec, MultiThreshold, Output, Quant, ValueType,
                   verify)
-from ._manager import Pass, register
+from ._manager import Pass
 
 __all__ = ["Streamline", "activation_thresholds"]
 
@@ -85,11 +83,8 @@ def activation_thresholds(lo: np.ndarray, hi: np.ndarray, t_acc: ValueType, affi
     return T, negate
 
 
-@register
-@dataclass(frozen=True)
-class Streamline(Pass):
+class Streamline(Pass, name="streamline"):
     """Fold scales, float biases and batch-norm into integer thresholds (exact)."""
-    name = "streamline"
 
     def run(self, graph: Graph) -> Graph:
         types = verify(graph)

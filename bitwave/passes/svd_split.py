@@ -17,13 +17,11 @@ quantisation, both bounded and reported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import PassError
 from ..ir import Bipolar, Graph, Int, MatVec, MultiThreshold, Requant, verify
-from ._manager import Pass, note, register
+from ._manager import Pass, note
 
 __all__ = ["SvdSplit", "choose_rank", "quantise_matrix"]
 
@@ -48,11 +46,8 @@ def quantise_matrix(m: np.ndarray, bits: int, per_row: bool):
     return np.clip(np.rint(m / scale[:, None]), -qmax, qmax).astype(np.int64), scale, Int(bits)
 
 
-@register
-@dataclass(frozen=True)
-class SvdSplit(Pass):
+class SvdSplit(Pass, name="svd-split"):
     """Split MatVec layers into two low-rank factors where that saves weight bits."""
-    name = "svd-split"
     energy: float | None = None
     rank: int | None = None
     bits: int | None = None          # factor bit-width; None = the layer's own weight width

@@ -26,7 +26,8 @@ from typing import Callable
 
 from ..build_folder import load_build
 from ..errors import SimMismatchError, ToolchainError
-from ._verilator import cache_dir, ensure_verilator_on_path
+from ._build import cache_dir
+from ._verilator import ensure_verilator_on_path
 
 __all__ = ["run_cocotb", "DEFAULT_FRAMES", "DEFAULT_RATES", "build_cocotb"]
 

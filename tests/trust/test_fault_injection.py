@@ -17,7 +17,7 @@ import bitwave.verify as verify_module
 from bitwave.build_folder import TOP, load_build
 from bitwave.compile import CompileOptions, compile_graph
 from bitwave.dataset import Dataset
-from bitwave.fuzz import FuzzConfig, _Job, fuzz, rtl_failures
+from bitwave.fuzz import FuzzConfig, RtlJob, fuzz, rtl_failures
 from bitwave.hdl import emit_verilog
 from bitwave.ir import Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output, parse_graph, quantise_input
 from bitwave.lower import lower
@@ -62,7 +62,7 @@ def test_fuzzer_catches_dropped_carry_and_minimises_it(monkeypatch):
     assert any(isinstance(op, MatVec) and op.simd > 1 for op in g.ops), "an adder tree needs simd > 1"
     # Without the fault the minimised model passes: what is left is the bug, not noise.
     monkeypatch.undo()
-    verdict, = rtl_failures([_Job(g, f.minimised_inputs, (0.0, 0.0), seed=1)], FuzzConfig())
+    verdict, = rtl_failures([RtlJob(g, f.minimised_inputs, (0.0, 0.0), seed=1)], FuzzConfig())
     assert verdict.message is None, verdict.message
 
 
