@@ -182,6 +182,11 @@ class _Bounded(nn.Module):
         return torch.exp(self.log_lo + self.log_span * torch.sigmoid(self.raw.double()))
 
 
+def _value(name: str, doc: str) -> property:
+    """The current value (a tensor per channel) of the :class:`_Bounded` submodule ``_<name>``."""
+    return property(lambda self: getattr(self, f"_{name}")(), doc=doc)
+
+
 def _check_input(owner: str, x: torch.Tensor, channels: int) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[1] != channels:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -205,18 +210,14 @@ class _OneAdaptorWdf(nn.Module):
                                 f"not {fs!r}")
         self.channels, self.fs = channels, float(fs)
         self.trainable = tuple(trainable)
-        self._R = _Bounded(self._owner, "R", R, *R_bounds, channels, "R" in self.trainable)
-        self._C = _Bounded(self._owner, "C", C, *C_bounds, channels, "C" in self.trainable)
+        self._R = self._bounded("R", R, R_bounds)
+        self._C = self._bounded("C", C, C_bounds)
 
-    @property
-    def R(self) -> torch.Tensor:
-        """Source resistance per channel (ohms)."""
-        return self._R()
+    R = _value("R", "Source resistance per channel (ohms).")
+    C = _value("C", "Capacitance per channel (farads).")
 
-    @property
-    def C(self) -> torch.Tensor:
-        """Capacitance per channel (farads)."""
-        return self._C()
+    def _bounded(self, name: str, init, bounds) -> _Bounded:
+        return _Bounded(self._owner, name, init, *bounds, self.channels, name in self.trainable)
 
     def _coefficients(self):
         R, Rc = self.R, 1.0 / (2.0 * self.fs * self.C)
@@ -253,18 +254,11 @@ class DiodeClipper(_OneAdaptorWdf):
                  Is_bounds=(1e-15, 1e-5), Vt_bounds=(5e-3, 0.25),
                  trainable=("R", "C", "Is", "Vt")):
         super().__init__(channels, fs, R, C, R_bounds, C_bounds, trainable)
-        self._Is = _Bounded(self._owner, "Is", Is, *Is_bounds, channels, "Is" in self.trainable)
-        self._Vt = _Bounded(self._owner, "Vt", Vt, *Vt_bounds, channels, "Vt" in self.trainable)
+        self._Is = self._bounded("Is", Is, Is_bounds)
+        self._Vt = self._bounded("Vt", Vt, Vt_bounds)
 
-    @property
-    def Is(self) -> torch.Tensor:
-        """Diode saturation current per channel (amperes)."""
-        return self._Is()
-
-    @property
-    def Vt(self) -> torch.Tensor:
-        """Diode thermal voltage × ideality per channel (volts)."""
-        return self._Vt()
+    Is = _value("Is", "Diode saturation current per channel (amperes).")
+    Vt = _value("Vt", "Diode thermal voltage × ideality per channel (volts).")
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, *,
                 return_state: bool = False):

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import HdlError
+from ._params import int_range
 
 __all__ = ["StreamFormat"]
 
@@ -55,11 +56,11 @@ class StreamFormat:
 
     @property
     def lo(self) -> int:
-        return -(1 << (self.width - 1)) if self.signed else 0
+        return int_range(self.width, self.signed)[0]
 
     @property
     def hi(self) -> int:
-        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+        return int_range(self.width, self.signed)[1]
 
     def describe(self) -> str:
         """``64 × 8 bit signed``: how reports name the stream."""

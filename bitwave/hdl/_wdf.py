@@ -15,6 +15,13 @@ from ._resources import Estimate, Resources
 __all__ = ["WdfProbe", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
 
 
+class WdfProbe(enum.IntEnum):
+    """The adaptor port whose voltage ``(a + b)/2`` a :class:`WdfCore` outputs."""
+    ROOT = 0
+    SOURCE = 1
+    REACTANCE = 2
+
+
 def _round_shift(value, shift, nearest):
     """``value · 2**-shift`` as an integer: round half up, or floor (arithmetic shift)."""
     if shift <= 0:
@@ -30,13 +37,6 @@ def _fit(value, width, saturate):
         lo, hi = int_range(width, True)
         value = Mux(value < lo, lo, Mux(value > hi, hi, value))
     return value[:width].as_signed()
-
-
-class WdfProbe(enum.IntEnum):
-    """The adaptor port whose voltage ``(a + b)/2`` a :class:`WdfCore` outputs."""
-    ROOT = 0
-    SOURCE = 1
-    REACTANCE = 2
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,27 @@ class Overflow(enum.Enum):
 
 
 class Format:
-    """Base of all formats."""
+    """Base of all formats; ``is_integer``: values are integer codes (times a scale)."""
     __slots__ = ()
+    is_integer = False
+
+
+class _Binary(Format):
+    """An integer format of ``width`` bits, two's complement when ``signed``."""
+    __slots__ = ()
+    is_integer = True
 
     @property
-    def is_integer(self) -> bool:
-        return False
+    def min(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
 
 @dataclass(frozen=True)
-class Int(Format):
+class Int(_Binary):
     """A two's-complement (``signed``) or unsigned integer of ``bits`` bits."""
     bits: int
     signed: bool = True
@@ -53,18 +64,6 @@ class Int(Format):
             raise VerifyError(f"Int: signed must be a bool, not {self.signed!r}")
 
     @property
-    def is_integer(self) -> bool:
-        return True
-
-    @property
-    def min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
-
-    @property
     def width(self) -> int:
         """Bits one element takes in hardware."""
         return self.bits
@@ -76,10 +75,7 @@ class Int(Format):
 @dataclass(frozen=True)
 class Bipolar(Format):
     """Values -1 and +1, stored as one bit (1 means +1)."""
-
-    @property
-    def is_integer(self) -> bool:
-        return True
+    is_integer = True
 
     @property
     def min(self) -> int:
@@ -102,7 +98,7 @@ class Bipolar(Format):
 
 
 @dataclass(frozen=True)
-class Fixed(Format):
+class Fixed(_Binary):
     """Fixed point: ``int_bits`` integer bits (including sign when signed) and ``frac_bits``."""
     int_bits: int
     frac_bits: int
@@ -123,20 +119,8 @@ class Fixed(Format):
             raise VerifyError(f"Fixed: overflow must be an Overflow, not {self.overflow!r}")
 
     @property
-    def is_integer(self) -> bool:
-        return True
-
-    @property
     def width(self) -> int:
         return self.int_bits + self.frac_bits
-
-    @property
-    def min(self) -> int:
-        return -(1 << (self.width - 1)) if self.signed else 0
-
-    @property
-    def max(self) -> int:
-        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
     @property
     def lsb(self) -> float:

@@ -127,11 +127,11 @@ class PhaseResult:
     wrong: int = 0
     lost: int = 0
     extra: int = 0
+    first_mismatch: dict | None = None
     reordered: int = 0
     protocol_errors: int = 0
     cycles: int = 0
     seconds: float = 0.0
-    first_mismatch: dict | None = None
 
     @property
     def mismatches(self) -> int:

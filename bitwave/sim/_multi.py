@@ -91,16 +91,14 @@ class StreamOutcome:
     done_cycle: int          # cycle of the last expected output (0 if it never came)
 
 
+@dataclass
 class MultiStreamSim:
     """One Verilator build holding K independent ``sink``→``source`` designs."""
-
-    def __init__(self, exe: Path, ports: list[tuple[StreamFormat, StreamFormat]], build_seconds: float,
-                 emit_seconds: float, cached: bool):
-        self.exe = exe
-        self.ports = ports
-        self.build_seconds = build_seconds
-        self.emit_seconds = emit_seconds
-        self.cached = cached
+    exe: Path
+    ports: list[tuple[StreamFormat, StreamFormat]]
+    build_seconds: float
+    emit_seconds: float
+    cached: bool
 
     @classmethod
     def build(cls, designs: Sequence, *, opt: str = "-O1", jobs: int = 2,

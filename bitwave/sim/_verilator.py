@@ -115,16 +115,14 @@ class StreamResult:
         return self.cycles / self.seconds if self.seconds > 0 else float("inf")
 
 
+@dataclass
 class StreamSim:
     """A Verilator build of a ``sink``→``source`` stream design, driven from C++."""
-
-    def __init__(self, exe: Path, sink: StreamFormat, source: StreamFormat, build_seconds: float,
-                 cached: bool):
-        self.exe = exe
-        self.sink = sink
-        self.source = source
-        self.build_seconds = build_seconds
-        self.cached = cached
+    exe: Path
+    sink: StreamFormat
+    source: StreamFormat
+    build_seconds: float
+    cached: bool
 
     @classmethod
     def build(cls, verilog: str, *, sink: StreamFormat, source: StreamFormat, top: str = "bitwave_top",
