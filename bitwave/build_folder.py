@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .dataset import Dataset
-from .errors import BuildFolderError
+from .errors import BuildFolderError, HdlError
 from .hdl import Resources, StreamFormat
 
 __all__ = ["MANIFEST", "TOP", "GENERATOR", "Port", "Layer", "BuildManifest", "Dataset", "Build",
@@ -98,10 +98,11 @@ class BuildManifest:
         if not path.is_file():
             raise BuildFolderError(f"{folder}: not a bitwave build folder (no {MANIFEST}); "
                                    f"run `bitwave compile` first")
+        if not is_build_folder(folder):
+            raise BuildFolderError(f"{path}: corrupt manifest (not JSON written by bitwave); "
+                                   f"recompile with `bitwave compile`")
         try:
             data = json.loads(path.read_text())
-            if data.get("generator") != GENERATOR:
-                raise ValueError("not written by bitwave")
             manifest = cls(
                 **{f.name: data[f.name] for f in fields(cls)
                    if f.name in data and f.name not in _TYPED},
@@ -110,13 +111,10 @@ class BuildManifest:
                 pipeline=tuple(data["pipeline"]),
                 layers=tuple(_layer(layer) for layer in data["layers"]),
                 estimate=Resources(**data["estimate"]))
-        except BuildFolderError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError, HdlError) as e:
+            # HdlError: a stream format that does not validate
             raise BuildFolderError(f"{path}: corrupt manifest ({type(e).__name__}: {e}); "
                                    f"recompile with `bitwave compile`") from None
-        except Exception as e:   # HdlError from a stream format that does not validate
-            raise BuildFolderError(f"{path}: corrupt manifest ({e}); recompile with `bitwave compile`") from None
         if not (folder / manifest.verilog).is_file():
             raise BuildFolderError(f"{path}: Verilog file {manifest.verilog!r} is missing from {folder}; "
                                    f"recompile with `bitwave compile`")

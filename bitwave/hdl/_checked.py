@@ -2,6 +2,8 @@
 
 from amaranth.lib import wiring
 
+from ..errors import HdlError
+
 __all__ = ["CheckedComponent"]
 
 
@@ -18,7 +20,7 @@ class CheckedComponent(wiring.Component):
 
     @classmethod
     def check(cls, *args, **kwargs) -> dict:
-        raise NotImplementedError
+        raise HdlError(f"{cls.__name__}: a CheckedComponent must define the classmethod check")
 
     def __new__(cls, *args, **kwargs):
         attributes = cls.check(*args, **kwargs)

@@ -32,7 +32,7 @@ class Graph:
         for op in self.ops:
             if op.name == name:
                 return op
-        raise KeyError(name)
+        raise VerifyError(f"graph: no op named {name!r}; ops: {', '.join(op.name for op in self.ops)}")
 
     @property
     def input(self) -> Input:

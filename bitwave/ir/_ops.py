@@ -129,14 +129,13 @@ class Op:
 
     @property
     def where(self) -> str:
-        src = getattr(self, "src", "")
-        return f"op {self.name}" + (f" ({src})" if src else "")
+        return f"op {self.name}" + (f" ({self.src})" if self.src else "")
 
     def error(self, message: str) -> VerifyError:
         return VerifyError(f"{self.opcode}: {self.where}: {message}")
 
     def out_type(self, inp: ValueType | None) -> ValueType:
-        raise NotImplementedError
+        raise self.error(f"{type(self).__name__} defines no out_type")
 
     def replace(self, **changes) -> "Op":
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -47,7 +47,7 @@ class Pass:
         PASSES[name] = cls
 
     def run(self, graph: Graph) -> Graph:
-        raise NotImplementedError
+        raise PassError(f"{self.name}: {type(self).__name__} defines no run(graph)")
 
 
 def format_pass(p: Pass) -> str:
