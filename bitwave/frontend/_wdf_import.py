@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import FrontendError
 from ..ir import Graph, Input, Int, Output, Wdf, verify
 from ..ir.wdf import DEFAULT_WORD_LENGTH, Probe
+from ._bundle import source_location
 from .wdf_torch import DiodeClipper, RCLowpass
 
 __all__ = ["is_wdf_model", "import_wdf"]
@@ -71,7 +72,8 @@ def import_wdf(model: nn.Module, inputs, *, word_length: int = DEFAULT_WORD_LENG
     ``(samples, channels)`` audio; it is checked, not stored.
     """
     path, layer = _the_layer(model)
-    where = path or "<root>"
+    loc = source_location(layer)
+    where = (path or "<root>") + (f" at {loc}" if loc else "")
     for what, v in (("word_length", word_length), ("int_bits", int_bits)):
         if isinstance(v, bool) or not isinstance(v, int):
             raise FrontendError(f"frontend: {what} must be an integer, not {v!r}")
@@ -94,7 +96,8 @@ def import_wdf(model: nn.Module, inputs, *, word_length: int = DEFAULT_WORD_LENG
     ops = (Input("x", n=layer.channels, fmt=Int(word_length, True), scale=2.0 ** -frac,
                  src="input"),
            Wdf(name, input="x", R=values["R"], X=values["C"], Is=values["Is"], Vt=values["Vt"],
-               fs=layer.fs, probe=Probe.REACTIVE, src=f"{where} (DiodeClipper)"),
+               fs=layer.fs, probe=Probe.REACTIVE,
+               src=f"{path or '<root>'} (DiodeClipper)" + (f", {loc}" if loc else "")),
            Output("y", input=name))
     graph = Graph(ops)
     verify(graph)
