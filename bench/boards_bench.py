@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from bitwave.boards import build, get_target, target_folder, write_selftest_build
-from bitwave.build_folder import BuildManifest
+from bitwave.build_folder import BuildManifest, is_build_folder
 from bitwave.boards._report import count_cells
 from bitwave.errors import BoardError
 
@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
             folder = args.standard / name
             # Compiling replaces the folder, board builds included: keep an earlier
             # compile (and the builds it allows to reuse) unless asked not to.
-            if args.recompile or not (folder / "manifest.json").is_file():
+            if args.recompile or not is_build_folder(folder):
                 seconds = compile_design(folder, model, options)
                 print(f"{name}: compiled in {seconds:.1f} s ({model.rsplit('/', 1)[-1]})",
                       file=sys.stderr)

@@ -1,7 +1,6 @@
 """Build plans as data, and the build/report logic driven by fake yosys/nextpnr/pack tools."""
 
 import dataclasses
-import json
 import sys
 import textwrap
 

@@ -10,7 +10,7 @@ import pytest
 
 from bitwave.cli import main
 from bitwave.build_folder import BuildManifest, load_build
-from bitwave.ir import Interpreter, quantise_input
+from bitwave.ir import quantise_input
 from bitwave.verify import build_sim
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -1,6 +1,5 @@
 """svd-split and quantise-1bit from the command line, and what the compile report says about a split."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
