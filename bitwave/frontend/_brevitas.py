@@ -37,12 +37,34 @@ __all__ = ["import_model", "SUPPORTED_MODULES"]
 
 def _brevitas_layers():
     import brevitas.nn as qnn
-    return (qnn.QuantLinear, qnn.QuantReLU, qnn.QuantIdentity, qnn.QuantHardTanh)
+    return (qnn.QuantLinear, qnn.QuantReLU, qnn.QuantIdentity, qnn.QuantHardTanh, qnn.QuantSigmoid,
+            qnn.QuantTanh)
 
 
-SUPPORTED_MODULES = ("QuantLinear, QuantReLU, QuantIdentity, QuantHardTanh, BatchNorm1d, Flatten, "
-                     "Dropout, Identity, Sequential, ModuleList, ModuleDict (and your own nn.Module "
-                     "classes combining them)")
+SUPPORTED_MODULES = ("QuantLinear, QuantReLU (max_val for ReLU6), QuantIdentity, QuantHardTanh, QuantSigmoid, "
+                     "QuantTanh, BatchNorm1d, Flatten, Dropout, Identity, Sequential, ModuleList, ModuleDict "
+                     "(and your own nn.Module classes combining them)")
+
+#: Float activation modules: (is it monotone, the quantised layer that replaces it).
+_FLOAT_ACTIVATIONS = {
+    "ReLU": (True, "QuantReLU"), "ReLU6": (True, "QuantReLU(max_val=6.0)"),
+    "Hardtanh": (True, "QuantHardTanh"), "Sigmoid": (True, "QuantSigmoid"), "Tanh": (True, "QuantTanh"),
+    "GELU": (False, None), "SiLU": (False, None), "Hardswish": (False, None), "Mish": (False, None),
+}
+
+
+def _float_activation(mod: nn.Module, where: str) -> FrontendError | None:
+    """A one-line error for a float activation module, saying what to use instead."""
+    name = type(mod).__name__
+    if type(mod).__module__.split(".")[0] != "torch" or name not in _FLOAT_ACTIVATIONS:
+        return None
+    monotone, layer = _FLOAT_ACTIVATIONS[name]
+    if monotone:
+        return FrontendError(f"frontend: module {where} ({_class_name(mod)}) is a float activation; bitwave "
+                             f"compiles quantised activations into thresholds: use {layer}")
+    return FrontendError(f"frontend: module {where} ({_class_name(mod)}) is not monotone, so no thresholds "
+                         "can represent it; bitwave compiles monotone quantised activations: use QuantReLU "
+                         "(max_val for ReLU6), QuantSigmoid, QuantTanh or QuantHardTanh instead")
 
 _PROXIES = (("weight_quant", "weight", MAX_BITS), ("input_quant", "input", MAX_BITS),
             ("output_quant", "output", MAX_BITS), ("act_quant", "activation", MAX_BITS),
@@ -99,8 +121,9 @@ def _check_modules(model: nn.Module, locations: dict[str, str]):
             for name, child in mod.named_children():
                 visit(child, f"{path}.{name}" if path else name)
         else:
-            raise FrontendError(f"frontend: module {where} ({_class_name(mod)}) is not supported; "
-                                f"supported: {SUPPORTED_MODULES}")
+            raise _float_activation(mod, where) or FrontendError(
+                f"frontend: module {where} ({_class_name(mod)}) is not supported; "
+                f"supported: {SUPPORTED_MODULES}")
 
     visit(model, "")
 

@@ -6,7 +6,14 @@ speak it.  The reader accepts a *chain*: one float input, a quantiser on it,
 then layers made of a matrix product (``Gemm``/``MatMul``) whose weights are a
 ``Quant``/``BipolarQuant`` of a constant, optional per-channel affine nodes
 (``Add``/``Sub``/``Mul``/``Div``/``BatchNormalization``, folded into one IR
-``Affine``), an optional ``Relu`` and an activation quantiser.
+``Affine``), an optional monotone activation and an activation quantiser.
+
+Activations (``Relu``, ``Clip``, ``Sigmoid``, ``Tanh``) must be followed by a
+quantiser.  ``Relu`` and ``Clip`` only narrow the code range (for a
+non-decreasing ``q``, ``q(clip(x, a, b)) == clip(q(x), q(a), q(b))``), so they
+change the quantiser's format; ``Sigmoid``/``Tanh`` become the ``act`` of the IR
+``Quant`` (evaluated in float32, as Brevitas).  Non-monotone activations (GELU,
+SiLU, hard-swish, Mish) are refused: no thresholds can represent them.
 
 Weights are never dequantised: the ``Quant`` on an initializer is evaluated
 here, in float32 exactly as Brevitas and qonnx do it, to get the integer codes
@@ -14,8 +21,8 @@ here, in float32 exactly as Brevitas and qonnx do it, to get the integer codes
 
 Activation quantisers must be representable by an IR ``Quant`` exactly:
 ``clip(round(x / s + z), lo, hi) - z == clip(round(x / s), lo - z, hi - z)``
-for an integer zero-point ``z``, and a preceding ``Relu`` raises the lower
-bound to 0, so a quantiser is accepted iff the resulting code interval is
+for an integer zero-point ``z``, and a preceding ``Relu``/``Clip`` narrows the
+interval, so a quantiser is accepted iff the resulting code interval is
 exactly the range of some ``Int(bits, signed)`` (e.g. uint8 with z = 128 is
 Int(8), narrow signed after a Relu is Int(bits-1, unsigned)); anything else
 (narrow range, odd zero-points, non-integer zero-points) is rejected.
@@ -34,7 +41,8 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import FrontendError, VerifyError
-from ..ir import Affine, Bipolar, Graph, Input, Int, MatVec, Output, Quant, verify
+from ..ir import Activation, Affine, Bipolar, Graph, Input, Int, MatVec, Output, Quant, verify
+from ._qonnx_acts import ACTIVATIONS, MONOTONE_HINT, NOT_MONOTONE, PASS_THROUGH, ActivationReader
 from ._qonnx_consts import ConstFolder, QConst, attrs, code_range
 
 __all__ = ["import_qonnx", "MAX_BITS", "MAX_BIAS_BITS"]
@@ -46,7 +54,9 @@ MAX_BIAS_BITS = 32
 """Widest quantised bias accepted (Brevitas' ``Int32Bias``)."""
 
 _DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, Add, Sub, Mul, Div, BatchNormalization, Relu, "
-             "Flatten, Reshape, Identity, Dropout")
+             "Clip, Sigmoid, Tanh, Flatten, Reshape, Identity, Dropout")
+
+
 
 _SYMBOLIC_BATCH = 2**31 - 1
 
@@ -116,7 +126,7 @@ def _exact_format(lo: int, hi: int) -> Int | None:
     return None
 
 
-class _Importer(ConstFolder):
+class _Importer(ConstFolder, ActivationReader):
     def __init__(self, model: onnx.ModelProto, label: str, locations: dict[str, str]):
         self.model = model
         self.label = label
@@ -128,7 +138,7 @@ class _Importer(ConstFolder):
         self.cur: str | None = None          # the ONNX tensor carrying the data
         self.feat: tuple[int, ...] = ()      # its shape without the batch dimension
         self.batch: int = _SYMBOLIC_BATCH
-        self.relu = None                     # a Relu node waiting for its quantiser
+        self.acts: list = []                 # activation nodes waiting for their quantiser
         self.affine_pending = None           # (mul, add, [(node, role)]) waiting to be emitted
 
     # -- messages -----------------------------------------------------------
@@ -177,9 +187,10 @@ class _Importer(ConstFolder):
             raise FrontendError(f"{self.label}: the model input is never quantised; add an input "
                                 "quantiser, e.g. QuantIdentity(bit_width=8, return_quant_tensor=False), "
                                 "as the first layer")
-        if self.relu is not None:
-            raise self.fail(self.relu, "the model ends in a ReLU without a quantiser; bitwave has no "
-                                       "float ReLU: use QuantReLU (or drop the final ReLU)")
+        if self.acts:
+            kind, layer = ACTIVATIONS[self.acts[-1].op_type]
+            raise self.fail(self.acts[-1], f"the model ends in a {kind} without a quantiser; bitwave has "
+                                           f"no float {kind}: use {layer} (or drop the final {kind})")
         self.flush_affine()
         self.emit(Output(name=self.unique("output"), input=self.ops[-1].name), None)
         graph = Graph(tuple(self.ops))
@@ -220,19 +231,18 @@ class _Importer(ConstFolder):
         if not data:
             self.consts[node.output[0]] = self.const_eval(node)
             return
+        self.check_activation(node, data)
         if len(data) > 1 or data[0] != self.cur:
             raise self.fail(node, f"reads {', '.join(map(repr, data))} but the layer chain is at "
                                   f"{self.cur!r}; bitwave reads sequential models only (no branches, "
                                   "no skip connections)")
         handler = getattr(self, "op_" + node.op_type, None)
+        if handler is None and node.op_type in NOT_MONOTONE:
+            raise self.fail(node, f"{NOT_MONOTONE[node.op_type]} is not monotone, so no thresholds can "
+                                  f"represent it; {MONOTONE_HINT}")
         if handler is None:
             raise self.fail(node, f"op type {node.op_type} is not supported; supported: {_DATA_OPS}")
-        if self.relu is not None and node.op_type not in ("Quant", "BipolarQuant", "Relu", "Identity",
-                                                          "Dropout", "Flatten", "Reshape"):
-            raise self.fail(node, f"follows a ReLU ({self.relu.name!r}) that has no quantiser of its own; "
-                                  "bitwave has no float ReLU: use QuantReLU")
-        if not self.ops and node.op_type not in ("Quant", "BipolarQuant", "Identity", "Dropout",
-                                                 "Flatten", "Reshape"):
+        if not self.ops and node.op_type not in ("Quant", "BipolarQuant", *PASS_THROUGH):
             raise self.fail(node, "reads the unquantised model input; add an input quantiser, e.g. "
                                   "QuantIdentity(bit_width=8, return_quant_tensor=False), as the first layer")
         handler(node)
@@ -290,9 +300,6 @@ class _Importer(ConstFolder):
             raise self.fail(node, f"reshape to {target} does not keep the {self.n} features of a sample")
         self.feat = tuple(rest)
 
-    def op_Relu(self, node):
-        self.relu = node
-
     def op_Quant(self, node):
         scale, zeropt, bits, signed, narrow, mode = self.quant_params(node, MAX_BITS)
         if bits == 1 and signed:
@@ -307,17 +314,19 @@ class _Importer(ConstFolder):
         z = int(zp[0])
         lo, hi = code_range(bits, signed, narrow)
         lo, hi = lo - z, hi - z
-        if self.relu is not None:
-            if hi < 0:
-                raise self.fail(node, "ReLU followed by this quantiser gives a constant output")
-            lo = max(lo, 0)
+        act, lo, hi = self.activation(node, lo, hi, scale)
+        if self.acts and lo >= hi:
+            kinds = " and ".join(ACTIVATIONS[a.op_type][0] for a in self.acts)
+            raise self.fail(node, f"{kinds} followed by this quantiser gives a constant output")
         fmt = _exact_format(lo, hi)
         if fmt is None:
             kind = f"{bits}-bit {'signed' if signed else 'unsigned'}{', narrow range' if narrow else ''}"
+            fix = ("use narrow_range=False and zero-point 0 for activations" if not self.acts else
+                   "a clip before a quantiser must keep a whole Int range of codes: clip at 0 or beyond "
+                   "the quantiser's range, or let the quantiser clip (QuantHardTanh, QuantReLU(max_val=…))")
             raise self.fail(node, f"the {kind} quantiser with zero-point {z} gives codes in [{lo}, {hi}], "
-                                  "which no Int(bits, signed) spans exactly; use narrow_range=False and "
-                                  "zero-point 0 for activations")
-        self.quant(node, fmt, scale)
+                                  f"which no Int(bits, signed) spans exactly; {fix}")
+        self.quant(node, fmt, scale, act)
 
     def op_BipolarQuant(self, node):
         scale, zeropt, *_ = self.quant_params(node, MAX_BITS)
@@ -326,14 +335,18 @@ class _Importer(ConstFolder):
     def bipolar(self, node, scale, zeropt):
         if np.any(zeropt != 0):
             raise self.fail(node, "a bipolar (1-bit) quantiser must have zero-point 0")
-        if self.relu is not None:
-            raise self.fail(node, "ReLU followed by a bipolar quantiser gives a constant +1 output")
-        self.quant(node, Bipolar(), scale)
+        if any(a.op_type in ("Relu", "Sigmoid") for a in self.acts):
+            kind = ACTIVATIONS[self.acts[-1].op_type][0]
+            raise self.fail(node, f"{kind} followed by a bipolar quantiser gives a constant +1 output")
+        if self.acts and not all(a.op_type == "Tanh" for a in self.acts):
+            raise self.fail(node, "a clip before a bipolar (1-bit) quantiser is not supported; "
+                                  "drop the clip (the sign does not change)")
+        self.quant(node, Bipolar(), scale, Activation.TANH if self.acts else None)
 
-    def quant(self, node, fmt, scale):
+    def quant(self, node, fmt, scale, act=None):
         path = _module_path(node)
         s = self.per_element(node, scale, "the quantiser scale")
-        self.relu = None
+        self.acts = []
         if not self.ops:
             if not np.all(s == s[0]):
                 raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
@@ -343,7 +356,8 @@ class _Importer(ConstFolder):
         self.flush_affine()
         scale = s[0] if np.all(s == s[0]) else s
         name = self.unique(_identifier(path or node.name, "quant"))
-        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, src=self.src(node)), node)
+        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, act=act,
+                        src=self.src(node)), node)
 
     def affine(self, node, mul, add, role: str = ""):
         mul = self.per_element(node, mul, "the multiplier")

@@ -1,5 +1,6 @@
 """The IR: typed ops, number formats, verifier, text form and the reference interpreter."""
 
+from ._activation import Activation, quantise_activation
 from ._formats import Bipolar, Fixed, Format, Int, Overflow, Real, Rounding, int_format_for
 from ._graph import Graph, parse_graph, print_graph, verify
 from ._interp import Interpreter, quantise_input, run_graph
@@ -10,5 +11,5 @@ __all__ = [
     "Format", "Int", "Bipolar", "Fixed", "Real", "Rounding", "Overflow", "int_format_for",
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold", "Requant",
     "Output", "Wdf", "WdfLayout", "OP_CLASSES", "Graph", "verify", "print_graph", "parse_graph",
-    "Interpreter", "run_graph", "quantise_input",
+    "Interpreter", "run_graph", "quantise_input", "Activation", "quantise_activation",
 ]

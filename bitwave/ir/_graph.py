@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass, fields, is_dataclass
 
 from ..errors import VerifyError
+from ._activation import Activation
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
 from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType, WdfLayout
 from .wdf import Probe
@@ -94,14 +95,15 @@ def verify(graph: Graph) -> dict[str, ValueType]:
 
 # ---------------------------------------------------------------------------
 # Text form: one op per line, `name = OpClass(input, key=value, ...)`, values
-# are Python literals or format constructors, so parsing is `ast` plus a small
+# are Python literals or format constructors (a field declared with metadata
+# text="unless-default" is left out at its default), so parsing is `ast` plus a small
 # whitelist evaluator and `parse_graph(print_graph(g)) == g` holds exactly.
 
 _HEADER = "bitwave.graph v1"
 _FORMAT_NAMES = {"Int": Int, "Bipolar": Bipolar, "Fixed": Fixed, "Real": Real}
 #: Field values that are records (printed with keywords) or enums (``Name.MEMBER``).
 _RECORD_NAMES = {"WdfLayout": WdfLayout}
-_ENUM_NAMES = {"Probe": Probe}
+_ENUM_NAMES = {"Probe": Probe, "Activation": Activation}
 
 
 def _fmt_text(fmt) -> str:
@@ -140,7 +142,8 @@ def print_graph(graph: Graph) -> str:
             if f.name in ("name", "input"):
                 continue
             v = getattr(op, f.name)
-            if f.name == "src" and not v:
+            if (f.name == "src" and not v) or \
+                    (f.metadata.get("text") == "unless-default" and v == f.default):
                 continue
             args.append(f"{f.name}={_value_text(v)}")
         lines.append(f"{op.name} = {type(op).__name__}({', '.join(args)})")

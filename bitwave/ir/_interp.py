@@ -2,7 +2,8 @@
 
 Integer ops run in numpy int64 (accumulator bounds are checked by the
 verifier to stay far inside 63 bits); real-valued ops (``Affine`` and a
-``Quant`` reading a real) run in float64 and exist only before streamlining.
+``Quant`` reading a real) run in float64 and exist only before streamlining;
+a ``Quant`` with an activation (sigmoid, tanh) runs in float32, as Brevitas.
 One method per op class, as in ``torch.fx.Interpreter``: a subclass can
 override one op to inject a fault or record values.
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import VerifyError
 from . import wdf
+from ._activation import apply_activation, quantise_activation
 from ._formats import Bipolar
 from ._graph import Graph, verify
 from ._ops import Affine, Input, MatVec, MultiThreshold, Output, Quant, Requant, ValueType, Wdf
@@ -52,9 +54,13 @@ class Interpreter:
                 if codes and (v.min(initial=0) < op.fmt.min or v.max(initial=0) > op.fmt.max):
                     raise VerifyError(f"interpreter: input codes outside {op.fmt}")
             else:
-                v = getattr(self, "op_" + op.opcode)(op, values[op.input], self.types[op.input])
+                v = self.step(op, values[op.input])
             values[op.name] = v
         return values
+
+    def step(self, op, x: np.ndarray) -> np.ndarray:
+        """Op ``op`` of this graph on values ``x`` of its input (rows are samples)."""
+        return getattr(self, "op_" + op.opcode)(op, x, self.types[op.input])
 
     def output(self, x: np.ndarray, *, codes: bool = False) -> np.ndarray:
         return self.run(x, codes=codes)[self.graph.output.name]
@@ -78,7 +84,10 @@ class Interpreter:
     def op_quant(self, op: Quant, x: np.ndarray, t: ValueType) -> np.ndarray:
         real = x * t.scales if t.fmt.is_integer else x
         if isinstance(op.fmt, Bipolar):
-            return np.where(real >= 0, 1, -1).astype(np.int64)
+            y = real if op.act is None else apply_activation(op.act, real)
+            return np.where(y >= 0, 1, -1).astype(np.int64)
+        if op.act is not None:
+            return quantise_activation(op.act, real, op.scale.array, op.fmt.min, op.fmt.max)
         return np.clip(np.rint(real / op.scale.array), op.fmt.min, op.fmt.max).astype(np.int64)
 
     def op_multithreshold(self, op: MultiThreshold, x: np.ndarray, t: ValueType) -> np.ndarray:

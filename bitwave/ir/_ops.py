@@ -12,6 +12,7 @@ only ever sees the integer codes.
 | MatVec         | Int/Bipolar| ``W @ x + bias`` exactly (integer W, integer bias)          |
 | Affine         | any        | real ``x * mul + add`` (batch-norm, float bias; pre-streamline only) |
 | Quant          | any        | ``clip(round(real / scale))`` (or sign for Bipolar)         |
+|                |            | with ``act``: ``clip(round(act(real) / scale))`` in float32  |
 | MultiThreshold | Int        | ``out_bias + #{k : x >= T[k]}`` (sign for Bipolar output)   |
 | Requant        | Int        | ``clip((x * mult + 2**(shift-1)) >> shift)``                |
 | Output         | any        | passes its input through; marks the graph's result          |
@@ -33,6 +34,7 @@ import numpy as np
 
 from ..errors import VerifyError
 from . import wdf
+from ._activation import Activation
 from ._formats import Bipolar, Fixed, Format, Int, Real, int_format_for
 from .wdf import Probe
 
@@ -303,16 +305,25 @@ class Affine(Op):
 
 @dataclass(frozen=True)
 class Quant(Op):
-    """Quantise a real value: ``clip(round_half_even(real / scale))``; Bipolar: +1 iff real >= 0."""
+    """Quantise a real value: ``clip(round_half_even(real / scale))``; Bipolar: +1 iff real >= 0.
+
+    With ``act`` (an :class:`Activation`), the real value first goes through that
+    monotone function and every step is float32, as Brevitas computes a
+    ``QuantSigmoid``/``QuantTanh``: ``clip(rint(f32(act(f32(real))) / f32(scale)))``.
+    """
     input: str = ""
     fmt: Format = Int(8)
     scale: Const = None
+    act: Activation | None = field(default=None, metadata={"text": "unless-default"})
     opcode: ClassVar[str] = "quant"
 
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.fmt, (Int, Bipolar)):
             raise self.error(f"format must be Int or Bipolar, not {self.fmt}")
+        if self.act is not None and not isinstance(self.act, Activation):
+            raise self.error(f"act must be an Activation ({', '.join(f'Activation.{a.name}' for a in Activation)}) "
+                             f"or None, not {self.act!r}")
         s = _reals(1.0 if self.scale is None else self.scale, "scale", self.where)
         if s.array.ndim > 1 or np.any(s.array <= 0):
             raise self.error("scale must be positive (a scalar or one per element)")

@@ -3,10 +3,13 @@
 ``MatVec → [Affine] → Quant`` becomes ``MatVec → MultiThreshold``: the
 quantised activation is a monotone step function of the integer accumulator,
 so it is fully described by one integer threshold per output level.  The
-thresholds are found by bisection on the *same float64 expression the
-interpreter evaluates*, so the streamlined graph gives identical codes on
-every input, rounding ties included; nothing is derived from a closed form
-that could disagree in the last ulp.  A row whose real gain is negative is
+thresholds are found by bisection over the accumulator's exact integer range
+(``MatVec.bounds``), evaluating the imported ops *with the interpreter itself*
+(float64 for affine and plain quantisers, float32 for a quantised sigmoid or
+tanh, as Brevitas), and then checked against it on every accumulator value, so
+the streamlined graph gives identical codes on every input, rounding ties and
+float32 saturation included; nothing is derived from a closed form that could
+disagree in the last ulp, and an activation that is not monotone is refused.  A row whose real gain is negative is
 negated (weights and bias) so that every comparison is ``acc >= T``.
 
 ``MatVec → Affine → Output`` (the last layer's float bias) folds into an
@@ -20,74 +23,97 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PassError
-from ..ir import (Affine, Bipolar, Graph, Int, MatVec, MultiThreshold, Output, Quant, ValueType,
-                  verify)
+from ..ir import (Affine, Bipolar, Graph, Int, Interpreter, MatVec, MultiThreshold, Output, Quant,
+                  ValueType)
 from ._manager import Pass
 
 __all__ = ["Streamline", "activation_thresholds"]
 
 
-def _chain_real(acc: np.ndarray, t_acc: ValueType, affines: list[Affine]) -> np.ndarray:
-    """Real value reached from accumulator codes through the affines, as the interpreter computes it."""
-    real = acc * t_acc.scales
-    for a in affines:
-        real = real * a.mul.array + a.add.array
-    return real
+#: Most accumulator values per layer that the exactness check evaluates one by one; above it,
+#: it checks every threshold's neighbours and an even sample of the range.
+EXHAUSTIVE_CHECK = 1 << 24
 
 
-def _quant_codes(real: np.ndarray, q: Quant) -> np.ndarray:
-    if isinstance(q.fmt, Bipolar):
-        return np.where(real >= 0, 1, -1)
-    return np.clip(np.rint(real / q.scale.array), q.fmt.min, q.fmt.max)
+def _codes(it: Interpreter, chain: list, acc: np.ndarray) -> np.ndarray:
+    """Codes of ``chain`` (the affines and the Quant after a MatVec) on accumulator values
+    ``acc`` (K × rows), by the interpreter itself, so thresholds reproduce it bit for bit."""
+    v = acc
+    for op in chain:
+        v = it.step(op, v)
+    return np.asarray(v)
 
 
-def activation_thresholds(lo: np.ndarray, hi: np.ndarray, t_acc: ValueType, affines: list[Affine],
+def activation_thresholds(it: Interpreter, mv: MatVec, affines: list[Affine],
                           q: Quant) -> tuple[np.ndarray, np.ndarray]:
-    """Integer thresholds of ``q(affines(acc))`` for acc in [lo, hi] per row.
+    """Integer thresholds of ``q(affines(acc))`` for every accumulator value ``mv`` can produce.
 
     Returns ``(T, negate)``: ``T[r, j]`` is the smallest accumulator value
     (after negating row r when ``negate[r]``) whose code is >= level j+1 above
     the format's minimum; values outside the reachable range are clipped to
-    ``lo`` (always) or ``hi + 1`` (never).
+    ``lo`` (always) or ``hi + 1`` (never).  Raises PassError if the quantised
+    function is not monotone over the range (then no thresholds exist).
     """
+    lo, hi = mv.bounds(it.types[mv.input].fmt)
     n = len(lo)
     fmt = q.fmt
+    chain = affines + [q]
     levels = [1] if isinstance(fmt, Bipolar) else list(range(fmt.min + 1, fmt.max + 1))
-    f_lo = _quant_codes(_chain_real(lo.astype(np.float64), t_acc, affines), q)
-    f_hi = _quant_codes(_chain_real(hi.astype(np.float64), t_acc, affines), q)
-    negate = f_lo > f_hi
+    ends = _codes(it, chain, np.stack([lo, hi]).astype(np.int64))
+    negate = ends[0] > ends[1]
     # In the negated frame a' = -a the code is non-decreasing in a'.
-    lo_n = np.where(negate, -hi, lo)
-    hi_n = np.where(negate, -lo, hi)
+    lo_n = np.where(negate, -hi, lo).astype(np.int64)
+    hi_n = np.where(negate, -lo, hi).astype(np.int64)
     sign = np.where(negate, -1, 1)
 
-    def code(a_n):
-        return _quant_codes(_chain_real((sign[:, None] * a_n).astype(np.float64).T, t_acc, affines), q).T
+    def code(a_n):   # a_n: K × rows in the negated frame
+        return _codes(it, chain, sign * np.clip(a_n, lo_n, hi_n))
 
     T = np.empty((n, len(levels)), dtype=np.int64)
     for j, k in enumerate(levels):
         # Smallest a in [lo_n, hi_n + 1] with code(a) >= k (hi_n + 1 means never).
-        left, right = lo_n.astype(np.int64).copy(), (hi_n + 1).astype(np.int64).copy()
+        left, right = lo_n.copy(), hi_n + 1
         while np.any(left < right):
             mid = (left + right) // 2
-            ok = code(np.clip(mid, lo_n, hi_n)[:, None])[:, 0] >= k
-            ok &= mid <= hi_n
+            ok = (code(mid[None, :])[0] >= k) & (mid <= hi_n)
             right = np.where(ok & (left < right), mid, right)
             left = np.where(~ok & (left < right), mid + 1, left)
         T[:, j] = left
-    # Monotonicity check: the step function must be non-decreasing in the negated frame.
-    probe = np.linspace(lo_n, hi_n, num=9).round().astype(np.int64).T
-    codes = code(probe)
-    if np.any(np.diff(codes, axis=1) < 0):
-        raise PassError("streamline: activation is not monotone in the accumulator; cannot use thresholds")
+    _check_thresholds(code, T, lo_n, hi_n, fmt, q, mv)
     return T, negate
+
+
+def _check_thresholds(code, T, lo_n, hi_n, fmt, q: Quant, mv: MatVec):
+    """The thresholds give the activation's own code on every accumulator value (or, for very
+    wide accumulators, on every threshold's neighbours and an even sample of the range)."""
+    span = int((hi_n - lo_n).max()) + 1
+    if span * len(lo_n) <= EXHAUSTIVE_CHECK:
+        step = max(64, (1 << 18) // len(lo_n))
+        chunks = (np.arange(s, min(s + step, span)) for s in range(0, span, step))
+        points = (lo_n[None, :] + c[:, None] for c in chunks)
+    else:
+        sample = np.linspace(lo_n, hi_n, num=4097).round().astype(np.int64)
+        points = [sample, T.T, T.T - 1]
+    base = 0 if isinstance(fmt, Bipolar) else fmt.min
+    for a in points:
+        a = np.clip(a, lo_n, hi_n)
+        count = (a[:, :, None] >= T[None, :, :]).sum(axis=2)
+        want = 2 * count - 1 if isinstance(fmt, Bipolar) else base + count
+        got = code(a)
+        bad = np.argwhere(got != want)
+        if bad.size:
+            i, r = bad[0]
+            raise PassError(f"streamline: {q.where} is not monotone in the accumulator of {mv.where} "
+                            f"(row {r}, accumulator {int(a[i, r])}), so no thresholds can represent it; "
+                            "use a monotone activation (ReLU, sigmoid, tanh, hard-tanh)")
 
 
 class Streamline(Pass, name="streamline"):
     """Fold scales, float biases and batch-norm into integer thresholds (exact)."""
 
     def run(self, graph: Graph) -> Graph:
-        types = verify(graph)
+        it = Interpreter(graph)
+        types = it.types
         ops = list(graph.ops)
         out: list = [ops[0]]
         i = 1
@@ -106,11 +132,9 @@ class Streamline(Pass, name="streamline"):
                 affines.append(ops[j])
                 j += 1
             nxt = ops[j] if j < len(ops) else None
-            in_t = types[op.input]
-            lo, hi = op.bounds(in_t.fmt)
             t_acc = types[op.name]
             if isinstance(nxt, Quant):
-                T, negate = activation_thresholds(lo, hi, t_acc, affines, nxt)
+                T, negate = activation_thresholds(it, op, affines, nxt)
                 mv = _negate_rows(op, negate)
                 levels = T.shape[1]
                 mt = MultiThreshold(nxt.name, input=op.name, thresholds=T, fmt=nxt.fmt,

@@ -187,8 +187,9 @@ class WithLSTM(nn.Module):
 def test_unsupported_layer_is_rejected_up_front():
     msg = rejects(WithLSTM(), torch.zeros(2, 8))
     assert msg == ("frontend: module rnn (torch.nn.LSTM) is not supported; supported: QuantLinear, "
-                   "QuantReLU, QuantIdentity, QuantHardTanh, BatchNorm1d, Flatten, Dropout, Identity, "
-                   "Sequential, ModuleList, ModuleDict (and your own nn.Module classes combining them)")
+                   "QuantReLU (max_val for ReLU6), QuantIdentity, QuantHardTanh, QuantSigmoid, QuantTanh, "
+                   "BatchNorm1d, Flatten, Dropout, Identity, Sequential, ModuleList, ModuleDict (and your own "
+                   "nn.Module classes combining them)")
 
 
 def test_wrong_input_shape_names_expected_and_given(digits, data):

@@ -101,8 +101,8 @@ def _bits0(p):
     onnx.save(qonnx_model(in_bits=0), p)
 
 
-def _sigmoid(p):
-    onnx.save(qonnx_model(extra_op="Sigmoid"), p)
+def _sine(p):
+    onnx.save(qonnx_model(extra_op="Sin"), p)
 
 
 @pytest.mark.parametrize("make, words", [
@@ -112,7 +112,7 @@ def _sigmoid(p):
     (_inf, ["the constant 'w1' contains NaN or Inf"]),
     (_bits17, ["node 'fc1' (Gemm): weight bit width 17 is not supported; use 1 to 16 bits"]),
     (_bits0, ["node 'xq' (Quant): bit width 0 is not supported; use 1 to 16 bits"]),
-    (_sigmoid, ["node 'squash'", "Sigmoid", "not supported"]),
+    (_sine, ["node 'squash'", "Sin", "not supported"]),
 ], ids=["corrupt", "truncated", "nan-weight", "inf-weight", "17-bit", "0-bit", "unsupported-op"])
 def test_bad_model_file(work, capsys, make, words):
     make(work / "m.onnx")
