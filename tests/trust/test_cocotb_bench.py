@@ -62,8 +62,8 @@ def overwriting_stage(manifest) -> str:
         parts.append(f"{sign}{x}")
     out = ", ".join(reversed(parts))
     return f"""module bitwave_top(input clk, input rst,
-  input sink__valid, output sink__ready, input [{i['elems'] * i['width'] - 1}:0] sink__payload,
-  output reg source__valid, input source__ready, output reg [{o['elems'] * o['width'] - 1}:0] source__payload);
+  input sink__valid, output sink__ready, input [{i.bits - 1}:0] sink__payload,
+  output reg source__valid, input source__ready, output reg [{o.bits - 1}:0] source__payload);
   assign sink__ready = 1'b1;
   always @(posedge clk)
     if (rst) source__valid <= 1'b0;
