@@ -12,7 +12,13 @@ and never the IR: this module needs :mod:`bitwave.ir` only in
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -21,7 +27,7 @@ from .errors import BuildFolderError, HdlError
 from .hdl import Resources, StreamFormat
 
 __all__ = ["MANIFEST", "TOP", "GENERATOR", "Port", "Layer", "BuildManifest", "Dataset", "Build",
-           "load_build", "is_build_folder"]
+           "load_build", "is_build_folder", "check_output_dir", "staging"]
 
 MANIFEST = "manifest.json"
 TOP = "bitwave_top"
@@ -157,3 +163,69 @@ def load_build(folder: str | Path) -> Build:
     graph = parse_graph((folder / "graph.txt").read_text())
     ds = Dataset.load(folder / Dataset.FILE) if (folder / Dataset.FILE).exists() else None
     return Build(folder, manifest, graph, ds)
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """Refuse a folder holding files bitwave did not write (never delete a user's files)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BuildFolderError(f"output: {out_dir} exists and is not a folder; choose another path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_build_folder(out_dir):
+        names = sorted(p.name for p in out_dir.iterdir())
+        raise BuildFolderError(
+            f"output: {out_dir} already holds files bitwave did not write ({', '.join(names[:3])}"
+            f"{', …' if len(names) > 3 else ''}); choose an empty or new folder")
+
+
+def _stale_tmp(out_dir: Path):
+    """Temporary siblings ``.NAME.tmp-PID-*`` of ``out_dir`` whose process is gone."""
+    for path in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        pid = path.name[len(f".{out_dir.name}.tmp-"):].partition("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            yield path
+        except PermissionError:   # alive, someone else's
+            pass
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def staging(out_dir: str | Path):
+    """Write a folder atomically: yields a temporary sibling, renamed to ``out_dir`` at the end.
+
+    On any failure, and on SIGTERM (turned into ``SystemExit`` meanwhile when
+    nothing else handles it), the temporary folder is removed, so nothing
+    half-written is ever left; temporary folders of killed runs (SIGKILL, power
+    loss) are removed by the next run.  The folder gets the permissions the
+    umask allows, as a plain ``mkdir`` would.  An existing ``out_dir`` is
+    replaced only if bitwave wrote it (:func:`check_output_dir`).
+    """
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _stale_tmp(out_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    catch = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if catch:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield tmp
+        if out_dir.exists():
+            shutil.rmtree(out_dir)   # only reached when check_output_dir found our own build
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if catch:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,17 +19,16 @@ from typing import Callable
 
 import numpy as np
 
-from .build_folder import TOP, BuildManifest, Port, is_build_folder
+from .build_folder import TOP, BuildManifest, Port, staging
 from .costs import hardware_costs, split_comparison
 from .dataset import Dataset
-from .errors import BuildFolderError
 from .hdl import emit_verilog, port_manifest
 from .ir import Graph, Interpreter, print_graph, verify
 from .lower import Lowered, lower
 from .passes import Fold, PassManager, default_passes, format_pass, parse_pipeline
 from .report import write_report
 
-__all__ = ["CompileOptions", "CompileResult", "compile_graph", "prepare_output_dir"]
+__all__ = ["CompileOptions", "CompileResult", "compile_graph"]
 
 
 @dataclass(frozen=True)
@@ -60,17 +56,6 @@ class CompileResult:
     manifest: BuildManifest
     seconds: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
-
-
-def prepare_output_dir(out_dir: Path) -> None:
-    """Refuse a folder holding files bitwave did not write (never delete a user's files)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BuildFolderError(f"output: {out_dir} exists and is not a folder; choose another path")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_build_folder(out_dir):
-        names = sorted(p.name for p in out_dir.iterdir())
-        raise BuildFolderError(
-            f"output: {out_dir} already holds files bitwave did not write ({', '.join(names[:3])}"
-            f"{', …' if len(names) > 3 else ''}); choose an empty or new folder")
 
 
 class _NoteHandler(logging.Handler):
@@ -106,10 +91,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
     ``model.onnx`` a Python model was exported to.
     """
     out_dir = Path(out_dir)
-    prepare_output_dir(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with staging(out_dir) as tmp:
         t0 = time.monotonic()
         verify(graph)
         (tmp / "ir").mkdir()
@@ -154,12 +136,6 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
             report["split"] = split
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
         write_report(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)   # only reached when prepare_output_dir found our own build
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return CompileResult(out_dir, final, lowered, manifest, seconds, report)
 
 
