@@ -24,8 +24,10 @@ Activation quantisers must be representable by an IR ``Quant`` exactly:
 for an integer zero-point ``z``, and a preceding ``Relu``/``Clip`` narrows the
 interval, so a quantiser is accepted iff the resulting code interval is
 exactly the range of some ``Int(bits, signed)`` (e.g. uint8 with z = 128 is
-Int(8), narrow signed after a Relu is Int(bits-1, unsigned)); anything else
-(narrow range, odd zero-points, non-integer zero-points) is rejected.
+Int(8), narrow signed after a Relu is Int(bits-1, unsigned)) or of a signed Int
+without its minimum (narrow signed: ``narrow=True`` on the IR op, e.g. the
+ternary [-1, 1] of a 2-bit bnn_pynq quantiser); anything else (narrow
+unsigned, odd zero-points, non-integer zero-points) is rejected.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ import onnx
 from onnx import numpy_helper
 
 from ..errors import FrontendError, VerifyError
-from ..ir import Activation, Affine, Bipolar, Graph, Input, Int, MatVec, Output, Quant, verify
+from ..ir import (Activation, Affine, Arith, Bipolar, Graph, Input, InputStep, Int, MatVec, Output, Quant,
+                  verify)
 from ._qonnx_acts import ACTIVATIONS, MONOTONE_HINT, NOT_MONOTONE, PASS_THROUGH, ActivationReader
 from ._qonnx_consts import ConstFolder, QConst, attrs, code_range
 
@@ -139,6 +142,7 @@ class _Importer(ConstFolder, ActivationReader):
         self.feat: tuple[int, ...] = ()      # its shape without the batch dimension
         self.batch: int = _SYMBOLIC_BATCH
         self.acts: list = []                 # activation nodes waiting for their quantiser
+        self.pre: list[InputStep] = []       # scalar arithmetic on the raw input (Input.pre)
         self.affine_pending = None           # (mul, add, [(node, role)]) waiting to be emitted
 
     # -- messages -----------------------------------------------------------
@@ -242,6 +246,10 @@ class _Importer(ConstFolder, ActivationReader):
                                   f"represent it; {MONOTONE_HINT}")
         if handler is None:
             raise self.fail(node, f"op type {node.op_type} is not supported; supported: {_DATA_OPS}")
+        if not self.ops and node.op_type in ("Add", "Sub", "Mul", "Div"):
+            self.input_step(node)
+            self.cur = node.output[0]
+            return
         if not self.ops and node.op_type not in ("Quant", "BipolarQuant", *PASS_THROUGH):
             raise self.fail(node, "reads the unquantised model input; add an input quantiser, e.g. "
                                   "QuantIdentity(bit_width=8, return_quant_tensor=False), as the first layer")
@@ -318,7 +326,11 @@ class _Importer(ConstFolder, ActivationReader):
         if self.acts and lo >= hi:
             kinds = " and ".join(ACTIVATIONS[a.op_type][0] for a in self.acts)
             raise self.fail(node, f"{kinds} followed by this quantiser gives a constant output")
-        fmt = _exact_format(lo, hi)
+        fmt, narrow_codes = _exact_format(lo, hi), False
+        if fmt is None and lo > -(1 << (MAX_BITS - 1)):
+            # Narrow signed, [-(2^(b-1) - 1), 2^(b-1) - 1]: Int(b) without its minimum (Quant.narrow).
+            wide = _exact_format(lo - 1, hi)
+            fmt, narrow_codes = (wide, True) if wide is not None and wide.signed else (None, False)
         if fmt is None:
             kind = f"{bits}-bit {'signed' if signed else 'unsigned'}{', narrow range' if narrow else ''}"
             fix = ("use narrow_range=False and zero-point 0 for activations" if not self.acts else
@@ -326,7 +338,7 @@ class _Importer(ConstFolder, ActivationReader):
                    "the quantiser's range, or let the quantiser clip (QuantHardTanh, QuantReLU(max_val=…))")
             raise self.fail(node, f"the {kind} quantiser with zero-point {z} gives codes in [{lo}, {hi}], "
                                   f"which no Int(bits, signed) spans exactly; {fix}")
-        self.quant(node, fmt, scale, act)
+        self.quant(node, fmt, scale, act, narrow_codes)
 
     def op_BipolarQuant(self, node):
         scale, zeropt, *_ = self.quant_params(node, MAX_BITS)
@@ -343,7 +355,7 @@ class _Importer(ConstFolder, ActivationReader):
                                   "drop the clip (the sign does not change)")
         self.quant(node, Bipolar(), scale, Activation.TANH if self.acts else None)
 
-    def quant(self, node, fmt, scale, act=None):
+    def quant(self, node, fmt, scale, act=None, narrow=False):
         path = _module_path(node)
         s = self.per_element(node, scale, "the quantiser scale")
         self.acts = []
@@ -351,13 +363,14 @@ class _Importer(ConstFolder, ActivationReader):
             if not np.all(s == s[0]):
                 raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
             name = self.unique(_identifier(path or node.name, "input"))
-            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), src=self.src(node)), node)
+            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), pre=tuple(self.pre),
+                            narrow=narrow, src=self.src(node)), node)
             return
         self.flush_affine()
         scale = s[0] if np.all(s == s[0]) else s
         name = self.unique(_identifier(path or node.name, "quant"))
         self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, act=act,
-                        src=self.src(node)), node)
+                        narrow=narrow, src=self.src(node)), node)
 
     def affine(self, node, mul, add, role: str = ""):
         mul = self.per_element(node, mul, "the multiplier")
@@ -393,6 +406,25 @@ class _Importer(ConstFolder, ActivationReader):
         eps = float(a.get("epsilon", 1e-5))
         mul = gamma / np.sqrt(var + eps)
         self.affine(node, mul, beta - mean * mul)
+
+    def input_step(self, node):
+        """Scalar arithmetic on the raw input before its quantiser (``2·x − 1``): part of
+        converting a sample to input codes, so it goes into ``Input.pre`` exactly."""
+        c, const_first = self.binary_const(node)
+        if c.size != 1:
+            raise self.fail(node, f"a per-feature {node.op_type} (shape {list(c.shape)}) on the raw model "
+                                  "input is not supported; only scalar arithmetic (e.g. 2·x − 1) may come "
+                                  "before the input quantiser: do the rest in your data loading")
+        v = float(np.float32(c.ravel()[0]))
+        op = node.op_type
+        if op == "Div" and const_first:
+            raise self.fail(node, "dividing a constant by the raw input is not supported")
+        steps = {"Add": [(Arith.ADD, v)], "Mul": [(Arith.MUL, v)], "Div": [(Arith.DIV, v)],
+                 "Sub": [(Arith.MUL, -1.0), (Arith.ADD, v)] if const_first else [(Arith.ADD, -v)]}[op]
+        try:
+            self.pre += [InputStep(a, b) for a, b in steps]
+        except VerifyError as e:
+            raise self.fail(node, str(e)) from e
 
     def binary_const(self, node):
         a, b = node.input[0], node.input[1]

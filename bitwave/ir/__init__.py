@@ -4,12 +4,14 @@ from ._activation import Activation, quantise_activation
 from ._formats import Bipolar, Fixed, Format, Int, Overflow, Real, Rounding, int_format_for
 from ._graph import Graph, parse_graph, print_graph, verify
 from ._interp import Interpreter, quantise_input, run_graph
+from ._steps import Arith, InputStep
 from ._ops import (OP_CLASSES, Affine, Const, Input, MatVec, MultiThreshold, Op, Output, Quant,
-                   Requant, ValueType, Wdf, WdfLayout)
+                   Requant, ValueType, Wdf, WdfLayout, code_min)
 
 __all__ = [
     "Format", "Int", "Bipolar", "Fixed", "Real", "Rounding", "Overflow", "int_format_for",
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold", "Requant",
     "Output", "Wdf", "WdfLayout", "OP_CLASSES", "Graph", "verify", "print_graph", "parse_graph",
     "Interpreter", "run_graph", "quantise_input", "Activation", "quantise_activation",
+    "Arith", "InputStep", "code_min",
 ]

@@ -10,6 +10,7 @@ from ..errors import VerifyError
 from ._activation import Activation
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
 from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType, WdfLayout
+from ._steps import Arith, InputStep
 from .wdf import Probe
 
 __all__ = ["Graph", "verify", "print_graph", "parse_graph"]
@@ -102,8 +103,8 @@ def verify(graph: Graph) -> dict[str, ValueType]:
 _HEADER = "bitwave.graph v1"
 _FORMAT_NAMES = {"Int": Int, "Bipolar": Bipolar, "Fixed": Fixed, "Real": Real}
 #: Field values that are records (printed with keywords) or enums (``Name.MEMBER``).
-_RECORD_NAMES = {"WdfLayout": WdfLayout}
-_ENUM_NAMES = {"Probe": Probe, "Activation": Activation}
+_RECORD_NAMES = {"WdfLayout": WdfLayout, "InputStep": InputStep}
+_ENUM_NAMES = {"Probe": Probe, "Activation": Activation, "Arith": Arith}
 
 
 def _fmt_text(fmt) -> str:
@@ -120,6 +121,8 @@ def _value_text(v) -> str:
         return repr(v.array.tolist())
     if isinstance(v, (Int, Bipolar, Fixed, Real)):
         return _fmt_text(v)
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_value_text(e) for e in v) + "]"
     if isinstance(v, enum.Enum):
         return f"{type(v).__name__}.{v.name}"
     if is_dataclass(v):

@@ -20,18 +20,29 @@ from ..errors import VerifyError
 from . import wdf
 from ._activation import apply_activation, quantise_activation
 from ._formats import Bipolar
+from ._steps import apply_steps
 from ._graph import Graph, verify
-from ._ops import Affine, Input, MatVec, MultiThreshold, Output, Quant, Requant, ValueType, Wdf
+from ._ops import (Affine, Input, MatVec, MultiThreshold, Output, Quant, Requant, ValueType, Wdf,
+                   code_min)
 
 __all__ = ["Interpreter", "run_graph", "quantise_input"]
 
 
 def quantise_input(op: Input, x: np.ndarray) -> np.ndarray:
-    """Integer codes of real inputs ``x`` (N × n): round half to even (as torch), then clip."""
+    """Integer codes of real inputs ``x`` (N × n): round half to even (as torch), then clip.
+
+    With ``op.pre`` (the model's arithmetic before its quantiser, e.g. ``2·x − 1``)
+    every step, and the division by the scale, is float32, as the model computes it.
+    """
+    if op.pre:
+        y = apply_steps(op.pre, x)
+        if isinstance(op.fmt, Bipolar):
+            return np.where(y >= 0, 1, -1).astype(np.int64)
+        return np.clip(np.rint(y / np.float32(op.scale)), code_min(op), op.fmt.max).astype(np.int64)
     x = np.asarray(x, dtype=np.float64)
     if isinstance(op.fmt, Bipolar):
         return np.where(x >= 0, 1, -1).astype(np.int64)
-    return np.clip(np.rint(x / op.scale), op.fmt.min, op.fmt.max).astype(np.int64)
+    return np.clip(np.rint(x / op.scale), code_min(op), op.fmt.max).astype(np.int64)
 
 
 class Interpreter:
@@ -51,8 +62,9 @@ class Interpreter:
         for op in self.graph.ops:
             if isinstance(op, Input):
                 v = np.asarray(x, dtype=np.int64) if codes else quantise_input(op, x)
-                if codes and (v.min(initial=0) < op.fmt.min or v.max(initial=0) > op.fmt.max):
-                    raise VerifyError(f"interpreter: input codes outside {op.fmt}")
+                if codes and (v.min(initial=0) < code_min(op) or v.max(initial=0) > op.fmt.max):
+                    raise VerifyError(f"interpreter: input codes outside {op.fmt}"
+                                      + (" (narrow)" if op.narrow else ""))
             else:
                 v = self.step(op, values[op.input])
             values[op.name] = v
@@ -87,8 +99,8 @@ class Interpreter:
             y = real if op.act is None else apply_activation(op.act, real)
             return np.where(y >= 0, 1, -1).astype(np.int64)
         if op.act is not None:
-            return quantise_activation(op.act, real, op.scale.array, op.fmt.min, op.fmt.max)
-        return np.clip(np.rint(real / op.scale.array), op.fmt.min, op.fmt.max).astype(np.int64)
+            return quantise_activation(op.act, real, op.scale.array, code_min(op), op.fmt.max)
+        return np.clip(np.rint(real / op.scale.array), code_min(op), op.fmt.max).astype(np.int64)
 
     def op_multithreshold(self, op: MultiThreshold, x: np.ndarray, t: ValueType) -> np.ndarray:
         count = (x[:, :, None] >= op.thresholds.array[None, :, :]).sum(axis=2)

@@ -35,60 +35,15 @@ import numpy as np
 from ..errors import VerifyError
 from . import wdf
 from ._activation import Activation
+from ._const import Const, _ints, _reals
 from ._formats import Bipolar, Fixed, Format, Int, Real, int_format_for
+from ._steps import InputStep
 from .wdf import Probe
 
 __all__ = [
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold",
-    "Requant", "Output", "Wdf", "WdfLayout", "OP_CLASSES",
+    "Requant", "Output", "Wdf", "WdfLayout", "OP_CLASSES", "code_min",
 ]
-
-
-class Const:
-    """An immutable numpy array with value equality (so ops can be compared and hashed)."""
-    __slots__ = ("array",)
-
-    def __init__(self, value, dtype):
-        arr = np.array(value, dtype=dtype)
-        arr.setflags(write=False)
-        object.__setattr__(self, "array", arr)
-
-    def __setattr__(self, key, value):
-        raise AttributeError("Const is immutable")
-
-    def __eq__(self, other):
-        return (isinstance(other, Const) and self.array.dtype == other.array.dtype
-                and self.array.shape == other.array.shape
-                and bool(np.array_equal(self.array, other.array)))
-
-    def __hash__(self):
-        return hash((self.array.shape, self.array.tobytes()))
-
-    def __repr__(self):
-        return f"Const(shape={self.array.shape}, dtype={self.array.dtype})"
-
-    @property
-    def shape(self):
-        return self.array.shape
-
-
-def _ints(value, what: str, op: str) -> Const:
-    arr = np.asarray(value.array if isinstance(value, Const) else value)
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise VerifyError(f"{op}: {what} contains NaN or Inf")
-        if not np.all(arr == np.round(arr)):
-            raise VerifyError(f"{op}: {what} must be integers")
-    elif arr.dtype.kind not in "iub":
-        raise VerifyError(f"{op}: {what} must be an integer array, not {arr.dtype}")
-    return Const(arr, np.int64)
-
-
-def _reals(value, what: str, op: str) -> Const:
-    arr = np.asarray(value.array if isinstance(value, Const) else value, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise VerifyError(f"{op}: {what} contains NaN or Inf")
-    return Const(arr, np.float64)
 
 
 @dataclass(frozen=True)
@@ -145,17 +100,42 @@ class Op:
         return type(self)(**values)
 
 
+def _check_narrow(op):
+    """``narrow``: the codes of a signed Int without its minimum (QONNX's narrow range, e.g. [-1, 1])."""
+    if not isinstance(op.narrow, bool):
+        raise op.error(f"narrow must be a bool, not {op.narrow!r}")
+    if op.narrow and not (isinstance(op.fmt, Int) and op.fmt.signed and op.fmt.bits >= 2):
+        raise op.error(f"narrow needs a signed Int of at least 2 bits, not {op.fmt}")
+
+
+def code_min(op) -> int:
+    """The smallest code of an ``Input`` or ``Quant`` (one above the format's minimum when narrow)."""
+    return op.fmt.min + int(op.narrow)
+
+
 @dataclass(frozen=True)
 class Input(Op):
-    """The network input: ``n`` elements quantised to ``fmt`` with real step ``scale``."""
+    """The network input: ``n`` elements quantised to ``fmt`` with real step ``scale``.
+
+    ``narrow``: signed codes without the minimum (see :class:`Quant`).
+    ``pre``: the model's own arithmetic on the raw input before its quantiser
+    (e.g. ``2·x − 1``), :class:`InputStep` s applied in order in float32 by
+    :func:`bitwave.ir.quantise_input`, which then divides in float32 too.
+    """
     n: int = 1
     fmt: Format = Int(8)
     scale: float = 1.0
+    pre: tuple[InputStep, ...] = field(default=(), metadata={"text": "unless-default"})
+    narrow: bool = field(default=False, metadata={"text": "unless-default"})
     opcode: ClassVar[str] = "input"
 
     def __post_init__(self):
         super().__post_init__()
         object.__setattr__(self, "scale", float(self.scale))
+        object.__setattr__(self, "pre", tuple(self.pre))
+        if not all(isinstance(s, InputStep) for s in self.pre):
+            raise self.error(f"pre must be InputStep records, not {self.pre!r}")
+        _check_narrow(self)
         if not isinstance(self.n, int) or self.n < 1:
             raise self.error(f"n must be a positive integer, not {self.n!r}")
         if not isinstance(self.fmt, (Int, Bipolar)):
@@ -310,11 +290,13 @@ class Quant(Op):
     With ``act`` (an :class:`Activation`), the real value first goes through that
     monotone function and every step is float32, as Brevitas computes a
     ``QuantSigmoid``/``QuantTanh``: ``clip(rint(f32(act(f32(real))) / f32(scale)))``.
+    ``narrow`` (signed Int only): the codes stop one above ``fmt.min``, e.g. [-1, 1] in Int(2).
     """
     input: str = ""
     fmt: Format = Int(8)
     scale: Const = None
     act: Activation | None = field(default=None, metadata={"text": "unless-default"})
+    narrow: bool = field(default=False, metadata={"text": "unless-default"})
     opcode: ClassVar[str] = "quant"
 
     def __post_init__(self):
@@ -324,6 +306,7 @@ class Quant(Op):
         if self.act is not None and not isinstance(self.act, Activation):
             raise self.error(f"act must be an Activation ({', '.join(f'Activation.{a.name}' for a in Activation)}) "
                              f"or None, not {self.act!r}")
+        _check_narrow(self)
         s = _reals(1.0 if self.scale is None else self.scale, "scale", self.where)
         if s.array.ndim > 1 or np.any(s.array <= 0):
             raise self.error("scale must be positive (a scalar or one per element)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import PassError
 from ..ir import (Affine, Bipolar, Graph, Int, Interpreter, MatVec, MultiThreshold, Output, Quant,
-                  ValueType)
+                  ValueType, code_min)
 from ._manager import Pass
 
 __all__ = ["Streamline", "activation_thresholds"]
@@ -58,7 +58,7 @@ def activation_thresholds(it: Interpreter, mv: MatVec, affines: list[Affine],
     n = len(lo)
     fmt = q.fmt
     chain = affines + [q]
-    levels = [1] if isinstance(fmt, Bipolar) else list(range(fmt.min + 1, fmt.max + 1))
+    levels = [1] if isinstance(fmt, Bipolar) else list(range(code_min(q) + 1, fmt.max + 1))
     ends = _codes(it, chain, np.stack([lo, hi]).astype(np.int64))
     negate = ends[0] > ends[1]
     # In the negated frame a' = -a the code is non-decreasing in a'.
@@ -94,7 +94,7 @@ def _check_thresholds(code, T, lo_n, hi_n, fmt, q: Quant, mv: MatVec):
     else:
         sample = np.linspace(lo_n, hi_n, num=4097).round().astype(np.int64)
         points = [sample, T.T, T.T - 1]
-    base = 0 if isinstance(fmt, Bipolar) else fmt.min
+    base = 0 if isinstance(fmt, Bipolar) else code_min(q)
     for a in points:
         a = np.clip(a, lo_n, hi_n)
         count = (a[:, :, None] >= T[None, :, :]).sum(axis=2)
@@ -138,7 +138,7 @@ class Streamline(Pass, name="streamline"):
                 mv = _negate_rows(op, negate)
                 levels = T.shape[1]
                 mt = MultiThreshold(nxt.name, input=op.name, thresholds=T, fmt=nxt.fmt,
-                                    out_bias=0 if isinstance(nxt.fmt, Bipolar) else nxt.fmt.min,
+                                    out_bias=0 if isinstance(nxt.fmt, Bipolar) else code_min(nxt),
                                     scale=types[nxt.name].scales, src=nxt.src)
                 assert mt.levels == levels
                 out += [mv, mt]

@@ -11,6 +11,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from bitwave.errors import FrontendError
 from bitwave.frontend import import_qonnx
 from bitwave.ir import Affine, Bipolar, Input, Int, Interpreter, MatVec, Quant, verify
+from bitwave.passes import PassManager, parse_pipeline
 
 QDOMAIN = "qonnx.custom_op.general"
 RNG = np.random.default_rng(7)
@@ -188,10 +189,21 @@ def reject(model, *words):
     return str(e.value)
 
 
-def test_narrow_activation_without_relu_is_rejected():
+def test_narrow_signed_activation_keeps_its_codes_and_narrow_unsigned_is_rejected():
     b = Builder(4)
-    b.act(0.1, 4, narrow=1, name="inq")
-    reject(b.model(4), "inq", "narrow range", "[-7, 7]", "narrow_range=False")
+    b.act(0.1, 4, narrow=1, name="inq")                          # [-7, 7]
+    small_layer(b, 3)
+    b.act(0.25, 2, narrow=1, name="act")                         # ternary [-1, 1], as bnn_pynq's 2-bit
+    g = import_qonnx(b.model(3))
+    assert (g.input.fmt, g.input.narrow, g["act"].fmt, g["act"].narrow) == (Int(4), True, Int(2), True)
+    x = RNG.uniform(-2, 2, size=(32, 4))
+    assert np.allclose(bitwave_run(g, x), qonnx_run(b.model(3), x), rtol=0, atol=1e-6)
+    s = PassManager(parse_pipeline("streamline,infer-bitwidths")).run(g)
+    assert s["act"].out_bias == -1 and s["act"].levels == 2
+    assert np.array_equal(Interpreter(s).output(x), Interpreter(g).output(x))
+    b = Builder(4)
+    b.act(0.1, 4, signed=0, narrow=1, name="inq")
+    reject(b.model(4), "inq", "narrow range", "[0, 14]", "narrow_range=False")
 
 
 def test_activation_zero_point_that_no_int_spans_is_rejected():
