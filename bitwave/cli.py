@@ -1,4 +1,4 @@
-"""``bitwave`` command line: compile · verify · demo · report (+ build · flash · boards · run).
+"""``bitwave`` command line: compile · verify · demo · report · sweep (+ build · flash · boards · run).
 
 Every command reports a :class:`~bitwave.errors.BitwaveError` as one line
 ``error: …`` on stderr and exits with status 1; a traceback only ever means a
@@ -200,6 +200,30 @@ def fuzz_cmd(models, seed, first, no_minimise, json_path):
                    log=_log, echo=lambda s: out.print(s, markup=False, soft_wrap=True))
     if code:
         sys.exit(code)
+
+
+@cli.command("sweep")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="sweep", show_default=True, type=click.Path(file_okay=False),
+              help="Sweep folder: points/<hash>/ (one per point), results.csv, report.md, Pareto plots.")
+@click.option("--scheduler", default=None,
+              help="Address (tcp://host:port) or scheduler file of a running Dask cluster; default: a local one.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster (default: one per core).")
+def sweep_cmd(spec, output, scheduler, workers):
+    """Build and verify every point of SPEC (TOML) on Dask; finished points are skipped on a re-run."""
+    from .sweep import check_output, load_spec, run_sweep, write_results
+    from .sweep._progress import rich_progress
+    s = load_spec(spec)
+    check_output(Path(output))
+    _log(f"{len(s.points)} points; " + (f"scheduler {scheduler}" if scheduler else "local Dask cluster"))
+    with rich_progress(console) as progress:
+        res = run_sweep(s, output, scheduler=scheduler, workers=workers, progress=progress)
+    csv_path, md_path = write_results(s, res, output)
+    out.print(f"{len(res.computed)} points computed, {len(res.skipped)} read from earlier runs, "
+              f"{len(res.failed)} failed, in {res.seconds:.1f} s; wrote {csv_path} and {md_path}")
+    if res.failed:
+        sys.exit(1)
 
 
 def _register_optional():

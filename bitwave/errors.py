@@ -9,6 +9,7 @@ a :class:`BitwaveError`.
 __all__ = [
     "BitwaveError", "FrontendError", "VerifyError", "PassError", "HdlError",
     "ToolchainError", "SimMismatchError", "BoardError", "BuildFolderError",
+    "SweepError",
 ]
 
 
@@ -46,3 +47,7 @@ class BoardError(BitwaveError):
 
 class BuildFolderError(BitwaveError):
     """A build folder is missing or corrupt, or writing one would touch files bitwave did not write."""
+
+
+class SweepError(BitwaveError):
+    """A sweep SPEC is malformed (the message names the key and what is allowed) or a sweep cannot run."""

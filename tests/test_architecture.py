@@ -37,8 +37,9 @@ ALLOWED = {
     "compile": {"ir", "passes", "lower", "hdl", "costs", "report", "build_folder", "dataset", "errors"},
     "verify": {"ir", "lower", "hdl", "sim", "report", "build_folder", "dataset", "errors"},
     "fuzz": {"ir", "passes", "lower", "hdl", "sim", "errors"},
+    "sweep": {"compile", "verify", "frontend", "errors"},
     "cli": {"errors", "report", "build_folder", "compile", "verify", "frontend", "fuzz", "sim",
-            "boards"},
+            "boards", "sweep"},
     "__init__": {"errors"},
 }
 
