@@ -130,7 +130,8 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         for fname, data in (extra_files or {}).items():
             (tmp / fname).write_bytes(data)
         manifest.save(tmp)
-        report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes}
+        report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes,
+                  "input_conversion": final.input.conversion()}
         split = split_comparison(between, passes, costs)
         if split is not None:
             report["split"] = split

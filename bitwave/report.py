@@ -7,7 +7,6 @@ re-rendered at any time and never says anything the JSON does not.
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -46,41 +45,6 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return out
 
 
-_STEP_TEXT = {"ADD": "+", "MUL": "·", "DIV": "/"}
-
-
-def input_conversion(build_dir: Path) -> str | None:
-    """One line on how a raw sample becomes input codes, from the ``Input`` op of ``graph.txt``
-    (read as text, so that rendering a report never needs the IR): the model's arithmetic on the
-    raw input (``Input.pre``, float32, in order), then the input quantiser."""
-    path = Path(build_dir) / "graph.txt"
-    if not path.exists():
-        return None
-    for line in path.read_text().splitlines():
-        try:
-            call = ast.parse(line.strip(), mode="exec").body[0].value
-        except (SyntaxError, IndexError, AttributeError):
-            continue
-        if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Input"):
-            continue
-        kw = {k.arg: k.value for k in call.keywords}
-        expr, sums = "x", False
-        for step in getattr(kw.get("pre"), "elts", []):
-            parts = {k.arg: k.value for k in step.keywords}
-            op, value = parts["op"].attr, ast.literal_eval(parts["value"])
-            if op != "ADD" and sums:
-                expr = f"({expr})"
-            sums = op == "ADD"
-            expr += f" − {-value:g}" if op == "ADD" and value < 0 else f" {_STEP_TEXT[op]} {value:g}"
-        fmt = ast.unparse(kw["fmt"]) if "fmt" in kw else "?"
-        scale = ast.literal_eval(kw["scale"]) if "scale" in kw else 1.0
-        quant = "sign (−1/+1)" if fmt == "Bipolar()" else f"round(y / {scale:g}) clipped to {fmt}"
-        if expr == "x":
-            return f"Input conversion (host): y = x, then {quant}."
-        return f"Input conversion (host, float32 as the model): y = {expr}, then {quant}."
-    return None
-
-
 def write_report(build_dir: Path) -> None:
     d = Path(build_dir)
     manifest = BuildManifest.load(d)
@@ -88,9 +52,8 @@ def write_report(build_dir: Path) -> None:
     lines = [f"# bitwave build: {manifest.name}", ""]
     lines += [f"Pipeline: `{','.join(manifest.pipeline)}`", "",
               f"Input stream: {manifest.sink.describe()}; output stream: {manifest.source.describe()}.", ""]
-    conversion = input_conversion(d)
-    if conversion:
-        lines += [conversion, ""]
+    if report.get("input_conversion"):
+        lines += [report["input_conversion"], ""]
     lines += ["## Layers", ""]
     rows = []
     for L in manifest.layers:

@@ -37,7 +37,7 @@ from . import wdf
 from ._activation import Activation
 from ._const import Const, _ints, _reals
 from ._formats import Bipolar, Fixed, Format, Int, Real, int_format_for
-from ._steps import InputStep
+from ._steps import Arith, InputStep
 from .wdf import Probe
 
 __all__ = [
@@ -145,6 +145,20 @@ class Input(Op):
 
     def out_type(self, inp):
         return _vt(self.n, self.fmt, self.scale)
+
+    def conversion(self) -> str:
+        """One line for the report: how a raw sample becomes input codes on the host."""
+        expr, sums = "x", False
+        for step in self.pre:
+            if step.op is not Arith.ADD and sums:
+                expr = f"({expr})"
+            sums = step.op is Arith.ADD
+            expr += f" {step}"
+        quant = ("sign (−1/+1)" if isinstance(self.fmt, Bipolar)
+                 else f"round(y / {self.scale:g}) clipped to {self.fmt}")
+        if not self.pre:
+            return f"Input conversion (host): y = x, then {quant}."
+        return f"Input conversion (host, float32 as the model): y = {expr}, then {quant}."
 
 
 @dataclass(frozen=True)

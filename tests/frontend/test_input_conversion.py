@@ -10,9 +10,9 @@ import brevitas.nn as qnn
 
 from bitwave.errors import FrontendError, VerifyError
 from bitwave.frontend import import_model
-from bitwave.ir import (Arith, Bipolar, Graph, Input, InputStep, Int, Interpreter, Output, parse_graph,
-                        print_graph, quantise_input)
-from bitwave.report import input_conversion
+from bitwave.ir import (Arith, Bipolar, Graph, Input, InputStep, Int, Interpreter, MatVec, Output,
+                        parse_graph, print_graph, quantise_input)
+from bitwave.compile import compile_graph
 
 
 class Scaled(nn.Module):
@@ -77,12 +77,12 @@ def test_input_pre_and_narrow_round_trip_and_are_checked():
 
 
 def test_report_states_the_input_conversion(tmp_path):
-    g = Graph((Input("x", n=2, fmt=Bipolar(), pre=(InputStep(Arith.MUL, 2.0), InputStep(Arith.ADD, -1.0))),
-               Output("o", input="x")))
-    (tmp_path / "graph.txt").write_text(print_graph(g))
-    assert input_conversion(tmp_path) == ("Input conversion (host, float32 as the model): y = x · 2 − 1, "
-                                          "then sign (−1/+1).")
-    plain = Graph((Input("x", n=2, fmt=Int(8), scale=0.25), Output("o", input="x")))
-    (tmp_path / "graph.txt").write_text(print_graph(plain))
-    assert input_conversion(tmp_path) == ("Input conversion (host): y = x, then round(y / 0.25) clipped to "
-                                          "Int(8, True).")
+    pre = (InputStep(Arith.MUL, 2.0), InputStep(Arith.ADD, -1.0))
+    g = Graph((Input("x", n=2, fmt=Bipolar(), pre=pre),
+               MatVec("fc", input="x", weight=np.array([[1, -1]]), wfmt=Bipolar()), Output("o", input="fc")))
+    line = "Input conversion (host, float32 as the model): y = x · 2 − 1, then sign (−1/+1)."
+    assert g.input.conversion() == line
+    assert Input("x", n=2, fmt=Int(8), scale=0.25).conversion() == (
+        "Input conversion (host): y = x, then round(y / 0.25) clipped to i8.")
+    compile_graph(g, tmp_path / "b")
+    assert line in (tmp_path / "b" / "report.md").read_text()
