@@ -27,10 +27,14 @@ _library_file: dict[str, bool] = {}          # co_filename -> is it torch/brevit
 
 
 def _library_dirs() -> tuple[tuple[str, ...], str]:
-    """The package folders of torch, Brevitas and bitwave, and the standard library's."""
+    """The package folders of torch, Brevitas (and its examples, whose model builders a user
+    calls), bitwave, and the standard library's."""
     import brevitas
-    pkgs = (torch, brevitas, sys.modules[__name__.split(".")[0]])
-    return (tuple(os.path.join(os.path.realpath(os.path.dirname(m.__file__)), "") for m in pkgs),
+    pkgs = [os.path.dirname(m.__file__) for m in (torch, brevitas, sys.modules[__name__.split(".")[0]])]
+    examples = importlib.util.find_spec("brevitas_examples")
+    if examples is not None and examples.origin:
+        pkgs.append(os.path.dirname(examples.origin))
+    return (tuple(os.path.join(os.path.realpath(p), "") for p in pkgs),
             os.path.join(os.path.realpath(sysconfig.get_paths()["stdlib"]), ""))
 
 
