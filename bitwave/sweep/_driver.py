@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import SweepError
+from ..errors import BitwaveError, SweepError
 from ._point import empty_row, read_row, run_point, train_model, write_row
 from ._spec import Point, Spec
 
@@ -144,5 +144,8 @@ def _after(_trained, point: Point, folder: str) -> dict:
 
 
 def _one_line(e: BaseException) -> str:
+    """A BitwaveError's own message (it names what and where); anything else prefixed by its type."""
     text = str(e).strip().splitlines()
+    if isinstance(e, BitwaveError) and text:
+        return text[0]
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

@@ -105,6 +105,7 @@ def test_a_failing_point_is_a_row_and_the_sweep_goes_on(tmp_path):
     ok, bad = res.rows
     assert ok["error"] is None and ok["mismatches"] == 0
     assert bad["error"] and "\n" not in bad["error"] and res.failed == [bad["point"]]
+    assert bad["error"].startswith(f"{tmp_path}/out/points/{bad['point']}/model.py:point: point() failed")
     write_results(spec, res, tmp_path / "out")
     assert "Failed points" in (tmp_path / "out" / "report.md").read_text()
 
