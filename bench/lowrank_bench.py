@@ -2,6 +2,7 @@
 
     python bench/lowrank_bench.py                       # energies 0.2, 0.1, 0.05
     python bench/lowrank_bench.py --energies 0.1 --json out.json
+    python bench/lowrank_bench.py --act-bits 8,6         # also a 6-bit intermediate
 
 For each energy threshold e:
 
@@ -9,7 +10,8 @@ For each energy threshold e:
     the 4-bit 64-256-256-10 MLP trained as U·diag(s)·Vᵀ (orthogonality and
     Hoyer regularisers), energy-pruned at e, fine-tuned, then fc1 and fc2
     exported as their trained factors (``lowrank.factorise``: two 4-bit
-    QuantLinear layers with an 8-bit intermediate) and QAT fine-tuned.  It is
+    QuantLinear layers with an 8-bit intermediate, or ``--act-bits``) and QAT
+    fine-tuned.  It is
     compiled with the default pipeline, no svd-split: the ranks are the
     trained ones.
 (b) "plain + svd-split": examples/digits.py ``digits(4, 256)``, trained as
@@ -38,7 +40,7 @@ from onebit_bench import ROOT, compile_and_verify, load_module, machine, markdow
 LAYERS = ("fc1", "fc2")
 
 
-def row(bundle, pipeline: str, training: str, energy: float, work: Path) -> dict:
+def row(bundle, pipeline: str, training: str, energy: float, folder: Path) -> dict:
     import torch
 
     from bitwave.compile import CompileOptions
@@ -49,7 +51,6 @@ def row(bundle, pipeline: str, training: str, energy: float, work: Path) -> dict
         float_out = bundle.float_model(torch.as_tensor(bundle.inputs)).numpy()
     graph = import_model(bundle.model, bundle.inputs[:1])
     ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, float_out)
-    folder = work / f"{training.split()[0]}-e{energy:g}"
     report, manifest, v = compile_and_verify(graph, folder, CompileOptions(pipeline=pipeline), ds, bundle.name)
     units = {L.name: L for L in manifest.layers}
     ranks = {name: units[f"{name}_v"].rows if f"{name}_v" in units else "full" for name in (*LAYERS, "fc3")}
@@ -95,6 +96,7 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--energies", default="0.2,0.1,0.05")
+    parser.add_argument("--act-bits", default="8", help="intermediate widths of the exported factors")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="keep the build folders here")
     args = parser.parse_args(argv)
@@ -107,12 +109,15 @@ def main(argv=None) -> int:
         work = args.keep or Path(tmp)
         for energy in (float(e) for e in args.energies.split(",")):
             unsplit[f"SVD-form e={energy:g} (baked)"] = unsplit_accuracy(lowrank.digits_lowrank(energy).model, plain)
-            factors = lowrank.digits_lowrank_factors(energy)
-            a = row(factors, "", "SVD factors (direct)", energy, work)
+            for act_bits in (int(b) for b in args.act_bits.split(",")):
+                factors = lowrank.digits_lowrank_factors(energy, act_bits=act_bits)
+                a = row(factors, "", f"SVD factors (direct, {act_bits}-bit intermediate)", energy,
+                        work / f"SVD-e{energy:g}-i{act_bits}")
+                rows.append(a)
+                print(f"SVD factors e={energy:g} i{act_bits}: {a['ranks']}, {a['mismatches']} mismatches",
+                      file=sys.stderr)
             split = [f"svd-split{{rank={a['ranks'][n]},layers=['{n}']}}" for n in LAYERS if a["ranks"][n] != "full"]
-            rows.append(a)
-            print(f"SVD factors e={energy:g}: {a['ranks']}, {a['mismatches']} mismatches", file=sys.stderr)
-            b = row(plain, ",".join(split), "plain + svd-split", energy, work)
+            b = row(plain, ",".join(split), "plain + svd-split", energy, work / f"plain-e{energy:g}")
             rows.append(b)
             print(f"plain e={energy:g}: {b['ranks']}, {b['mismatches']} mismatches", file=sys.stderr)
             if b["macs"] != a["macs"]:

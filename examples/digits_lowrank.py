@@ -94,26 +94,26 @@ def digits_lowrank(energy: float = 0.05, seed: int = 0) -> ModelBundle:
                        float_model=digits(BITS, HIDDEN, seed).float_model)
 
 
-def digits_lowrank_factors(energy: float = 0.05, seed: int = 0) -> ModelBundle:
+def digits_lowrank_factors(energy: float = 0.05, seed: int = 0, act_bits: int = ACT_BITS) -> ModelBundle:
     """The SVD-trained digits MLP with fc1 and fc2 exported as their trained 4-bit factors (cached).
 
-    ``lowrank.factorise`` at the pruned ranks (where r·(m+n) < 0.8·m·n), then
-    ``FACTOR_EPOCHS`` of QAT fine-tuning of the factors.
+    ``lowrank.factorise`` at the pruned ranks (where r·(m+n) < 0.8·m·n) with an
+    ``act_bits``-bit intermediate, then ``FACTOR_EPOCHS`` of QAT fine-tuning.
     """
     X, y, test = load_data()
     Xt, yt = X[~test], y[~test]
     model = _pruned(energy, seed)
-    ranks = lowrank.factorise(model, Xt, bits=BITS, act_bits=ACT_BITS, layers=FACTOR_LAYERS)
+    ranks = lowrank.factorise(model, Xt, bits=BITS, act_bits=act_bits, layers=FACTOR_LAYERS)
 
     def finetune():
         train_classifier(model, Xt, yt, epochs=FACTOR_EPOCHS, lr=LR / 3, seed=seed, batch_size=BATCH)
 
     # The ranks fix the architecture; the key covers them and every hyper-parameter of the export.
     tag = "-".join(f"{k}r{v}" for k, v in ranks.items())
-    path = cache_dir() / (f"digits-svd-h{HIDDEN}-s{seed}-e{energy:g}-factors-{tag}-"
-                          f"{_key(seed, energy, FACTOR_EPOCHS, ACT_BITS, FACTOR_LAYERS, ranks)}.pt")
+    path = cache_dir() / (f"digits-svd-h{HIDDEN}-s{seed}-e{energy:g}-factors-{tag}-i{act_bits}-"
+                          f"{_key(seed, energy, FACTOR_EPOCHS, act_bits, FACTOR_LAYERS, ranks)}.pt")
     train_or_load(path, {"factors": model}, finetune)
-    return ModelBundle(model, X, y, test, name=f"digits-w{BITS}a{BITS}-h{HIDDEN}-svd-e{energy:g}-factors",
+    return ModelBundle(model, X, y, test, name=f"digits-w{BITS}a{BITS}-h{HIDDEN}-svd-e{energy:g}-factors-i{act_bits}",
                        float_model=digits(BITS, HIDDEN, seed).float_model)
 
 
