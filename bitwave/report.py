@@ -35,6 +35,13 @@ def update_report(build_dir: Path, section: str, data: dict) -> dict:
     return report
 
 
+def _weights_in(layer) -> str:
+    """Where a matrix-vector layer keeps its weights, as the estimate planned it."""
+    if layer.kind != "matvec":
+        return "-"
+    return "block RAM" if layer.weights_in_bram else "logic"
+
+
 def _or_dash(value) -> str:
     return "-" if value is None else value
 
@@ -60,7 +67,7 @@ def write_report(build_dir: Path) -> None:
         e = L.estimate
         rows.append([L.name, f"{L.rows}×{L.cols}", L.in_fmt, L.w_fmt, L.acc_fmt, L.out_fmt,
                      f"{L.pe}/{L.simd}", L.cycles, _or_dash(L.macs), _or_dash(L.weight_bits),
-                     e.lut, e.ff, e.bram, "-"])
+                     e.lut, e.ff, e.bram, _weights_in(L)])
     t = manifest.estimate
     rows.append(["**total**", "", "", "", "", "", "", f"{manifest.cycles_per_frame} (slowest)",
                  manifest.macs, manifest.weight_bits, t.lut, t.ff, t.bram, ""])
