@@ -153,4 +153,8 @@ def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:
     imp = Interpreter(imported)
     imp_real = imp.real(imported.output.name, imp.output(ds.inputs))
     acc["streamline_max_abs_diff"] = float(np.abs(imp_real - real).max())
+    if ds.model_outputs is not None and real.ndim == 2 and real.shape[1] > 1:
+        # The reference must decide as the PyTorch model does, not only as the RTL does.
+        differ = np.argmax(ds.model_outputs, axis=1) != np.argmax(real, axis=1)
+        acc["model_argmax_differs"] = [int(i) for i in np.nonzero(differ)[0]]
     return acc

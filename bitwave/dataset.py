@@ -14,11 +14,13 @@ __all__ = ["Dataset"]
 
 @dataclass
 class Dataset:
-    """Samples to verify with: real inputs, optional labels/held-out mask/float-model outputs."""
+    """Samples to verify with: real inputs, optional labels, held-out mask, and the outputs of
+    the float twin (``float_outputs``) and of the quantised PyTorch model itself (``model_outputs``)."""
     inputs: np.ndarray
     labels: np.ndarray | None = None
     test_mask: np.ndarray | None = None
     float_outputs: np.ndarray | None = None
+    model_outputs: np.ndarray | None = None
 
     FILE = "dataset.npz"
 

@@ -102,6 +102,11 @@ def write_report(build_dir: Path) -> None:
         if "streamline_max_abs_diff" in acc:
             lines += [f"Imported vs streamlined graph, largest output difference: "
                       f"{acc['streamline_max_abs_diff']:.3g} (real units).", ""]
+        if "model_argmax_differs" in acc:
+            differ = acc["model_argmax_differs"]
+            lines += [f"PyTorch model vs reference interpreter: the predicted class differs on "
+                      f"{len(differ)} sample(s)" + (f": {', '.join(map(str, differ))}." if differ else "."),
+                      ""]
     if rtl:
         lines += ["## RTL verification", "",
                   f"- frames: {rtl['frames']}, **mismatches: {rtl['mismatches']}**"

@@ -56,7 +56,10 @@ def load_model(model: str, data: str | None = None, *,
             with tempfile.TemporaryDirectory(prefix="bitwave-qonnx-") as tmp:
                 graph = import_model(bundle.model, bundle.inputs[:1], qonnx_path=Path(tmp) / "model.onnx")
                 qonnx = (Path(tmp) / "model.onnx").read_bytes()
-        ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _float_outputs(bundle))
+        # A WDF layer runs on (batch, channels, time) audio, not on frames: no per-frame outputs.
+        model_outputs = None if is_wdf_model(bundle.model) else _outputs(bundle.model, bundle)
+        ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _outputs(bundle.float_model, bundle),
+                     model_outputs)
         name = bundle.name
     if data is not None:
         try:
@@ -69,8 +72,10 @@ def load_model(model: str, data: str | None = None, *,
     return LoadedModel(graph, ds, name, time.monotonic() - t0, qonnx)
 
 
-def _float_outputs(bundle: ModelBundle) -> np.ndarray | None:
-    if bundle.float_model is None:
+def _outputs(model, bundle: ModelBundle) -> np.ndarray | None:
+    """``model``'s outputs on the bundle's inputs (a Brevitas QuantTensor's real value)."""
+    if model is None:
         return None
     with torch.no_grad():
-        return bundle.float_model(torch.as_tensor(bundle.inputs, dtype=torch.float32)).numpy()
+        out = model(torch.as_tensor(bundle.inputs, dtype=torch.float32))
+    return np.asarray(getattr(out, "value", out).detach().numpy())

@@ -174,3 +174,22 @@ def test_bipolar_codes_travel_as_bits_and_back(values):
     wire = fmt.encode(codes)
     assert set(np.unique(wire)) <= {0, 1}
     assert np.array_equal(fmt.decode(wire), codes)
+
+
+def test_report_lists_samples_where_the_model_and_the_reference_disagree(tmp_path):
+    """The compile report names every sample whose predicted class differs between the
+    PyTorch model's outputs (as the frontend records them) and the reference interpreter."""
+    from bitwave.compile import compile_graph
+    from bitwave.dataset import Dataset
+    rng = np.random.default_rng(7)
+    g = Graph((Input("x", n=4, fmt=Int(4, True)),
+               MatVec("fc", input="x", weight=rng.integers(-3, 4, (3, 4)), wfmt=Int(3)),
+               Output("y", input="fc")))
+    inputs = rng.integers(-8, 8, (6, 4)).astype(float)
+    ref = Interpreter(g).output(inputs).astype(float)
+    model = ref.copy()
+    for i in (1, 4):   # the "model" prefers another class on samples 1 and 4
+        model[i, (np.argmax(ref[i]) + 1) % 3] = ref[i].max() + 1
+    res = compile_graph(g, tmp_path / "b", dataset=Dataset(inputs, model_outputs=model))
+    assert res.report["accuracy"]["model_argmax_differs"] == [1, 4]
+    assert "the predicted class differs on 2 sample(s): 1, 4." in (tmp_path / "b" / "report.md").read_text()
