@@ -104,11 +104,10 @@ class BuildManifest:
         if not path.is_file():
             raise BuildFolderError(f"{folder}: not a bitwave build folder (no {MANIFEST}); "
                                    f"run `bitwave compile` first")
-        if not is_build_folder(folder):
-            raise BuildFolderError(f"{path}: corrupt manifest (not JSON written by bitwave); "
-                                   f"recompile with `bitwave compile`")
         try:
             data = json.loads(path.read_text())
+            if not isinstance(data, dict) or data.get("generator") != GENERATOR:
+                raise ValueError("not written by bitwave")
             manifest = cls(
                 **{f.name: data[f.name] for f in fields(cls)
                    if f.name in data and f.name not in _TYPED},

@@ -48,7 +48,8 @@ def load_model(model: str, data: str | None = None, *,
         name = Path(model).stem
     else:
         bundle = load_model_spec(model)
-        if is_wdf_model(bundle.model):
+        wdf = is_wdf_model(bundle.model)
+        if wdf:
             log(f"importing {bundle.name}: a wave-digital-filter model, read directly")
             graph = import_wdf(bundle.model, bundle.inputs)
         else:
@@ -57,7 +58,7 @@ def load_model(model: str, data: str | None = None, *,
                 graph = import_model(bundle.model, bundle.inputs[:1], qonnx_path=Path(tmp) / "model.onnx")
                 qonnx = (Path(tmp) / "model.onnx").read_bytes()
         # A WDF layer runs on (batch, channels, time) audio, not on frames: no per-frame outputs.
-        model_outputs = None if is_wdf_model(bundle.model) else _outputs(bundle.model, bundle)
+        model_outputs = None if wdf else _outputs(bundle.model, bundle)
         ds = Dataset(bundle.inputs, bundle.labels, bundle.test_mask, _outputs(bundle.float_model, bundle),
                      model_outputs)
         name = bundle.name

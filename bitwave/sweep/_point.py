@@ -98,8 +98,8 @@ def train_model(point: Point, folder: str) -> str:
     return load_model_spec(f"{wrapper}:point").name
 
 
-def _acc(acc: dict, key: str, split: str):
-    value = (acc.get(key) or {}).get(split)
+def _pct(accuracy: dict | None, split: str):
+    value = (accuracy or {}).get(split)
     return None if value is None else round(100 * value, 3)
 
 
@@ -130,10 +130,10 @@ def run_point(point: Point, folder: str) -> dict:
         man, acc = res.manifest, res.report.get("accuracy", {})
         cpf = ver.cycles_per_frame or float(man.cycles_per_frame)
         row.update({
-            "float_test": _acc(acc, "float", "test"), "float_all": _acc(acc, "float", "all"),
-            "quant_test": _acc(acc, "quantised", "test"), "quant_all": _acc(acc, "quantised", "all"),
-            "rtl_test": _acc({"rtl": ver.accuracy}, "rtl", "test"),
-            "rtl_all": _acc({"rtl": ver.accuracy}, "rtl", "all"),
+            "float_test": _pct(acc.get("float"), "test"), "float_all": _pct(acc.get("float"), "all"),
+            "quant_test": _pct(acc.get("quantised"), "test"),
+            "quant_all": _pct(acc.get("quantised"), "all"),
+            "rtl_test": _pct(ver.accuracy, "test"), "rtl_all": _pct(ver.accuracy, "all"),
             "mismatches": ver.mismatches, "frames": ver.frames, "macs": man.macs,
             "weight_bits": man.weight_bits, "lut": man.estimate.lut, "ff": man.estimate.ff,
             "bram": man.estimate.bram, "cycles_per_frame": round(cpf, 3),
