@@ -145,10 +145,13 @@ def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb):
 @cli.command("report")
 @click.argument("build_dir", type=click.Path(file_okay=False))
 def report_cmd(build_dir):
-    """Print BUILD_DIR's report."""
+    """Print BUILD_DIR's report, with each layer's weight spectrum and the ranks svd-split would keep."""
     from .build_folder import BuildManifest
+    from .spectrum import PLOTS, write_spectrum
     BuildManifest.load(build_dir)
-    out.print((Path(build_dir) / "report.md").read_text(), markup=False)
+    write_spectrum(build_dir)
+    out.print((Path(build_dir) / "report.md").read_text(), markup=False, soft_wrap=True)
+    out.print(f"spectrum plots: {Path(build_dir) / PLOTS}/; report: {Path(build_dir) / 'report.md'}")
 
 
 @cli.command("demo")

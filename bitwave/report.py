@@ -52,6 +52,26 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return out
 
 
+def _spectrum(sp: dict) -> list[str]:
+    """The per-layer rank table ``bitwave report`` adds (bitwave.spectrum computes it)."""
+    energies = sp["energies"]
+    rows = [[L["name"], f"{L['rows']}×{L['cols']}", L["stable_rank"],
+             *(f"{L['ranks'][e]}" + ("" if L["pays"][e] else " (kept whole)") for e in energies),
+             L["no_fit"] if L["alpha"] is None else f"{L['alpha']:.2f} (xmin {L['xmin']:.3g}, "
+                                                    f"tail {L['tail']} of {L['eigenvalues']})",
+             f"[{L['plot']}]({L['plot']})" if L.get("plot") else "-"] for L in sp["layers"]]
+    return ["## Weight spectra (looking inside before svd-split)", "",
+            f"Singular values of each weight matrix in `{sp['source']}`. A rank column is the rank "
+            f"`svd-split{{energy=e}}` keeps (the smallest r with Σ_{{i≤r}} s_i² ≥ (1−e)·Σ s_i²); "
+            f"'kept whole' where r·(rows+cols) ≥ κ·rows·cols (κ={sp['kappa']:g}), so the split would not pay. "
+            "Stable rank = ‖W‖_F² / ‖W‖₂². α is the power-law exponent of the eigenvalue density of WᵀW "
+            "fitted by `powerlaw` (WeightWatcher's measure: about 2–6 for well-trained layers, larger "
+            "towards random).", "",
+            *_table(["layer", "shape", "stable rank", *(f"rank at e={e}" for e in energies),
+                     "α (heavy tail)", "plot"], rows), "",
+            *(f"![{L['name']} spectrum]({L['plot']})" for L in sp["layers"] if L.get("plot")), ""]
+
+
 def write_report(build_dir: Path) -> None:
     d = Path(build_dir)
     manifest = BuildManifest.load(d)
@@ -87,6 +107,8 @@ def write_report(build_dir: Path) -> None:
                         [[label, c["macs"], c["weight_bits"], c.get("lut"), c.get("ff"), c.get("bram"),
                           c["cycles_per_frame"]] for label, c in (("without svd-split", b),
                                                                   ("with svd-split", a))]) + [""]
+    if report.get("spectrum"):
+        lines += _spectrum(report["spectrum"])
     acc = report.get("accuracy") or {}
     rtl = report.get("rtl") or {}
     if acc or rtl:

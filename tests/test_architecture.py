@@ -31,6 +31,8 @@ ALLOWED = {
     # The manifest alone needs no IR; load_build parses the final graph too.
     "build_folder": {"hdl", "dataset", "errors", "ir"},
     "report": {"build_folder", "errors"},
+    # Reads the imported graph, ranks with svd-split's own rule, writes its report.json section.
+    "spectrum": {"ir", "passes", "report", "errors"},
     "costs": {"ir", "lower", "passes", "errors"},
     "sim": {"hdl", "ir", "lower", "build_folder", "dataset", "tools", "errors"},
     "boards": {"hdl", "build_folder", "sim", "tools", "errors"},
@@ -39,7 +41,7 @@ ALLOWED = {
     "fuzz": {"ir", "passes", "lower", "hdl", "sim", "errors"},
     "sweep": {"compile", "verify", "frontend", "errors"},
     "cli": {"errors", "report", "build_folder", "compile", "verify", "frontend", "fuzz", "sim",
-            "boards", "sweep"},
+            "boards", "sweep", "spectrum"},
     "__init__": {"errors"},
 }
 
