@@ -9,11 +9,18 @@ from dataclasses import dataclass, fields, is_dataclass
 from ..errors import VerifyError
 from ._activation import Activation
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
-from ._ops import OP_CLASSES, Const, Input, Op, Output, ValueType, WdfLayout
+from ._conv import CausalConv, Conv, Flatten, Pool
+from ._ops import (Affine, Const, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant,
+                   ValueType)
+from ._wdf_op import Wdf, WdfLayout
 from ._steps import Arith, InputStep
 from .wdf import Probe
 
-__all__ = ["Graph", "verify", "print_graph", "parse_graph"]
+__all__ = ["Graph", "verify", "print_graph", "parse_graph", "OP_CLASSES"]
+
+OP_CLASSES = {cls.__name__: cls
+              for cls in (Input, MatVec, Conv, CausalConv, Pool, Flatten, Affine, Quant,
+                          MultiThreshold, Requant, Output, Wdf)}
 
 
 @dataclass(frozen=True)

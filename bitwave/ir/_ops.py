@@ -1,8 +1,11 @@
 """IR ops: small frozen dataclasses, one class per op, validated on construction.
 
 A graph is a chain of ops (each op names the op it reads by ``input``); every
-op produces one vector-valued tensor per sample.  The real value of an
-integer-format tensor is ``code * scale`` with a per-element ``scale``; the
+op produces one tensor per sample.  A tensor has a shape, channels last:
+``(n,)`` for a vector, ``(L, C)`` for a 1-D signal, ``(H, W, C)`` for an
+image; per-element parameters (scales, thresholds, affine factors) are given
+per channel (the last axis) and hold for every position.  The real value of an
+integer-format tensor is ``code * scale`` with a per-channel ``scale``; the
 scales exist for the float comparison and for streamlining, the hardware
 only ever sees the integer codes.
 
@@ -10,6 +13,10 @@ only ever sees the integer codes.
 |----------------|------------|--------------------------------------------------------------|
 | Input          | —          | codes of the quantised input, ``clip(round(x / scale))``     |
 | MatVec         | Int/Bipolar| ``W @ x + bias`` exactly (integer W, integer bias)          |
+| Conv           | Int/Bipolar| a MatVec over every window of an image or signal (im2col)  |
+| CausalConv     | Int/Bipolar| a MatVec over the last taps of a stream; **stateful**       |
+| Pool           | Int/Bipolar| max (or exact sum, for average) over every window          |
+| Flatten        | any        | an image as one vector in PyTorch's ``C·H·W`` order        |
 | Affine         | any        | real ``x * mul + add`` (batch-norm, float bias; pre-streamline only) |
 | Quant          | any        | ``clip(round(real / scale))`` (or sign for Bipolar)         |
 |                |            | with ``act``: ``clip(round(act(real) / scale))`` in float32  |
@@ -18,9 +25,9 @@ only ever sees the integer codes.
 | Output         | any        | passes its input through; marks the graph's result          |
 | Wdf            | Int / real | one wave digital filter per channel; **stateful** (see below)|
 
-``Wdf`` is the one op with memory: row ``k`` of a batch is the sample after
-row ``k − 1``, each channel starting from rest at row 0, so a batch must be
-one stream in time order (the interpreter runs it in order; splitting or
+``Wdf`` and ``CausalConv`` have memory: row ``k`` of a batch is the sample
+after row ``k − 1``, each starting from rest (zeros) at row 0, so a batch must
+be one stream in time order (the interpreter runs it in order; splitting or
 shuffling a batch changes the result).
 """
 
@@ -33,38 +40,79 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import VerifyError
-from . import wdf
 from ._activation import Activation
 from ._const import Const, _ints, _reals
-from ._formats import Bipolar, Fixed, Format, Int, Real, int_format_for
+from ._formats import Bipolar, Format, Int, Real, int_format_for
 from ._steps import Arith, InputStep
-from .wdf import Probe
 
 __all__ = [
     "Const", "ValueType", "Op", "Input", "MatVec", "Affine", "Quant", "MultiThreshold",
-    "Requant", "Output", "Wdf", "WdfLayout", "OP_CLASSES", "code_min",
+    "Requant", "Output", "code_min", "channels_last",
 ]
 
 
 @dataclass(frozen=True)
 class ValueType:
-    """Type of one op's output: vector length, format and per-element real scale."""
+    """Type of one op's output: element count, format, per-channel real scale and shape.
+
+    ``shape`` is channels last (``(n,)`` for a vector, ``(H, W, C)`` for an
+    image); ``scale`` has one entry per channel (``shape[-1]``).
+    """
     n: int
     fmt: Format
     scale: Const
+    shape: tuple[int, ...] = ()
 
     def __post_init__(self):
-        if self.scale.shape != (self.n,):
-            raise VerifyError(f"ValueType: scale has shape {self.scale.shape}, expected ({self.n},)")
+        shape = tuple(int(d) for d in self.shape) or (self.n,)
+        object.__setattr__(self, "shape", shape)
+        if math.prod(shape) != self.n or min(shape) < 1:
+            raise VerifyError(f"ValueType: shape {shape} does not hold {self.n} elements")
+        if self.scale.shape != (self.channels,):
+            raise VerifyError(f"ValueType: scale has shape {self.scale.shape}, "
+                              f"expected ({self.channels},)")
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def positions(self) -> int:
+        """Spatial positions (pixels, time steps of a frame): 1 for a vector."""
+        return self.n // self.channels
+
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        return self.shape[:-1]
 
     @property
     def scales(self) -> np.ndarray:
+        """The per-channel scale."""
         return self.scale.array
 
+    def real(self, codes: np.ndarray) -> np.ndarray:
+        """Real values of codes shaped ``(N, n)`` or ``(N, *shape)``."""
+        codes = np.asarray(codes)
+        if not self.fmt.is_integer:
+            return codes
+        return (codes.reshape(codes.shape[0], -1, self.channels) * self.scales).reshape(codes.shape)
 
-def _vt(n: int, fmt: Format, scale) -> ValueType:
-    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), (n,))
-    return ValueType(n, fmt, Const(s, np.float64))
+
+def _vt(n: int, fmt: Format, scale, shape=()) -> ValueType:
+    channels = shape[-1] if shape else n
+    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), (channels,))
+    return ValueType(n, fmt, Const(s, np.float64), tuple(shape))
+
+
+def channels_last(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The IR shape of a model tensor shaped ``(C, *spatial)`` (PyTorch's layout)."""
+    return tuple(shape[1:]) + (shape[0],) if len(shape) >= 2 else tuple(shape)
+
+
+def _flat(op, inp: ValueType, what: str):
+    if len(inp.shape) != 1:
+        raise op.error(f"{what} reads a flat vector, not a tensor of shape {inp.shape} "
+                       f"(channels last); flatten it first (nn.Flatten in the model)")
 
 
 @dataclass(frozen=True)
@@ -121,10 +169,15 @@ class Input(Op):
     ``pre``: the model's own arithmetic on the raw input before its quantiser
     (e.g. ``2·x − 1``), :class:`InputStep` s applied in order in float32 by
     :func:`bitwave.ir.quantise_input`, which then divides in float32 too.
+    ``shape``: the model's input shape without the batch, as the model reads
+    it, channels first (e.g. ``(1, 8, 8)`` for an 8×8 image, ``(n,)`` or
+    empty for a vector); the codes inside the graph are channels last
+    (:func:`channels_last`), which the host does when it quantises.
     """
     n: int = 1
     fmt: Format = Int(8)
     scale: float = 1.0
+    shape: tuple[int, ...] = field(default=(), metadata={"text": "unless-default"})
     pre: tuple[InputStep, ...] = field(default=(), metadata={"text": "unless-default"})
     narrow: bool = field(default=False, metadata={"text": "unless-default"})
     opcode: ClassVar[str] = "input"
@@ -138,13 +191,26 @@ class Input(Op):
         _check_narrow(self)
         if not isinstance(self.n, int) or self.n < 1:
             raise self.error(f"n must be a positive integer, not {self.n!r}")
+        shape = tuple(self.shape)
+        if shape == (self.n,):
+            shape = ()
+        object.__setattr__(self, "shape", shape)
+        if shape and (not all(isinstance(d, int) and d >= 1 for d in shape)
+                      or math.prod(shape) != self.n or len(shape) > 3):
+            raise self.error(f"shape must be up to 3 positive sizes (channels first) holding "
+                             f"n={self.n} elements, not {shape!r}")
         if not isinstance(self.fmt, (Int, Bipolar)):
             raise self.error(f"input format must be Int or Bipolar, not {self.fmt}")
         if not (math.isfinite(self.scale) and self.scale > 0):
             raise self.error(f"scale must be a positive finite number, not {self.scale!r}")
 
+    @property
+    def ir_shape(self) -> tuple[int, ...]:
+        """The shape of the codes in the graph: channels last."""
+        return channels_last(self.shape) if self.shape else (self.n,)
+
     def out_type(self, inp):
-        return _vt(self.n, self.fmt, self.scale)
+        return _vt(self.n, self.fmt, self.scale, self.ir_shape)
 
     def conversion(self) -> str:
         """One line for the report: how a raw sample becomes input codes on the host."""
@@ -156,6 +222,9 @@ class Input(Op):
             expr += f" {step}"
         quant = ("sign (−1/+1)" if isinstance(self.fmt, Bipolar)
                  else f"round(y / {self.scale:g}) clipped to {self.fmt}")
+        if len(self.shape) >= 2:
+            quant += (f", sent channels last ({' × '.join(map(str, self.ir_shape))}, one pixel "
+                      f"of {self.ir_shape[-1]} per beat)")
         if not self.pre:
             return f"Input conversion (host): y = x, then {quant}."
         return f"Input conversion (host, float32 as the model): y = {expr}, then {quant}."
@@ -259,6 +328,7 @@ class MatVec(Op):
         if not inp.fmt.is_integer or not isinstance(inp.fmt, (Int, Bipolar)):
             raise self.error(f"input must be Int or Bipolar, not {inp.fmt}; "
                              "quantise it first (a Quant op before this MatVec)")
+        _flat(self, inp, "a MatVec")
         if inp.n != self.cols:
             raise self.error(f"input has {inp.n} elements but weight has {self.cols} columns")
         s = inp.scales
@@ -278,7 +348,7 @@ class MatVec(Op):
 
 @dataclass(frozen=True)
 class Affine(Op):
-    """Real-valued ``x * mul + add`` per element (batch-norm, float bias); removed by streamlining."""
+    """Real-valued ``x * mul + add`` per channel (batch-norm, float bias); removed by streamlining."""
     input: str = ""
     mul: Const = None
     add: Const = None
@@ -292,9 +362,9 @@ class Affine(Op):
             raise self.error(f"mul {self.mul.shape} and add {self.add.shape} must be equal 1-D shapes")
 
     def out_type(self, inp):
-        if inp.n != self.mul.shape[0]:
-            raise self.error(f"input has {inp.n} elements, affine has {self.mul.shape[0]}")
-        return _vt(inp.n, Real(), 1.0)
+        if inp.channels != self.mul.shape[0]:
+            raise self.error(f"input has {inp.channels} channels, affine has {self.mul.shape[0]}")
+        return _vt(inp.n, Real(), 1.0, inp.shape)
 
 
 @dataclass(frozen=True)
@@ -323,21 +393,21 @@ class Quant(Op):
         _check_narrow(self)
         s = _reals(1.0 if self.scale is None else self.scale, "scale", self.where)
         if s.array.ndim > 1 or np.any(s.array <= 0):
-            raise self.error("scale must be positive (a scalar or one per element)")
+            raise self.error("scale must be positive (a scalar or one per channel)")
         object.__setattr__(self, "scale", s)
 
     def out_type(self, inp):
         s = self.scale.array
-        if s.ndim == 1 and s.shape[0] not in (1, inp.n):
-            raise self.error(f"scale has {s.shape[0]} entries, input has {inp.n} elements")
-        return _vt(inp.n, self.fmt, s.reshape(-1) if s.ndim else s)
+        if s.ndim == 1 and s.shape[0] not in (1, inp.channels):
+            raise self.error(f"scale has {s.shape[0]} entries, input has {inp.channels} channels")
+        return _vt(inp.n, self.fmt, s.reshape(-1) if s.ndim else s, inp.shape)
 
 
 @dataclass(frozen=True)
 class MultiThreshold(Op):
-    """``out_bias + #{k : x >= thresholds[i, k]}`` per element (FINN's MultiThreshold).
+    """``out_bias + #{k : x >= thresholds[i, k]}`` per channel (FINN's MultiThreshold).
 
-    With a Bipolar output there is one threshold per element and the result is
+    With a Bipolar output there is one threshold per channel and the result is
     +1 if ``x >= T`` else -1.  Thresholds are ascending along each row.
     """
     input: str = ""
@@ -362,7 +432,7 @@ class MultiThreshold(Op):
             raise self.error(f"format must be Int or Bipolar, not {self.fmt}")
         if isinstance(self.fmt, Bipolar):
             if t.shape[1] != 1:
-                raise self.error(f"a Bipolar output takes exactly one threshold per element, not {t.shape[1]}")
+                raise self.error(f"a Bipolar output takes exactly one threshold per channel, not {t.shape[1]}")
         elif self.out_bias < self.fmt.min or self.out_bias + t.shape[1] > self.fmt.max:
             raise self.error(f"outputs [{self.out_bias}, {self.out_bias + t.shape[1]}] do not fit {self.fmt}")
 
@@ -373,9 +443,10 @@ class MultiThreshold(Op):
     def out_type(self, inp):
         if not isinstance(inp.fmt, (Int, Bipolar)):
             raise self.error(f"input must be an integer format, not {inp.fmt}; run streamline first")
-        if inp.n != self.thresholds.shape[0]:
-            raise self.error(f"input has {inp.n} elements, thresholds have {self.thresholds.shape[0]} rows")
-        return _vt(inp.n, self.fmt, self.scale.array)
+        if inp.channels != self.thresholds.shape[0]:
+            raise self.error(f"input has {inp.channels} channels, thresholds have "
+                             f"{self.thresholds.shape[0]} rows")
+        return _vt(inp.n, self.fmt, self.scale.array, inp.shape)
 
 
 @dataclass(frozen=True)
@@ -406,7 +477,7 @@ class Requant(Op):
             raise self.error(f"input must be an integer format, not {inp.fmt}")
         if max(abs(inp.fmt.min), abs(inp.fmt.max)) * self.mult >= 1 << 62:
             raise self.error("x * mult may exceed 62 bits")
-        return _vt(inp.n, self.fmt, self.scale.array)
+        return _vt(inp.n, self.fmt, self.scale.array, inp.shape)
 
 
 @dataclass(frozen=True)
@@ -417,161 +488,3 @@ class Output(Op):
 
     def out_type(self, inp):
         return inp
-
-
-#: The element each probe names in the tree of one channel (:meth:`Wdf.trees`).
-_PROBE_ELEMENT = {Probe.ROOT: "root", Probe.SOURCE: "source", Probe.REACTIVE: "reactance"}
-
-
-@dataclass(frozen=True)
-class WdfLayout:
-    """The fixed-point form of a ``Wdf`` op, one layout shared by all its channels.
-
-    ``wave`` is the format of the waves and the state, ``out`` of the output;
-    ``coeff`` (one per channel) the adaptor coefficient in units of
-    ``2**-coeff_frac``; ``table`` (channels × entries) the piecewise-linear
-    diode root in ``wave`` codes on the grid
-    ``table_range_log2``/``table_octaves``/``segments_log2`` (see
-    :class:`bitwave.ir.wdf.WdfFixed`, which checks the values per channel).
-    """
-    wave: Format
-    out: Format
-    coeff: Const
-    coeff_frac: int
-    table_range_log2: int
-    table_octaves: int
-    segments_log2: int
-    table: Const
-
-    def __post_init__(self):
-        object.__setattr__(self, "coeff", _ints(self.coeff, "coeff", "WdfLayout"))
-        object.__setattr__(self, "table", _ints(self.table, "table", "WdfLayout"))
-
-
-@dataclass(frozen=True)
-class Wdf(Op):
-    """A clipper-class wave digital filter per channel (like a depthwise layer over audio channels).
-
-    Circuit of channel ``c``: the input voltage drives a resistive source
-    ``R[c]`` (ohms); a reactance ``X[c]`` (a capacitor in farads, or an
-    inductor in henries if ``inductor``) joins it through a parallel (or
-    ``series``) 3-port adaptor under an antiparallel diode pair ``Is[c]``
-    (amperes), ``Vt[c]`` (volts, thermal voltage times ideality); bilinear
-    discretisation at ``fs`` Hz; the output is the voltage across the port
-    ``probe`` selects.
-
-    Float form (``layout`` is None, as imported): a real-valued output, the
-    float64 reference :func:`bitwave.ir.wdf.simulate` with the exact diode root.
-    Fixed form (after the ``quantise-wdf`` pass): ``layout`` holds the formats,
-    coefficients and root tables (:class:`WdfLayout`).  The input must then be
-    a signed Int whose scale is a power of two (it is read as the fixed-point
-    format with those fraction bits), and the output is bit-exact
-    :func:`bitwave.ir.wdf.run_fixed` per channel, as Int codes of ``layout.out``.
-
-    Stateful: the batch is one stream in time order (see the module docstring).
-    """
-    input: str = ""
-    R: Const = None
-    X: Const = None
-    Is: Const = None
-    Vt: Const = None
-    fs: float = 48_000.0
-    series: bool = False
-    inductor: bool = False
-    probe: Probe = Probe.REACTIVE
-    layout: WdfLayout | None = None
-    opcode: ClassVar[str] = "wdf"
-
-    def __post_init__(self):
-        super().__post_init__()
-        for what in ("R", "X", "Is", "Vt"):
-            v = _reals(getattr(self, what), what, self.where)
-            if v.array.ndim != 1 or v.shape[0] < 1 or np.any(v.array <= 0):
-                raise self.error(f"{what} must be a non-empty 1-D list of positive values "
-                                 f"(one per channel), not shape {v.shape}")
-            object.__setattr__(self, what, v)
-        if len({getattr(self, w).shape for w in ("R", "X", "Is", "Vt")}) != 1:
-            raise self.error("R, X, Is and Vt must have one value per channel each")
-        object.__setattr__(self, "fs", float(self.fs))
-        if not (math.isfinite(self.fs) and self.fs > 0):
-            raise self.error(f"fs must be a positive sample rate in Hz, not {self.fs!r}")
-        for what in ("series", "inductor"):
-            if not isinstance(getattr(self, what), bool):
-                raise self.error(f"{what} must be a bool, not {getattr(self, what)!r}")
-        if not isinstance(self.probe, Probe):
-            raise self.error(f"probe must be a Probe (Probe.ROOT, Probe.SOURCE or "
-                             f"Probe.REACTIVE), not {self.probe!r}")
-        if self.layout is not None and not isinstance(self.layout, WdfLayout):
-            raise self.error(f"layout must be a WdfLayout (fixed form) or None (float form), "
-                             f"not {type(self.layout).__name__}")
-        if self.is_fixed:
-            coeff, table = self.layout.coeff, self.layout.table
-            if coeff.shape != (self.channels,) or table.array.ndim != 2 \
-                    or table.shape[0] != self.channels:
-                raise self.error(f"coeff must have one entry and table one row per channel "
-                                 f"({self.channels}), not shapes {coeff.shape} and "
-                                 f"{table.shape}")
-            self.specs(self.layout.out)    # WdfFixed checks formats, coefficients and the table
-
-    @property
-    def channels(self) -> int:
-        return self.R.shape[0]
-
-    @property
-    def is_fixed(self) -> bool:
-        return self.layout is not None
-
-    def trees(self) -> list:
-        """The circuit of each channel as a :class:`bitwave.ir.wdf.WdfTree`."""
-        out = []
-        for c in range(self.channels):
-            src = wdf.ResistiveSource(float(self.R.array[c]), name="source")
-            rea = (wdf.Inductor if self.inductor else wdf.Capacitor)(float(self.X.array[c]),
-                                                                     name="reactance")
-            adaptor = (wdf.Series if self.series else wdf.Parallel)(src, rea)
-            root = wdf.DiodePair(float(self.Is.array[c]), float(self.Vt.array[c]), name="root")
-            out.append(wdf.WdfTree(root, adaptor, self.fs, probe=_PROBE_ELEMENT[self.probe]))
-        return out
-
-    def input_format(self, inp: "ValueType") -> Format:
-        """The fixed-point format the input codes are read in (fixed form)."""
-        fmt, s = inp.fmt, inp.scales
-        frac = -math.log2(float(s[0])) if s[0] > 0 else math.nan
-        if not (isinstance(fmt, Int) and fmt.signed) or not np.all(s == s[0]) \
-                or frac != round(frac) or not 0 <= frac < fmt.bits:
-            raise self.error(f"the input must be a signed Int with one power-of-two scale "
-                             f"2**-f, 0 <= f < bits, not {fmt} with scale {s[0]!r}; quantise "
-                             f"the input to audio codes (e.g. Int(20) with scale 2**-16)")
-        wave = self.layout.wave
-        return Fixed(fmt.bits - int(frac), int(frac), True, wave.rounding, wave.overflow)
-
-    def specs(self, in_fmt: Format) -> list:
-        """Per channel, the :class:`bitwave.ir.wdf.WdfFixed` the fixed form stands for."""
-        lay = self.layout
-        try:
-            return [wdf.WdfFixed(series=self.series, inductor=self.inductor, probe=self.probe,
-                                 input=in_fmt, wave=lay.wave, output=lay.out,
-                                 coeff=int(lay.coeff.array[c]), coeff_frac=lay.coeff_frac,
-                                 table_range_log2=lay.table_range_log2,
-                                 table_octaves=lay.table_octaves,
-                                 segments_log2=lay.segments_log2,
-                                 table=tuple(int(t) for t in lay.table.array[c]), fs=self.fs)
-                    for c in range(self.channels)]
-        except VerifyError as e:
-            raise self.error(str(e)) from None
-
-    def out_type(self, inp):
-        if inp.n != self.channels:
-            raise self.error(f"input has {inp.n} elements, the filter has {self.channels} "
-                             f"channels")
-        if not self.is_fixed:
-            if isinstance(inp.fmt, Bipolar):
-                raise self.error("input must be audio (Int codes or real volts), not bipolar")
-            return _vt(inp.n, Real(), 1.0)
-        self.specs(self.input_format(inp))
-        out = self.layout.out
-        return _vt(inp.n, Int(out.width, True), 2.0 ** -out.frac_bits)
-
-
-OP_CLASSES = {cls.__name__: cls
-              for cls in (Input, MatVec, Affine, Quant, MultiThreshold, Requant, Output, Wdf)}

@@ -67,8 +67,8 @@ def test_text_golden():
 def test_parse_errors_name_the_line():
     with pytest.raises(VerifyError, match="line 1: expected header"):
         parse_graph("x = Input(n=1)\n")
-    with pytest.raises(VerifyError, match="line 2: unknown op 'Conv'"):
-        parse_graph("bitwave.graph v1\nx = Conv(n=1)\n")
+    with pytest.raises(VerifyError, match="line 2: unknown op 'Convolve'"):
+        parse_graph("bitwave.graph v1\nx = Convolve(n=1)\n")
     with pytest.raises(VerifyError, match="line 2: unsupported value"):
         parse_graph("bitwave.graph v1\nx = Input(n=__import__('os'))\n")
 
