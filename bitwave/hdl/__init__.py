@@ -7,6 +7,7 @@ Lowering (:mod:`bitwave.lower`) maps IR ops onto these components with concrete 
 from ._chain import Chain
 from ._emit import emit_verilog, port_manifest
 from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
+from ._gather import Gather, Scatter, estimate_gather, estimate_scatter
 from ._mvu import MatVecUnit
 from ._resources import Estimate, Resources
 from ._stream import StreamFormat
@@ -18,4 +19,5 @@ __all__ = [
     "estimate_wdf",
     "emit_verilog", "port_manifest",
     "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
+    "Gather", "Scatter", "estimate_gather", "estimate_scatter",
 ]
