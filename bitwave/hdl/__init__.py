@@ -12,6 +12,8 @@ from ._mvu import MatVecUnit
 from ._resources import Estimate, Resources
 from ._stream import StreamFormat
 from ._threshold import ThresholdUnit
+from ._window import (SlidingWindow, TemporalWindow, estimate_sliding_window,
+                      estimate_temporal_window)
 from ._wdf import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 
 __all__ = [
@@ -19,5 +21,6 @@ __all__ = [
     "estimate_wdf",
     "emit_verilog", "port_manifest",
     "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
-    "Gather", "Scatter", "estimate_gather", "estimate_scatter",
+    "SlidingWindow", "TemporalWindow", "Gather", "Scatter",
+    "estimate_sliding_window", "estimate_temporal_window", "estimate_gather", "estimate_scatter",
 ]
