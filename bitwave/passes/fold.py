@@ -1,6 +1,7 @@
 """``fold``: choose per-layer parallelism (``pe`` rows, ``simd`` columns).
 
-A MatVec takes (rows/pe)·(cols/simd) cycles per vector.  With no option every
+A MatVec takes (rows/pe)·(cols/simd) cycles per vector; a convolution takes
+that per output position, so a frame costs positions·(rows/pe)·(cols/simd).  With no option every
 layer is fully folded (pe = simd = 1: smallest, slowest).  With
 ``target_cycles`` (or ``target_fps`` at ``clock_mhz``) each layer gets the
 cheapest (pe, simd) — fewest parallel multipliers, then fewest pe, since
@@ -11,7 +12,7 @@ lists set them explicitly, one entry per MatVec in order (FINN style).
 from __future__ import annotations
 
 from ..errors import PassError
-from ..ir import Graph, MatVec
+from ..ir import Graph, MatVec, verify
 from ._manager import Pass
 
 __all__ = ["Fold", "divisors", "choose_folding"]
@@ -69,7 +70,13 @@ class Fold(Pass, name="fold"):
             target = self.target_cycles
             if self.target_fps is not None:
                 target = max(1, int(self.clock_mhz * 1e6 // self.target_fps))
-            choice = {op.name: ((1, 1) if target is None else choose_folding(op.rows, op.cols, target))
+            types = verify(graph)
+            # A convolution runs its MatVec once per output position (a CausalConv once per
+            # sample, which is its frame).
+            per = {op.name: None if target is None else max(1, target // types[op.name].positions)
+                   for op in mvs}
+            choice = {op.name: ((1, 1) if per[op.name] is None
+                                else choose_folding(op.rows, op.cols, per[op.name]))
                       for op in mvs}
         return Graph(tuple(op.replace(pe=choice[op.name][0], simd=choice[op.name][1])
                            if isinstance(op, MatVec) else op for op in graph.ops))

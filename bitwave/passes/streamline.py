@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PassError
-from ..ir import (Affine, Bipolar, Graph, Int, Interpreter, MatVec, MultiThreshold, Output, Quant,
-                  ValueType, code_min)
+from ..ir import (Affine, Bipolar, Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output,
+                  Quant, ValueType, code_min)
 from ._manager import Pass
 
 __all__ = ["Streamline", "activation_thresholds"]
@@ -44,6 +44,16 @@ def _codes(it: Interpreter, chain: list, acc: np.ndarray) -> np.ndarray:
     return np.asarray(v)
 
 
+def _bounds(it: Interpreter, op) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (min, max) of an integer op's output: exact for a MatVec (and the
+    convolutions), the format's range for anything else (a pooling, the input)."""
+    if isinstance(op, MatVec):
+        return op.bounds(it.types[op.input].fmt)
+    t = it.types[op.name]
+    lo = code_min(op) if isinstance(op, (Input, Quant)) else t.fmt.min
+    return np.full(t.channels, lo, dtype=np.int64), np.full(t.channels, t.fmt.max, dtype=np.int64)
+
+
 def activation_thresholds(it: Interpreter, mv: MatVec, affines: list[Affine],
                           q: Quant) -> tuple[np.ndarray, np.ndarray]:
     """Integer thresholds of ``q(affines(acc))`` for every accumulator value ``mv`` can produce.
@@ -54,7 +64,7 @@ def activation_thresholds(it: Interpreter, mv: MatVec, affines: list[Affine],
     ``lo`` (always) or ``hi + 1`` (never).  Raises PassError if the quantised
     function is not monotone over the range (then no thresholds exist).
     """
-    lo, hi = mv.bounds(it.types[mv.input].fmt)
+    lo, hi = _bounds(it, mv)
     n = len(lo)
     fmt = q.fmt
     chain = affines + [q]
@@ -121,8 +131,8 @@ class Streamline(Pass, name="streamline"):
             op = ops[i]
             if not isinstance(op, MatVec):
                 if isinstance(op, (Affine, Quant)):
-                    raise PassError(f"streamline: {op.opcode} {op.where} does not follow a MatVec; "
-                                    "only MatVec → [Affine] → Quant chains can be folded")
+                    i = self._fold_after_integer(it, ops, i, out)
+                    continue
                 out.append(op)
                 i += 1
                 continue
@@ -154,6 +164,31 @@ class Streamline(Pass, name="streamline"):
                 out.append(op)
                 i += 1
         return Graph(tuple(out))
+
+
+    def _fold_after_integer(self, it: Interpreter, ops: list, i: int, out: list) -> int:
+        """``X → [Affine] → Quant`` where X is not a MatVec (a pooling, the input): thresholds
+        over X's code range.  Returns the index after the chain."""
+        src = out[-1]
+        fmt = it.types[src.name].fmt
+        j, affines = i, []
+        while j < len(ops) and isinstance(ops[j], Affine):
+            affines.append(ops[j])
+            j += 1
+        q = ops[j] if j < len(ops) else None
+        if not isinstance(fmt, (Int, Bipolar)) or not isinstance(q, Quant) \
+                or isinstance(src, Quant):
+            raise PassError(f"streamline: {ops[i].opcode} {ops[i].where} does not follow a MatVec "
+                            f"or an integer op; only [MatVec | pooling] → [Affine] → Quant chains "
+                            "can be folded")
+        T, negate = activation_thresholds(it, src, affines, q)
+        if negate.any():
+            raise PassError(f"streamline: {q.where} decreases with its input {src.where}; "
+                            "only a MatVec's rows can be negated to make it increasing")
+        out.append(MultiThreshold(q.name, input=src.name, thresholds=T, fmt=q.fmt,
+                                  out_bias=0 if isinstance(q.fmt, Bipolar) else code_min(q),
+                                  scale=it.types[q.name].scales, src=q.src))
+        return j + 1
 
 
 def _negate_rows(op: MatVec, negate: np.ndarray) -> MatVec:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PassError
-from ..ir import Bipolar, Graph, Int, MatVec, MultiThreshold, Requant, verify
+from ..ir import Bipolar, Conv, Graph, Int, MatVec, MultiThreshold, Requant, verify
 from ._manager import Pass, note
 
 __all__ = ["SvdSplit", "choose_rank", "quantise_matrix"]
@@ -79,6 +79,9 @@ class SvdSplit(Pass, name="svd-split"):
             if op.bias is not None:
                 note(self.name, f"{op.name}: kept (an integer bias is not split)")
                 continue
+            if getattr(op, "groups", 1) > 1:
+                note(self.name, f"{op.name}: kept (a grouped convolution is not split)")
+                continue
             split = self._split(op, types[op.input].scales[0])
             if split is not None:
                 mapping[op.name] = split
@@ -108,8 +111,13 @@ class SvdSplit(Pass, name="svd-split"):
         note(self.name, f"{op.name}: {m}×{n} → rank {r} ({m}×{r} · {r}×{n}), energy kept {kept:.4f}, "
                         f"weight bits {before} → {after}, MACs {m * n} → {r * (m + n)}, "
                         f"max relative weight error {err:.3g}")
-        first = MatVec(f"{op.name}_v", input=op.input, weight=b_int, wfmt=b_fmt, wscale=1.0,
-                       pe=1, simd=1, src=op.src)
+        # The first factor reads the same windows (a convolution keeps its kernel); the
+        # second mixes the r channels of one position: a 1×1 convolution, or a MatVec.
+        first = op.replace(name=f"{op.name}_v", weight=b_int, wfmt=b_fmt, wscale=1.0, acc=None,
+                           pe=1, simd=1)
         second = MatVec(op.name, input=first.name, weight=a_int, wfmt=a_fmt, wscale=a_scale,
                         pe=1, simd=1, src=op.src)
+        if isinstance(op, Conv):
+            second = Conv(op.name, input=first.name, weight=a_int, wfmt=a_fmt, wscale=a_scale,
+                          kernel=(1,) * len(op.kernel), src=op.src)
         return [first, second]

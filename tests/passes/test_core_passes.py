@@ -121,10 +121,21 @@ def test_pipeline_text():
 
 def test_pass_manager_names_passes_that_ran():
     bad = Graph((Input("x", n=2, fmt=Int(2, False), scale=1.0),
-                 Affine("a", input="x", mul=[1.0, 1.0], add=[0.0, 0.0]),
-                 Quant("q", input="a", fmt=Int(2, False), scale=1.0), Output("o", input="q")))
+                 Affine("a", input="x", mul=[1.0, 1.0], add=[0.0, 0.0]), Output("o", input="a")))
     with pytest.raises(PassError, match=r"does not follow a MatVec(.|\n)*while running pass streamline \(after fold\)"):
         PassManager(parse_pipeline("fold,streamline")).run(bad)
+
+
+def test_streamline_folds_a_quant_after_an_integer_op_into_thresholds():
+    """Input → Affine → Quant (no MatVec): thresholds over the input's code range, exact."""
+    g = Graph((Input("x", n=2, fmt=Int(4, False), scale=0.5),
+               Affine("a", input="x", mul=[1.5, -0.0 + 0.7], add=[0.1, -0.2]),
+               Quant("q", input="a", fmt=Int(3, False), scale=0.4), Output("o", input="q")))
+    s = PassManager(parse_pipeline("streamline")).run(g)
+    assert [op.opcode for op in s.ops] == ["input", "multithreshold", "output"]
+    x = np.arange(16)[:, None].repeat(2, axis=1)
+    np.testing.assert_array_equal(Interpreter(s).output(x, codes=True),
+                                  Interpreter(g).output(x, codes=True))
 
 
 def test_lower_stand_alone_threshold_has_its_own_estimate():
