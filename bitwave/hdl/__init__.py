@@ -9,6 +9,7 @@ from ._emit import emit_verilog, port_manifest
 from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._gather import Gather, Scatter, estimate_gather, estimate_scatter
 from ._mvu import MatVecUnit
+from ._reduce import ReduceOp, WindowReduce, estimate_window_reduce
 from ._resources import Estimate, Resources
 from ._stream import StreamFormat
 from ._threshold import ThresholdUnit
@@ -21,6 +22,7 @@ __all__ = [
     "estimate_wdf",
     "emit_verilog", "port_manifest",
     "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
-    "SlidingWindow", "TemporalWindow", "Gather", "Scatter",
-    "estimate_sliding_window", "estimate_temporal_window", "estimate_gather", "estimate_scatter",
+    "SlidingWindow", "TemporalWindow", "WindowReduce", "ReduceOp", "Gather", "Scatter",
+    "estimate_sliding_window", "estimate_temporal_window", "estimate_window_reduce",
+    "estimate_gather", "estimate_scatter",
 ]
