@@ -1,7 +1,9 @@
 """Lowering: the one place that knows both IR ops and HDL components.
 
 Each ``MatVec`` (fused with a following ``MultiThreshold`` or ``Requant``)
-becomes a :class:`~bitwave.hdl.MatVecUnit`; a threshold or requant op that
+becomes a :class:`~bitwave.hdl.MatVecUnit`; a convolution is the same unit
+behind a window generator, and pooling and flatten have their own blocks
+(:mod:`bitwave.lower._spatial`: a stream carries one pixel per beat); a threshold or requant op that
 does not follow a MatVec becomes a :class:`~bitwave.hdl.ThresholdUnit`; a
 fixed-point ``Wdf`` becomes a bank of :class:`~bitwave.hdl.WdfCore` (one per
 channel, see :mod:`bitwave.lower._wdf`); the units are chained in order.  The
@@ -19,7 +21,9 @@ from ..build_folder import Layer
 from ..errors import PassError
 from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit, estimate_mvu,
                    estimate_threshold)
-from ..ir import Bipolar, Graph, Int, MatVec, MultiThreshold, Op, Output, Requant, Wdf, verify
+from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Output,
+                  Pool, Requant, Wdf, verify)
+from ._spatial import conv_weights, lower_flatten, lower_pool, lower_window, merge_estimates
 from ._wdf import lower_wdf_op
 
 __all__ = ["Lowered", "lower", "plan", "stream_format"]
@@ -55,11 +59,16 @@ def _layer(estimate: Estimate, **fields) -> Layer:
     return Layer(estimate=estimate.resources, weights_in_bram=estimate.weights_in_bram, **fields)
 
 
-def stream_format(fmt, n: int) -> StreamFormat:
-    """The stream carrying ``n`` elements of an IR integer or bipolar format."""
+def stream_format(fmt, n: int, beats: int = 1) -> StreamFormat:
+    """The stream carrying ``n`` elements per beat of an IR integer or bipolar format, a frame
+    being ``beats`` beats (a pixel stream: one pixel of ``n`` channels per beat)."""
     if isinstance(fmt, Bipolar):
-        return StreamFormat(n, 1, False, bipolar=True)
-    return StreamFormat(n, fmt.width, bool(fmt.signed))
+        return StreamFormat(n, 1, False, bipolar=True, beats=beats)
+    return StreamFormat(n, fmt.width, bool(fmt.signed), beats=beats)
+
+
+def _frame_format(t) -> StreamFormat:
+    return stream_format(t.fmt, t.channels, t.positions)
 
 
 def _fmt_kwargs(prefix: str, fmt) -> dict:
@@ -108,19 +117,29 @@ def plan(graph: Graph) -> Lowered:
             thr = act.thresholds.array if isinstance(act, MultiThreshold) else None
             need = op.acc_format(in_t.fmt, thr)
             acc = need if op.acc is None or op.acc.bits < need.bits else op.acc
-            kwargs = dict(weights=op.weight.array.tolist(), acc_width=acc.bits,
+            windowed = isinstance(op, (Conv, CausalConv))
+            weights = conv_weights(op) if windowed else op.weight.array
+            simd = op.simd * weights.shape[1] // op.cols     # a grouped conv's zeros, spread
+            kwargs = dict(weights=weights.tolist(), acc_width=acc.bits,
                           bias=None if op.bias is None else op.bias.array.tolist(),
-                          pe=op.pe, simd=op.simd, **_fmt_kwargs("in", in_t.fmt),
+                          pe=op.pe, simd=simd, **_fmt_kwargs("in", in_t.fmt),
                           **_fmt_kwargs("w", op.wfmt), **_activation(act))
+            cycles = op.cycles * types[op.name].positions
+            if windowed:
+                make_window, window_est, window_cycles = lower_window(op, in_t)
+                stages.append(make_window)
+                cycles = max(cycles, window_cycles)
             stages.append(partial(MatVecUnit, **kwargs))
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
-            est = estimate_mvu(rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd,
+            est = estimate_mvu(rows=op.rows, cols=weights.shape[1], pe=op.pe, simd=simd,
                                in_width=stream_format(in_t.fmt, 1).width,
                                w_width=stream_format(op.wfmt, 1).width, acc_width=acc.bits,
                                n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
                                bipolar=isinstance(op.wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
-            layers.append(_layer(est, name=op.name, kind="matvec", ops=(op.name,) + ((act.name,) if act else ()),
-                                 rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=op.cycles,
+            if windowed:
+                est = merge_estimates(window_est, est)
+            layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,) + ((act.name,) if act else ()),
+                                 rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=cycles,
                                  in_fmt=str(in_t.fmt), w_fmt=str(op.wfmt), acc_fmt=str(acc),
                                  out_fmt=str(out_t.fmt), src=op.src))
             i += 2 if act else 1
@@ -128,14 +147,23 @@ def plan(graph: Graph) -> Lowered:
             if not isinstance(in_t.fmt, Int):
                 raise PassError(f"lower: {op.where}: input format {in_t.fmt} cannot be thresholded in hardware")
             out_t = types[op.name]
-            stages.append(partial(ThresholdUnit, n=in_t.n, in_width=in_t.fmt.width,
+            c = in_t.channels      # one pixel per beat; thresholds are per channel
+            stages.append(partial(ThresholdUnit, n=c, in_width=in_t.fmt.width,
                                   in_signed=bool(in_t.fmt.signed), **_activation(op)))
             n_thr = op.levels if isinstance(op, MultiThreshold) else 1
-            est = estimate_threshold(n=in_t.n, in_width=in_t.fmt.width, n_thresholds=n_thr,
+            est = estimate_threshold(n=c, in_width=in_t.fmt.width, n_thresholds=n_thr,
                                      out_width=stream_format(out_t.fmt, 1).width)
-            layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,), rows=in_t.n, cols=1,
-                                 pe=in_t.n, simd=1, cycles=1, in_fmt=str(in_t.fmt), out_fmt=str(out_t.fmt),
-                                 src=op.src))
+            layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,), rows=c, cols=1,
+                                 pe=c, simd=1, cycles=in_t.positions, in_fmt=str(in_t.fmt),
+                                 out_fmt=str(out_t.fmt), src=op.src))
+            i += 1
+        elif isinstance(op, (Pool, Flatten)):
+            lowered = (lower_pool if isinstance(op, Pool) else lower_flatten)(op, in_t, types[op.name])
+            makes, info = lowered
+            stages.extend(makes)
+            if info is not None:
+                layers.append(_layer(info.pop("estimate"), name=op.name, ops=(op.name,), src=op.src,
+                                     **info))
             i += 1
         elif isinstance(op, Wdf):
             make, info = lower_wdf_op(op, in_t)
@@ -149,5 +177,5 @@ def plan(graph: Graph) -> Lowered:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
     out_t = types[graph.output.name]
-    return Lowered(stages=stages, sink=stream_format(in_t.fmt, in_t.n),
-                   source=stream_format(out_t.fmt, out_t.n), layers=layers)
+    return Lowered(stages=stages, sink=_frame_format(in_t), source=_frame_format(out_t),
+                   layers=layers)

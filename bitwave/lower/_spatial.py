@@ -1,0 +1,126 @@
+"""Lowering of the ops over images and signals: windows, pooling and flatten.
+
+A stream between two units carries one pixel (all channels of one position)
+per beat, so a frame of an ``(H, W, C)`` tensor is ``H·W`` beats.  A
+convolution is a :class:`~bitwave.hdl.SlidingWindow` (line buffers) feeding
+the same :class:`~bitwave.hdl.MatVecUnit` a dense layer uses, once per
+window; a ``CausalConv`` takes its windows from a
+:class:`~bitwave.hdl.TemporalWindow` that keeps the history across samples;
+pooling is a sliding window into a :class:`~bitwave.hdl.WindowReduce`; a
+flatten collects a frame into one vector with a :class:`~bitwave.hdl.Gather`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ..errors import PassError
+from ..hdl import (Estimate, Gather, SlidingWindow, TemporalWindow, WindowReduce, estimate_gather,
+                   estimate_sliding_window, estimate_temporal_window, estimate_window_reduce)
+from ..ir import Bipolar, CausalConv, Flatten, Pool, PoolKind, ValueType
+
+__all__ = ["window_params", "conv_weights", "lower_window", "lower_pool", "lower_flatten",
+           "merge_estimates"]
+
+
+def _elem(fmt) -> tuple[int, bool]:
+    """Width and signedness of one element of ``fmt`` on a stream."""
+    return (1, False) if isinstance(fmt, Bipolar) else (fmt.width, bool(fmt.signed))
+
+
+def window_params(op, in_t: ValueType, pad_code: int = 0) -> dict:
+    """:class:`~bitwave.hdl.SlidingWindow` parameters of a Conv or Pool on ``in_t``."""
+    width, signed = _elem(in_t.fmt)
+    spatial, d = in_t.spatial, len(op.kernel)
+    dilation = getattr(op, "dilation", (1,) * d)
+    if d == 1:     # a signal is an image one row high
+        height, length = 1, spatial[0]
+        kernel, stride, dil = (1, op.kernel[0]), (1, op.stride[0]), (1, dilation[0])
+        padding = (0, 0, op.pads[0], op.pads[1])
+    else:
+        (height, length), kernel, stride, dil = spatial, op.kernel, op.stride, dilation
+        padding = (op.pads[0], op.pads[2], op.pads[1], op.pads[3])    # ONNX: begins, then ends
+    return dict(height=height, width=length, channels=in_t.channels, elem_width=width,
+                signed=signed, kernel=kernel, stride=stride, padding=padding, dilation=dil,
+                pad_code=pad_code)
+
+
+def conv_weights(op) -> np.ndarray:
+    """The weight matrix the MatVecUnit sees: a grouped convolution's blocks spread over all
+    input channels (zeros elsewhere), in the window's (tap, channel) order."""
+    w = op.weight.array
+    g = op.groups
+    if g == 1:
+        return w
+    rows, taps = op.rows, op.taps
+    cg = op.cols // taps
+    full = np.zeros((rows, taps, cg * g), dtype=np.int64)
+    og = rows // g
+    for k in range(g):
+        full[k * og:(k + 1) * og, :, k * cg:(k + 1) * cg] = w[k * og:(k + 1) * og].reshape(og, taps, cg)
+    return full.reshape(rows, taps * cg * g)
+
+
+def merge_estimates(*estimates: Estimate) -> Estimate:
+    parts = {}
+    for e in estimates:
+        parts.update(e.parts)
+    total = estimates[0].resources
+    for e in estimates[1:]:
+        total = total + e.resources
+    return Estimate(total, parts, any(e.weights_in_bram for e in estimates))
+
+
+def lower_window(op, in_t: ValueType):
+    """The window stage in front of a convolution's MatVecUnit: (constructor, estimate,
+    cycles per frame of the window stage)."""
+    if isinstance(op, CausalConv):
+        width, signed = _elem(in_t.fmt)
+        params = dict(channels=in_t.channels, elem_width=width, signed=signed, taps=op.taps,
+                      dilation=op.dilation)
+        return partial(TemporalWindow, **params), estimate_temporal_window(**params), 1
+    params = window_params(op, in_t)
+    checked = _checked(SlidingWindow, op, params)
+    return (partial(SlidingWindow, **params), estimate_sliding_window(**params),
+            checked["geometry"].cycles_per_frame)
+
+
+def _checked(cls, op, params) -> dict:
+    try:
+        return cls.check(**params)
+    except Exception as e:      # HdlError: name the op the parameters came from
+        raise PassError(f"lower: {op.where}: {e}") from None
+
+
+def lower_pool(op: Pool, in_t: ValueType, out_t: ValueType):
+    """Pooling: a sliding window into a per-channel max/sum/OR. Returns (stages, info)."""
+    if op.kind == PoolKind.AVG and isinstance(in_t.fmt, Bipolar):
+        raise PassError(f"lower: {op.where}: average pooling of a bipolar (±1) tensor has no "
+                        "hardware block; pool before binarising, or use max pooling")
+    bipolar = isinstance(in_t.fmt, Bipolar)
+    pad = 0 if bipolar else op.pad_code(in_t.fmt)
+    wparams = window_params(op, in_t, pad)
+    checked = _checked(SlidingWindow, op, wparams)
+    width, signed = _elem(in_t.fmt)
+    reduce = dict(positions=op.taps, channels=in_t.channels, elem_width=width, signed=signed,
+                  op="or" if bipolar else ("max" if op.kind == PoolKind.MAX else "sum"),
+                  out_width=_elem(out_t.fmt)[0])
+    _checked(WindowReduce, op, reduce)
+    est = merge_estimates(estimate_sliding_window(**wparams), estimate_window_reduce(**reduce))
+    info = dict(kind="pool", rows=in_t.channels, cols=op.taps, pe=None, simd=None,
+                cycles=checked["geometry"].cycles_per_frame, in_fmt=str(in_t.fmt),
+                out_fmt=str(out_t.fmt), estimate=est)
+    return [partial(SlidingWindow, **wparams), partial(WindowReduce, **reduce)], info
+
+
+def lower_flatten(op: Flatten, in_t: ValueType, out_t: ValueType):
+    """A frame of pixels collected into one vector in PyTorch's flatten order."""
+    if len(in_t.shape) == 1:
+        return [], None          # a vector is flat already
+    params = dict(beats=in_t.positions, elems=in_t.channels, width=_elem(in_t.fmt)[0],
+                  order=tuple(int(i) for i in op.order(in_t.shape)))
+    info = dict(kind="flatten", rows=in_t.n, cols=1, pe=None, simd=None, cycles=in_t.positions,
+                in_fmt=str(in_t.fmt), out_fmt=str(out_t.fmt), estimate=estimate_gather(**params))
+    return [partial(Gather, **params)], info
