@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from ..errors import VerifyError
 from ._activation import Activation
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
+from ._add import Add
 from ._conv import CausalConv, Conv, Flatten, Pool
 from ._ops import (Affine, Const, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant,
                    ValueType)
@@ -16,16 +17,27 @@ from ._wdf_op import Wdf, WdfLayout
 from ._steps import Arith, InputStep
 from .wdf import Probe
 
-__all__ = ["Graph", "verify", "print_graph", "parse_graph", "OP_CLASSES"]
+__all__ = ["Graph", "verify", "print_graph", "parse_graph", "OP_CLASSES", "reads"]
 
 OP_CLASSES = {cls.__name__: cls
-              for cls in (Input, MatVec, Conv, CausalConv, Pool, Flatten, Affine, Quant,
+              for cls in (Input, MatVec, Conv, CausalConv, Pool, Flatten, Add, Affine, Quant,
                           MultiThreshold, Requant, Output, Wdf)}
+
+
+def reads(op: Op) -> tuple[str, ...]:
+    """Names of the ops ``op`` reads: none for the Input, two for an Add, else one."""
+    if isinstance(op, Add):
+        return op.reads
+    return (op.input,) if hasattr(op, "input") else ()
 
 
 @dataclass(frozen=True)
 class Graph:
-    """Ops in topological order: one ``Input`` first, one ``Output`` last."""
+    """Ops in topological order: one ``Input`` first, one ``Output`` last.
+
+    Usually a chain (each op read by the next); an :class:`~bitwave.ir.Add` joins
+    two paths from one op read twice (a residual branch), which makes it a DAG.
+    """
     ops: tuple[Op, ...]
 
     def __post_init__(self):
@@ -55,12 +67,17 @@ class Graph:
         """Output type of every op, by name (raises VerifyError on the first bad op)."""
         out: dict[str, ValueType] = {}
         for op in self.ops:
-            inp = out[op.input] if hasattr(op, "input") else None
-            out[op.name] = op.out_type(inp)
+            ins = [out[n] for n in reads(op)]
+            out[op.name] = op.out_type(*ins) if ins else op.out_type(None)
         return out
 
     def consumers(self, name: str) -> list[Op]:
-        return [op for op in self.ops if getattr(op, "input", None) == name]
+        return [op for op in self.ops if name in reads(op)]
+
+    @property
+    def is_chain(self) -> bool:
+        """Each op reads the one before it (no branches)."""
+        return all(reads(op) == (prev.name,) for prev, op in zip(self.ops, self.ops[1:]))
 
     def replace_ops(self, mapping: dict[str, list[Op]]) -> "Graph":
         """A new graph where each op named in ``mapping`` is replaced by a list of ops."""
@@ -90,14 +107,13 @@ def verify(graph: Graph) -> dict[str, ValueType]:
             raise op.error("only the first op may be an Input")
         if i < len(ops) - 1 and isinstance(op, Output):
             raise op.error("only the last op may be an Output")
-        src = getattr(op, "input", None)
-        if i and src not in seen:
-            raise op.error(f"reads {src!r}, which is not defined before it")
+        for src in reads(op):
+            if src not in seen:
+                raise op.error(f"reads {src!r}, which is not defined before it")
         seen.add(op.name)
-    for op in ops[1:]:
-        users = graph.consumers(op.input)
-        if len(users) != 1:
-            raise op.error(f"{op.input!r} has {len(users)} readers; graphs are chains")
+    for op in ops[:-1]:
+        if not graph.consumers(op.name):
+            raise op.error("its result is never read; remove it or connect it to the output")
     return graph.types()
 
 

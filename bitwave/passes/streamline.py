@@ -136,12 +136,7 @@ class Streamline(Pass, name="streamline"):
                 out.append(op)
                 i += 1
                 continue
-            j = i + 1
-            affines = []
-            while j < len(ops) and isinstance(ops[j], Affine):
-                affines.append(ops[j])
-                j += 1
-            nxt = ops[j] if j < len(ops) else None
+            affines, nxt, j = _chain_after(graph, ops, i)
             t_acc = types[op.name]
             if isinstance(nxt, Quant):
                 T, negate = activation_thresholds(it, op, affines, nxt)
@@ -169,13 +164,18 @@ class Streamline(Pass, name="streamline"):
     def _fold_after_integer(self, it: Interpreter, ops: list, i: int, out: list) -> int:
         """``X → [Affine] → Quant`` where X is not a MatVec (a pooling, the input): thresholds
         over X's code range.  Returns the index after the chain."""
-        src = out[-1]
+        graph = it.graph
+        src = next(op for op in out if op.name == ops[i].input)
         fmt = it.types[src.name].fmt
-        j, affines = i, []
-        while j < len(ops) and isinstance(ops[j], Affine):
+        # src itself is not changed, so it may have other readers (a residual's fork).
+        j, prev, affines = i, src, []
+        while j < len(ops) and isinstance(ops[j], Affine) and ops[j].input == prev.name:
+            if len(graph.consumers(ops[j].name)) != 1:
+                raise PassError(f"streamline: {ops[j].where} is read by more than one op; it "
+                                "cannot be folded into the quantiser's thresholds")
             affines.append(ops[j])
-            j += 1
-        q = ops[j] if j < len(ops) else None
+            prev, j = ops[j], j + 1
+        q = ops[j] if j < len(ops) and getattr(ops[j], "input", None) == prev.name else None
         if not isinstance(fmt, (Int, Bipolar)) or not isinstance(q, Quant) \
                 or isinstance(src, Quant):
             raise PassError(f"streamline: {ops[i].opcode} {ops[i].where} does not follow a MatVec "
@@ -189,6 +189,26 @@ class Streamline(Pass, name="streamline"):
                                   out_bias=0 if isinstance(q.fmt, Bipolar) else code_min(q),
                                   scale=it.types[q.name].scales, src=q.src))
         return j + 1
+
+
+def _chain_after(graph: Graph, ops: list, i: int):
+    """The affines after ``ops[i]`` and the op after them, each reading the one before it as
+    its only reader (a MatVec's rows may be negated, so no other op may read it); returns
+    ``(affines, next op, index of next op)``, the next op None where the chain forks."""
+    affines, j, prev = [], i + 1, ops[i]
+    while j < len(ops) and ops[j].input == prev.name and len(graph.consumers(prev.name)) == 1 \
+            and isinstance(ops[j], Affine):
+        affines.append(ops[j])
+        prev, j = ops[j], j + 1
+    nxt = ops[j] if j < len(ops) else None
+    if nxt is not None and (getattr(nxt, "input", None) != prev.name
+                            or len(graph.consumers(prev.name)) != 1):
+        if affines:
+            raise PassError(f"streamline: {prev.where} is read by "
+                            f"{len(graph.consumers(prev.name))} ops; an affine or quantiser can "
+                            "only be folded where it is the one reader of the op before it")
+        nxt = None
+    return affines, nxt, j
 
 
 def _negate_rows(op: MatVec, negate: np.ndarray) -> MatVec:

@@ -129,3 +129,33 @@ def test_conv_errors_name_the_op():
         verify(Graph((Input("x", n=4, fmt=Int(4), shape=(1, 2, 2)),
                       Conv("c", input="x", weight=np.ones((1, 9)), kernel=(3, 3)),
                       Output("y", input="c"))))
+
+
+def test_residual_add_is_exact_and_streamlines_around_the_fork():
+    """x → q → conv → act ─┐
+                 └────────(+)→ quant → out; the shared scale makes the codes add."""
+    from bitwave.ir import Add, Affine, Quant, add_multipliers
+    from bitwave.passes import PassManager, parse_pipeline
+    rng = np.random.default_rng(4)
+    C = 3
+    g = Graph((Input("x", n=C * 16, fmt=Int(4, False), scale=0.25, shape=(C, 4, 4)),
+               Conv("c", input="x", weight=rng.integers(-2, 3, size=(C, 9 * C)), wfmt=Int(3, True),
+                    wscale=0.1, kernel=(3, 3), pads=(1, 1, 1, 1)),
+               Affine("bn", input="c", mul=[0.9, 1.1, 0.7], add=[0.1, -0.2, 0.05]),
+               Quant("q", input="bn", fmt=Int(4, False), scale=0.25),
+               Add("s", input="q", other="x"),
+               Quant("q2", input="s", fmt=Int(4, False), scale=0.5),
+               Output("y", input="q2")))
+    assert not g.is_chain and parse_graph(print_graph(g)) == g
+    x = rng.integers(0, 16, size=(8, C, 4, 4)) * 0.25
+    it = Interpreter(g)
+    v = it.run(x)
+    np.testing.assert_array_equal(v["s"], v["q"] + v["x"])
+    s = PassManager(parse_pipeline("streamline")).run(g)
+    assert [op.opcode for op in s.ops] == ["input", "conv", "multithreshold", "add",
+                                           "multithreshold", "output"]
+    np.testing.assert_array_equal(Interpreter(s).output(x), it.output(x))
+    assert add_multipliers(np.array([0.5, 0.5]), np.array([0.25, 0.25])) == (2, 1)
+    assert add_multipliers(np.array([0.5]), np.array([0.5 / np.pi])) is None
+    with pytest.raises(VerifyError, match="differ"):
+        verify(Graph(g.ops[:4] + (Add("s", input="q", other="x", mult_a=2),) + g.ops[5:]))
