@@ -23,12 +23,17 @@ class ReduceOp(Enum):
     OR = "or"
 
 
-def _combine(op, a, b):
+def _arity(op):
+    """Values a tree node combines: four bits fill a LUT4's inputs for OR."""
+    return 4 if op is ReduceOp.OR else 2
+
+
+def _combine(op, values):
     if op is ReduceOp.SUM:
-        return a + b
+        return values[0] + values[1]
     if op is ReduceOp.MAX:
-        return Mux(a > b, a, b)
-    return a | b
+        return Mux(values[0] > values[1], values[0], values[1])
+    return Cat(*values).any()
 
 
 class WindowReduce(CheckedComponent):
@@ -45,12 +50,14 @@ class WindowReduce(CheckedComponent):
     - ``op="or"``: the OR of 1-bit unsigned elements (the maximum of bipolar
       codes carried as bits); ``out_width`` must be 1.
 
-    A balanced tree per channel with a register after every level, all
-    advancing together while the output :class:`SkidBuffer` has room, so
-    ``sink.ready`` and ``source.valid`` are registers; the last level writes
-    into the buffer. ``cycles_per_frame = 1`` (one window per cycle);
-    ``latency = max(levels, 1)`` with ``levels = ceil(log2(positions))``:
-    cycles from a window's transfer to its result on ``source``.
+    A balanced tree per channel (pairs for max and sum, groups of four bits,
+    one LUT4 each, for or) with a register after every level, all advancing
+    together while the output :class:`SkidBuffer` has room, so ``sink.ready``
+    and ``source.valid`` are registers; the last level writes into the
+    buffer. ``cycles_per_frame = 1`` (one window per cycle); ``latency =
+    max(levels, 1)`` with ``levels = ceil(log2(positions))``
+    (``ceil(log4(positions))`` for or): cycles from a window's transfer to
+    its result on ``source``.
     """
 
     @classmethod
@@ -82,9 +89,11 @@ class WindowReduce(CheckedComponent):
         elif out_width != elem_width:
             raise HdlError(f"{owner}: op '{op.value}' keeps the element format, so out_width "
                            f"must be elem_width={elem_width}, not {out_width}")
+        levels, left = 0, positions
+        while left > 1:
+            levels, left = levels + 1, -(-left // _arity(op))
         return dict(positions=positions, channels=channels, elem_width=elem_width,
-                    signed=signed, op=op, out_width=out_width,
-                    levels=(positions - 1).bit_length())
+                    signed=signed, op=op, out_width=out_width, levels=levels)
 
     def __init__(self, **_):
         self.cycles_per_frame = 1
@@ -109,9 +118,10 @@ class WindowReduce(CheckedComponent):
 
         lanes = [[element(p, c) for p in range(self.positions)] for c in range(channels)]
         valid = self.sink.valid
+        arity = _arity(self.op)
         for level in range(self.levels):
-            lanes = [[_combine(self.op, *lane[i:i + 2]) if i + 1 < len(lane) else lane[i]
-                      for i in range(0, len(lane), 2)] for lane in lanes]
+            lanes = [[_combine(self.op, lane[i:i + arity]) if i + 1 < len(lane) else lane[i]
+                      for i in range(0, len(lane), arity)] for lane in lanes]
             if level == self.levels - 1:
                 break
             registered = Signal(name=f"valid{level + 1}")
@@ -143,9 +153,9 @@ def estimate_window_reduce(*, model=ICE40, **params):
 
     Parts: the tree per channel (sum: carry-chain adders, each level registered,
     as the MVU's adder tree; max: a comparator and a 2:1 mux per node and bit;
-    or: a LUT4 merges three inputs into one, so ``(positions − 1)/3`` LUTs), its
-    level registers (the last level writes into the output buffer instead), and
-    the output :class:`SkidBuffer`. No block RAM.
+    or: one LUT4 per group of up to four bits), its level registers (the last
+    level writes into the output buffer instead), and the output
+    :class:`SkidBuffer`. No block RAM.
     """
     p = WindowReduce.check(**params)
     positions, channels, w = p["positions"], p["channels"], p["elem_width"]
@@ -154,16 +164,17 @@ def estimate_window_reduce(*, model=ICE40, **params):
         lut, ff = _adder_tree(model, positions, w)
         ff -= w + levels if levels else 0  # the root writes into the output buffer
     else:
-        nodes = positions - 1
+        arity = _arity(p["op"])
         per_node = (w * (model.lut_per_compare_bit + model.lut_per_mux_bit)
-                    if p["op"] is ReduceOp.MAX else 1 / 3)
-        # Registered values after every level but the last.
-        kept, ff = positions, 0
-        for _ in range(max(levels - 1, 0)):
-            kept = -(-kept // 2)
-            ff += kept * w
-        lut = nodes * per_node
+                    if p["op"] is ReduceOp.MAX else 1)
+        lut = ff = 0
+        left = positions
+        for level in range(levels):
+            lut += (left // arity + (left % arity > 1)) * per_node
+            left = -(-left // arity)
+            if level < levels - 1:
+                ff += left * w
     parts = {"tree": (channels * lut, channels * ff),
              "output buffer": skid_cost(model, channels * p["out_width"]),
-             "control": (model.control_lut, model.control_ff + levels)}
+             "control": (model.control_lut, levels + 1)}  # valid flags
     return _result(parts, bram=0, weights_in_bram=False)

@@ -20,6 +20,7 @@ REDUCE = {"max": lambda v: v.max(axis=0), "sum": lambda v: v.sum(axis=0),
     (9, 2, 4, True, "sum", 8),
     (5, 3, 3, False, "sum", 6),
     (4, 3, 1, False, "or", 1),
+    (17, 2, 1, False, "or", 1),
     (1, 2, 4, True, "sum", 6),
     (2, 1, 4, True, ReduceOp.MAX, 4),
 ])
@@ -36,12 +37,15 @@ def test_window_reduce_matches_model_under_random_stalls(positions, channels, el
     assert got == [list(model(w.reshape(positions, channels))) for w in windows]
 
 
-@pytest.mark.parametrize("positions, latency", [(1, 1), (2, 1), (9, 4)])
-def test_window_reduce_takes_one_window_per_cycle(positions, latency):
-    unit = WindowReduce(positions=positions, channels=2, elem_width=3, signed=False, op="sum",
-                        out_width=7)
-    windows = [[(i + p) % 8 for p in range(2 * positions)] for i in range(10)]
-    result = run_frames(unit, [pack(w, 3) for w in windows], 10)
+@pytest.mark.parametrize("positions, op, latency", [
+    (1, "sum", 1), (2, "sum", 1), (9, "sum", 4), (9, "or", 2), (16, "or", 2), (17, "or", 3),
+])
+def test_window_reduce_takes_one_window_per_cycle(positions, op, latency):
+    width = 1 if op == "or" else 3
+    unit = WindowReduce(positions=positions, channels=2, elem_width=width, signed=False, op=op,
+                        out_width=width if op == "or" else 7)
+    windows = [[(i + p) % (1 << width) for p in range(2 * positions)] for i in range(10)]
+    result = run_frames(unit, [pack(w, width) for w in windows], 10)
     assert np.diff(result["out_cycles"]).tolist() == [1] * 9
     assert result["out_cycles"][0] - result["in_cycles"][0] == unit.latency == latency
 
