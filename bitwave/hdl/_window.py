@@ -53,7 +53,8 @@ class DelayPlan:
     (ascending), each a register. ``gaps`` are the untapped runs between them
     as ``(after, depth)``: ``depth`` positions following offset ``after``
     (``-1``: the input). Gaps of a depth in ``memories`` share one Memory ring
-    of that depth (one word holds all of them); other gaps are flip-flops.
+    of ``depth + 1`` words (a word holds all of them, see :func:`build_delay`);
+    other gaps are flip-flops.
     """
     offsets: tuple
     gaps: tuple
@@ -106,7 +107,7 @@ def plan_delay(offsets, width):
             gaps.append((previous, offset - previous - 1))
         previous = offset
     counts = Counter(depth for _, depth in gaps)
-    memories = tuple(sorted(d for d, n in counts.items() if _in_bram(d, n * width)))
+    memories = tuple(sorted(d for d, n in counts.items() if _in_bram(d + 1, n * width)))
     return DelayPlan(offsets, tuple(gaps), memories, width)
 
 
