@@ -1,9 +1,10 @@
 """The build folder: what ``bitwave compile`` writes and every later step reads.
 
 A build folder holds ``bitwave_top.v``, ``manifest.json`` (this module's
-:class:`BuildManifest`: stream formats, ports, layers, resources, latency),
-``graph.txt`` (the final IR, the golden model ``verify`` re-reads),
-``dataset.npz`` (:class:`~bitwave.dataset.Dataset`), the IR after every pass and the reports.
+:class:`BuildManifest`: stream formats with their beats per frame, ports,
+layers, resources, latency), ``graph.txt`` (the final IR, the golden model
+``verify`` re-reads), ``dataset.npz`` (:class:`~bitwave.dataset.Dataset`),
+the IR after every pass and the reports.
 The manifest is written and read through :class:`BuildManifest` only, so a
 field has one name and one type everywhere.  Boards read the manifest alone
 and never the IR: this module needs :mod:`bitwave.ir` only in
@@ -111,6 +112,7 @@ class BuildManifest:
             manifest = cls(
                 **{f.name: data[f.name] for f in fields(cls)
                    if f.name in data and f.name not in _TYPED},
+                # Manifests from before multi-beat frames have no "beats": StreamFormat's default, 1.
                 sink=StreamFormat(**data["sink"]), source=StreamFormat(**data["source"]),
                 ports=tuple(Port(**p) for p in data["ports"]),
                 pipeline=tuple(data["pipeline"]),
