@@ -1,9 +1,9 @@
 """Co-simulation: the RTL against the reference interpreter, every sample, every output.
 
 ``verify_build`` builds the emitted Verilog with Verilator, streams the whole
-dataset through it (optionally with random stalls on the input valid and the
-output ready) and compares every output vector with the interpreter's, bit for
-bit.  On a mismatch it finds the first layer whose output stream differs (each
+dataset through it, frame by frame (optionally with random stalls on the input
+valid and the output ready) and compares every output frame with the
+interpreter's, bit for bit.  On a mismatch it finds the first layer whose output stream differs (each
 layer is simulated on its own, fed with the reference stream of its input) and
 writes a VCD waveform of the run up to the first failing sample.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from .build_folder import TOP, BuildManifest, load_build
 from .errors import SimMismatchError
-from .hdl import emit_verilog
+from .hdl import StreamFormat, emit_verilog
 from .ir import Graph, Input, Interpreter, Output, quantise_input
 from .lower import lower
 from .report import update_report
@@ -65,7 +65,8 @@ def simulate_graph(graph: Graph, codes: np.ndarray, *, stall_in=0.0, stall_out=0
     low = lower(graph)
     sim = StreamSim.build(emit_verilog(low.top, name=TOP), sink=low.sink, source=low.source,
                           top=TOP, trace=trace is not None, log_dir=log_dir, on_line=on_line)
-    res = sim.run(low.sink.encode(codes), stall_in=stall_in, stall_out=stall_out, seed=seed, trace=trace)
+    res = sim.run(low.sink.encode(_rows(codes)), stall_in=stall_in, stall_out=stall_out, seed=seed,
+                  trace=trace)
     return low.source.decode(res.outputs), res, sim
 
 
@@ -88,9 +89,26 @@ def localise_mismatch(graph: Graph, codes: np.ndarray, sample: int) -> str | Non
                      *[graph[n] for n in layer.ops],
                      Output(f"{last.name}_out", input=last.name)))
         out, _, _ = simulate_graph(sub, values[src])
-        if not np.array_equal(out, values[last.name]):
+        if not np.array_equal(out, _rows(values[last.name])):
             return layer.name
     return None
+
+
+def _rows(values) -> np.ndarray:
+    """One row per sample: a channels-last image (H, W, C) flattens pixel by pixel, the
+    order in which a stream carries its beats."""
+    values = np.asarray(values)
+    return values.reshape(len(values), -1)
+
+
+def _frames(d: Path, values, what: str, port: StreamFormat) -> np.ndarray:
+    """The graph's ``what`` (input or output codes) as rows of one frame of ``port`` each."""
+    rows = _rows(values)
+    if rows.shape[1] != port.frame_elems:
+        raise SimMismatchError(f"{d}: the graph's {what} has {rows.shape[1]} elements but a frame of "
+                               f"the design's {what} stream has {port.frame_elems} ({port.describe()}); "
+                               "the build folder is inconsistent: recompile it")
+    return rows
 
 
 def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 1,
@@ -106,16 +124,17 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
     codes = quantise_input(graph.input, inputs)
     interp = Interpreter(graph)
     ref = interp.output(codes, codes=True)
+    frames, expected = _frames(d, codes, "input", manifest.sink), _frames(d, ref, "output", manifest.source)
     log("building the Verilog with Verilator (cached after the first build)")
     sim = build_sim(d, manifest, log_dir=d)
     log(f"streaming {len(codes)} frames through the RTL"
         + (f" with stalls in={stall_in} out={stall_out}" if stall_in or stall_out else ""))
-    res = sim.run(sim.sink.encode(codes), stall_in=stall_in, stall_out=stall_out, seed=seed)
+    res = sim.run(sim.sink.encode(frames), stall_in=stall_in, stall_out=stall_out, seed=seed)
     rtl = sim.source.decode(res.outputs)
-    bad = np.nonzero(np.any(rtl != ref, axis=1))[0]
+    bad = np.nonzero(np.any(rtl != expected, axis=1))[0]
     accuracy = {}
     if ds.labels is not None:
-        accuracy = ds.accuracy(interp.real(graph.output.name, rtl))
+        accuracy = ds.accuracy(interp.real(graph.output.name, rtl.reshape(ref.shape)))
     result = VerifyResult(
         frames=len(codes), mismatches=int(len(bad)), first_mismatch=int(bad[0]) if len(bad) else None,
         cycles=res.cycles, cycles_per_frame=res.cycles_per_frame,
@@ -129,7 +148,7 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
         wave = d / "waves" / "mismatch.vcd"
         wave.parent.mkdir(exist_ok=True)
         traced = build_sim(d, manifest, trace=True, log_dir=d)
-        traced.run(sim.sink.encode(codes[:first + 1]), stall_in=stall_in, stall_out=stall_out,
+        traced.run(sim.sink.encode(frames[:first + 1]), stall_in=stall_in, stall_out=stall_out,
                    seed=seed, trace=wave.resolve())
         result.waveform = str(wave)
     update_report(d, "rtl", result.as_dict())

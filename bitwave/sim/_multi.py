@@ -10,6 +10,9 @@ valid and output ready.  Per design it reports the outputs, how many frames
 came out and how many extra outputs appeared after the last expected one
 (a duplicated frame), so "nothing lost, nothing duplicated" is checked too.
 
+Every design must move one beat per frame (``beats == 1`` on both streams);
+multi-beat designs go through :class:`~bitwave.sim.StreamSim`.
+
 Builds stay cheap because :func:`~bitwave.sim._build.verilate` reuses
 Verilator's compiled runtime and caches whole builds by content.
 """
@@ -109,6 +112,11 @@ class MultiStreamSim:
             raise SimMismatchError("MultiStreamSim.build: no designs to build; pass at least one "
                                    "object with top, sink and source")
         ports = [(d.sink, d.source) for d in designs]
+        for k, (sink, source) in enumerate(ports):
+            if sink.beats != 1 or source.beats != 1:
+                raise SimMismatchError(f"MultiStreamSim.build: design {k} streams frames of several beats "
+                                       f"(sink {sink.beats}, source {source.beats}); the multi harness "
+                                       "moves one beat per frame: simulate it alone with StreamSim")
         t0 = time.monotonic()
         verilog = emit_verilog(_Bundle([d.top for d in designs]), name=MULTI_TOP)
         emit_seconds = time.monotonic() - t0

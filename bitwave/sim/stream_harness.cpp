@@ -1,12 +1,13 @@
 // Streams a dataset through one Verilated stream design (class Vtop) at full speed.
 //
-//   stream_harness IN OUT N STALL_IN STALL_OUT SEED MAX_CYCLES TRACE|-
+//   stream_harness IN OUT N_IN N_OUT STALL_IN STALL_OUT SEED MAX_CYCLES TRACE|-
 //
-// Reads N frames of BW_IN_WORDS 32-bit words from IN, drives them into the
+// Reads N_IN beats of BW_IN_WORDS 32-bit words from IN, drives them into the
 // design's sink with random input-valid stalls (probability STALL_IN) and takes
-// them from its source with random output-ready stalls (STALL_OUT), then writes
-// the outputs (BW_OUT_WORDS words each) and the cycle of each output handshake
-// to OUT and prints the run's statistics as one JSON line.  harness_config.h
+// N_OUT beats from its source with random output-ready stalls (STALL_OUT), then
+// writes the output beats (BW_OUT_WORDS words each) and the cycle of each output
+// handshake to OUT and prints the run's statistics as one JSON line.  The
+// harness knows beats only; the caller groups them into frames.  harness_config.h
 // (generated per build) defines BW_IN_WORDS and BW_OUT_WORDS; BW_TRACE=1 builds
 // write a VCD to TRACE.  Verilator escapes the double underscore of port names
 // such as sink__payload as "___05F".
@@ -25,22 +26,24 @@
 #endif
 
 int main(int argc, char** argv) {
-    if (argc < 9) {
-        std::fprintf(stderr, "usage: %s IN OUT N STALL_IN STALL_OUT SEED MAX_CYCLES TRACE|-\n", argv[0]);
+    if (argc < 10) {
+        std::fprintf(stderr, "usage: %s IN OUT N_IN N_OUT STALL_IN STALL_OUT SEED MAX_CYCLES TRACE|-\n",
+                     argv[0]);
         return 2;
     }
     const char* in_path = argv[1];
     const char* out_path = argv[2];
-    const size_t n = std::strtoull(argv[3], nullptr, 10);
-    const double p_in = std::atof(argv[4]);
-    const double p_out = std::atof(argv[5]);
-    std::mt19937_64 rng(std::strtoull(argv[6], nullptr, 10));
-    const uint64_t max_cycles = std::strtoull(argv[7], nullptr, 10);
-    std::vector<uint32_t> in(n * BW_IN_WORDS), out(n * BW_OUT_WORDS);
-    std::vector<uint64_t> stamps(n, 0);
+    const size_t n_in = std::strtoull(argv[3], nullptr, 10);
+    const size_t n_out = std::strtoull(argv[4], nullptr, 10);
+    const double p_in = std::atof(argv[5]);
+    const double p_out = std::atof(argv[6]);
+    std::mt19937_64 rng(std::strtoull(argv[7], nullptr, 10));
+    const uint64_t max_cycles = std::strtoull(argv[8], nullptr, 10);
+    std::vector<uint32_t> in(n_in * BW_IN_WORDS), out(n_out * BW_OUT_WORDS);
+    std::vector<uint64_t> stamps(n_out, 0);
     FILE* f = std::fopen(in_path, "rb");
     if (!f || std::fread(in.data(), 4, in.size(), f) != in.size()) {
-        std::fprintf(stderr, "cannot read %zu frames from %s\n", n, in_path);
+        std::fprintf(stderr, "cannot read %zu beats from %s\n", n_in, in_path);
         return 2;
     }
     std::fclose(f);
@@ -50,11 +53,11 @@ int main(int argc, char** argv) {
     Vtop top(&ctx);
 #if BW_TRACE
     VerilatedVcdC* tfp = nullptr;
-    if (argv[8][0] != '-') {
+    if (argv[9][0] != '-') {
         ctx.traceEverOn(true);
         tfp = new VerilatedVcdC;
         top.trace(tfp, 99);
-        tfp->open(argv[8]);
+        tfp->open(argv[9]);
     }
 #endif
     uint64_t t = 0;
@@ -85,8 +88,8 @@ int main(int argc, char** argv) {
         // clk, so that is reset instead of evaluating the design at clk = 0.
         top.source___05Fready = 1;
         top.clk = 0; top.eval();
-        while (recv < n && cycle < max_cycles) {
-            if (!in_valid && sent < n) {
+        while (recv < n_out && cycle < max_cycles) {
+            if (!in_valid && sent < n_in) {
                 in_valid = true;
                 put(top.sink___05Fpayload, &in[sent * BW_IN_WORDS]);
             }
@@ -108,8 +111,8 @@ int main(int argc, char** argv) {
         }
     }
 #endif
-    while (recv < n && cycle < max_cycles) {
-        if (!in_valid && sent < n && !(p_in > 0 && uni(rng) < p_in)) {
+    while (recv < n_out && cycle < max_cycles) {
+        if (!in_valid && sent < n_in && !(p_in > 0 && uni(rng) < p_in)) {
             in_valid = true;
             put(top.sink___05Fpayload, &in[sent * BW_IN_WORDS]);
         }
