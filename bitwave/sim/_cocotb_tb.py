@@ -6,16 +6,17 @@ Verilator through cocotb's Python runner and passes a JSON configuration in
 ``$BITWAVE_COCOTB_CONFIG``.  The testbench is split as cocotb's own examples
 are:
 
-* :class:`StreamDriver` offers input vectors on ``sink``, holding ``valid`` low
-  at random (probability ``p_in`` per cycle) and keeping a vector stable until
-  it is taken;
+* :class:`StreamDriver` offers the input frames on ``sink`` beat by beat,
+  holding ``valid`` low at random (probability ``p_in`` per cycle) and keeping
+  a beat stable until it is taken;
 * :class:`StreamMonitor` drives ``source.ready`` low at random (``p_out``),
-  records every transfer and checks the stream rules (while ``valid`` is high
-  and ``ready`` low, ``valid`` must stay high and the payload must not change);
+  records every transferred beat and checks the stream rules (while ``valid``
+  is high and ``ready`` low, ``valid`` must stay high and the payload must not
+  change);
 * :class:`GoldenModel` is the reference interpreter on the build's final graph;
-* :class:`Checker` compares, in order, what came out with what the model
-  predicts: nothing lost, nothing duplicated, nothing reordered, every vector
-  equal.
+* :class:`Checker` groups the beats into frames and compares, in order, what
+  came out with what the model predicts: nothing lost, nothing duplicated,
+  nothing reordered, every frame equal.
 
 A handshake happens at a rising edge when ``valid`` and ``ready`` are both high;
 both are sampled at the falling edge before it, when every combinational path
@@ -55,16 +56,16 @@ class GoldenModel:
 
 
 class StreamDriver:
-    """Offers vectors on ``sink`` with random idle cycles; counts the cycles it waited."""
+    """Offers frames on ``sink``, beat by beat, with random idle cycles; counts the beats sent."""
 
     def __init__(self, dut, port: StreamFormat, rng: random.Random):
         self.dut, self.port, self.rng = dut, port, rng
         self.sent = 0
         dut.sink__valid.value = 0
 
-    async def send(self, vectors, p_in: float) -> None:
+    async def send(self, frames, p_in: float) -> None:
         dut = self.dut
-        for vec in vectors:
+        for vec in self.port.split(frames):
             while p_in > 0 and self.rng.random() < p_in:
                 dut.sink__valid.value = 0
                 await RisingEdge(dut.clk)
@@ -87,7 +88,7 @@ class MonitorLog:
 
 
 class StreamMonitor:
-    """Drives ``source.ready`` at random, records transfers, checks the stream rules."""
+    """Drives ``source.ready`` at random, records the beats transferred, checks the stream rules."""
 
     def __init__(self, dut, port: StreamFormat, rng: random.Random):
         self.dut, self.port, self.rng = dut, port, rng
@@ -139,7 +140,17 @@ class PhaseResult:
 
 
 class Checker:
-    """Compares received vectors with the model's, in order; classifies what went wrong."""
+    """Compares received frames with the model's, in order; classifies what went wrong."""
+
+    @classmethod
+    def check_beats(cls, expected: np.ndarray, beats: list, port: StreamFormat, result: PhaseResult) -> None:
+        """:meth:`check` on ``beats`` of ``port`` grouped into frames; a frame cut short
+        counts as lost, or as extra when it comes after the expected ones."""
+        whole = len(beats) - len(beats) % port.beats
+        frames = port.join(np.array(beats[:whole], dtype=np.int64).reshape(-1, port.elems)).tolist()
+        cls.check(expected, frames, result)
+        if whole < len(beats) and len(frames) >= len(expected):
+            result.extra += 1
 
     @staticmethod
     def check(expected: np.ndarray, received: list, result: PhaseResult) -> None:
@@ -181,7 +192,7 @@ async def stream_with_backpressure(dut):
     dut.rst.value = 0
     cocotb.start_soon(monitor.run())
 
-    per_frame = manifest.cycles_per_frame + 2
+    per_frame = manifest.cycles_per_frame + 2 * max(in_port.beats, out_port.beats)
     latency = manifest.latency or 0
     results = []
     for p_in, p_out in cfg["rates"]:
@@ -194,14 +205,14 @@ async def stream_with_backpressure(dut):
         budget = int((len(codes) + 4) * per_frame / max(1e-3, (1 - p_in) * (1 - p_out)) * 3
                      + 4 * latency + 1000)
         send = cocotb.start_soon(driver.send(wire_in, p_in))
-        while len(monitor.log.outputs) < len(codes) and monitor.cycle - start_cycle < budget:
+        while len(monitor.log.outputs) < len(codes) * out_port.beats and monitor.cycle - start_cycle < budget:
             await RisingEdge(dut.clk)
         send.cancel()
         dut.sink__valid.value = 0
         monitor.p_out = 0.0
         for _ in range(latency + per_frame + 16):   # anything still coming out is a duplicate
             await RisingEdge(dut.clk)
-        Checker.check(expected, monitor.log.outputs, phase)
+        Checker.check_beats(expected, monitor.log.outputs, out_port, phase)
         phase.protocol_errors = len(monitor.log.protocol_errors) - errors_before
         phase.cycles = monitor.cycle - start_cycle
         phase.seconds = time.monotonic() - t0
