@@ -59,7 +59,9 @@ def build_cocotb(verilog: str, top: str, *, log: Callable[[str], None] = lambda 
     import cocotb
     from cocotb_tools.runner import get_runner
     ensure_verilator_on_path()
-    key = hashlib.sha256("\0".join([verilog, top, cocotb.__version__, *_BUILD_ARGS])
+    # The simulator links cocotb's libraries by absolute path (RUNPATH), so a build
+    # made from another environment sharing the cache would not start here.
+    key = hashlib.sha256("\0".join([verilog, top, cocotb.__version__, cocotb.__file__, *_BUILD_ARGS])
                          .encode()).hexdigest()[:20]
     folder = cache_dir("cocotb", key)
     if (folder / top).exists():
