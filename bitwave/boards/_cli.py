@@ -123,7 +123,7 @@ def flash_cmd(build_dir, board, programmer, cable, persist):
 
 
 def _read_frames(path: Path, elems: int) -> list[list[int]]:
-    """Frames from .npy (N×elems integers) or .json (a list of lists)."""
+    """Frames from .npy (N×elems integers) or .json (a list of lists); ``elems`` per frame."""
     if path.suffix == ".npy":
         import numpy as np
         data = np.load(path)
@@ -162,11 +162,11 @@ def run_cmd(build_dir, board, port, input_path, output, count, timeout):
     manifest = BuildManifest.load(build_dir)
     selftest = manifest.selftest_addend
     if input_path is not None:
-        frames = _read_frames(input_path, manifest.sink.elems)
+        frames = _read_frames(input_path, manifest.sink.frame_elems)
     elif selftest is not None:
         rng = random.Random(0)
         lo, hi = manifest.sink.lo, manifest.sink.hi
-        frames = [[rng.randint(lo, hi) for _ in range(manifest.sink.elems)] for _ in range(count)]
+        frames = [[rng.randint(lo, hi) for _ in range(manifest.sink.frame_elems)] for _ in range(count)]
     else:
         raise BoardError("--input is required (frames as .npy or .json)")
     with _err.status(f"streaming {len(frames)} frames over {port} at {baud} baud"):

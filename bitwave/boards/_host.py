@@ -54,7 +54,8 @@ def open_serial(port: str, baud: int) -> int:
 
 def run_on_board(build_dir: Path | str, port: str, frames: Sequence[Sequence[int]], *,
                  baud: int = 115200, window: int = 2, timeout: float = 2.0) -> list[list[int]]:
-    """Send ``frames`` (each a list of ``sink.elems`` integers) to the board; return its results.
+    """Send ``frames`` (each a list of ``sink.frame_elems`` integers) to the board; return its
+    results (each ``source.frame_elems`` integers).
 
     Raises BoardError when the port cannot be used or the board stops
     answering for ``timeout`` seconds (wrong port, wrong baud, not flashed).
@@ -63,7 +64,7 @@ def run_on_board(build_dir: Path | str, port: str, frames: Sequence[Sequence[int
         raise BoardError(f"window must be at least 1, not {window}")
     manifest = BuildManifest.load(build_dir)
     payload = [manifest.sink.to_bytes(frame) for frame in frames]
-    out_bytes = manifest.source.nbytes
+    out_bytes = manifest.source.frame_nbytes
     fd = open_serial(port, baud)
     try:
         # The wrapper drops a partial frame after 1000 idle bit times: wait that

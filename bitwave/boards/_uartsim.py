@@ -73,7 +73,7 @@ def simulate_uart(build_dir: Path | str, frames: Sequence[Sequence[int]], *, div
     work = Path(build_dir) / "uart-sim"
     work.mkdir(exist_ok=True)
     (work / "frames.bin").write_bytes(b"".join(manifest.sink.to_bytes(f) for f in frames))
-    in_bytes, out_bytes = manifest.sink.nbytes, manifest.source.nbytes
+    in_bytes, out_bytes = manifest.sink.frame_nbytes, manifest.source.frame_nbytes
     if max_cycles is None:
         # Generous: every byte both ways at 10 bits, plus slack for the accelerator.
         max_cycles = (len(frames) + window) * (in_bytes + out_bytes) * 12 * divisor + 100_000

@@ -14,11 +14,13 @@ from ..build_folder import BuildManifest
 __all__ = ["accelerator", "UartAccelerator", "BoardTop", "ProbeTop", "uart_divisor"]
 
 
-def accelerator(m: Module, manifest: BuildManifest) -> tuple[stream.Interface, stream.Interface]:
+def accelerator(m: Module, manifest: BuildManifest, *,
+                abort=0) -> tuple[stream.Interface, stream.Interface]:
     """Instantiate ``bitwave_top`` in ``m``'s sync domain; return (its sink, its source) streams.
 
     The returned ``sink`` is driven by the caller (data into the accelerator),
-    ``source`` is read by the caller.
+    ``source`` is read by the caller; ``abort`` (a signal) resets the
+    accelerator too, e.g. to drop half a frame of beats.
     """
     # ECP5 platforms make a reset-less sync domain (the global set/reset
     # initialises every flip-flop), so give the accelerator a short power-on
@@ -29,7 +31,7 @@ def accelerator(m: Module, manifest: BuildManifest) -> tuple[stream.Interface, s
     source = stream.Signature(manifest.source.bits).create(path=("acc", "source"))
     m.submodules.accelerator = Instance(
         manifest.top,
-        i_clk=ClockSignal("sync"), i_rst=ResetSignal("sync", allow_reset_less=True) | por[0],
+        i_clk=ClockSignal("sync"), i_rst=ResetSignal("sync", allow_reset_less=True) | por[0] | abort,
         i_sink__valid=sink.valid, o_sink__ready=sink.ready, i_sink__payload=sink.payload,
         o_source__valid=source.valid, i_source__ready=source.ready,
         o_source__payload=source.payload)
@@ -53,7 +55,8 @@ class UartAccelerator(wiring.Component):
     """The UART bridge around the accelerator: host bytes in on ``rx``, results out on ``tx``.
 
     A partial input frame is dropped after 1000 bit times without a byte, so a
-    host that lost sync recovers by pausing for ~10 ms at 115200 baud.
+    host that lost sync recovers by pausing for ~10 ms at 115200 baud; when
+    beats of it had reached the accelerator, the accelerator is reset.
     """
 
     def __init__(self, manifest: BuildManifest, *, divisor: int):
@@ -64,9 +67,9 @@ class UartAccelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.bridge = bridge = UARTStreamBridge(
-            divisor=self.divisor, in_width=self.manifest.sink.bits,
+            divisor=self.divisor, in_width=self.manifest.sink.bits, in_beats=self.manifest.sink.beats,
             out_width=self.manifest.source.bits, frame_timeout=1000 * self.divisor)
-        acc_sink, acc_source = accelerator(m, self.manifest)
+        acc_sink, acc_source = accelerator(m, self.manifest, abort=bridge.abort)
         wiring.connect(m, bridge.source, acc_sink)
         wiring.connect(m, acc_source, bridge.sink)
         m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx),

@@ -179,13 +179,14 @@ def test_bytes_to_vector_and_back_with_stalls(width):
     assert back == vectors
 
 
-def test_bytes_to_vector_timeout_resynchronises():
-    dut = BytesToVector(width=16, timeout=10)
-    out = []
+def _feed(dut, schedule):
+    """Bytes into a BytesToVector, each followed by ``gap`` idle cycles; returns the vectors
+    that came out and the level of ``abort`` in every cycle."""
+    out, aborts = [], []
 
     async def testbench(ctx):
         ctx.set(dut.source.ready, 1)
-        for byte, gap in [(0xEE, 30), (0x34, 1), (0x12, 1)]:   # lone byte, then a full frame
+        for byte, gap in schedule:
             ctx.set(dut.sink.payload, byte)
             ctx.set(dut.sink.valid, 1)
             await ctx.tick()
@@ -193,14 +194,27 @@ def test_bytes_to_vector_timeout_resynchronises():
             for _ in range(gap):
                 if ctx.get(dut.source.valid):
                     out.append(ctx.get(dut.source.payload))
+                aborts.append(ctx.get(dut.abort))
                 await ctx.tick()
-        for _ in range(3):
-            if ctx.get(dut.source.valid):
-                out.append(ctx.get(dut.source.payload))
-            await ctx.tick()
 
     _run(dut, testbench)
+    return out, aborts
+
+
+def test_bytes_to_vector_timeout_resynchronises():
+    # A lone byte, then a full frame.
+    out, aborts = _feed(BytesToVector(width=16, timeout=10), [(0xEE, 30), (0x34, 1), (0x12, 4)])
     assert out == [0x1234]
+    assert not any(aborts)             # no vector of the dropped frame had gone out
+
+
+def test_bytes_to_vector_drops_a_frame_of_beats_cut_short_and_aborts():
+    """Two of three beats, a pause, then a whole frame: ``abort`` says the partial frame's
+    beats had gone out (so the accelerator gets reset); the whole frame comes out intact."""
+    out, aborts = _feed(BytesToVector(width=8, beats=3, timeout=10),
+                        [(0xA1, 1), (0xA2, 30), (0x01, 1), (0x02, 1), (0x03, 5)])
+    assert out == [0xA1, 0xA2, 0x01, 0x02, 0x03]
+    assert sum(aborts) == 1
 
 
 def test_bridge_ports():
@@ -214,6 +228,7 @@ def test_bridge_ports():
     (UARTTransmitter, {"divisor": 10.5}, "divisor must be an integer >= 4, not 10.5"),
     (BytesToVector, {"width": 0}, "width must be an integer >= 1, not 0"),
     (VectorToBytes, {"width": True}, "width must be an integer >= 1, not True"),
+    (BytesToVector, {"width": 8, "beats": 0}, "beats must be an integer >= 1, not 0"),
 ])
 def test_parameters_are_validated(cls, kwargs, message):
     with pytest.raises(HdlError, match=f"^{message}$"):
