@@ -23,6 +23,7 @@ from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, Thresho
                    estimate_threshold)
 from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Output,
                   Pool, Requant, Wdf, verify)
+from ._residual import lower_residual
 from ._spatial import conv_weights, lower_flatten, lower_pool, lower_window, merge_estimates
 from ._wdf import lower_wdf_op
 
@@ -101,17 +102,36 @@ def lower(graph: Graph) -> Lowered:
 def plan(graph: Graph) -> Lowered:
     """The hardware plan of a streamlined graph (units, formats, estimates) without building it."""
     types = verify(graph)
-    ops = list(graph.ops)
+    stages, layers = lower_ops(graph, types, list(graph.ops[1:-1]), before=graph.input)
+    if not stages:
+        raise PassError("lower: the graph has no layers to build")
+    in_t = types[graph.input.name]
+    out_t = types[graph.output.name]
+    return Lowered(stages=stages, sink=_frame_format(in_t), source=_frame_format(out_t),
+                   layers=layers)
+
+
+def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[list, list[Layer]]:
+    """Stages and layer records of ``ops``, a run of the graph in order after the op ``before``:
+    a chain, or a chain with residual blocks (an op read twice opens one, its Add closes it;
+    :func:`~bitwave.lower._residual.lower_residual`).  ``before`` None: the run is one path
+    of a block, whose fork is already taken care of."""
     stages, layers = [], []
-    i = 1
+    i = 0
     while i < len(ops):
+        last = ops[i - 1] if i else before
+        if last is not None and len(graph.consumers(last.name)) > 1:   # a fork: up to its Add
+            make, block_layers, used = lower_residual(graph, types, last, ops[i:], lower_ops)
+            stages.append(make)
+            layers.extend(block_layers)
+            i += used
+            continue
         op = ops[i]
         nxt = ops[i + 1] if i + 1 < len(ops) else None
-        if isinstance(op, Output):
-            break
         in_t = types[op.input]
         if isinstance(op, MatVec):
-            act = nxt if isinstance(nxt, (MultiThreshold, Requant)) else None
+            fuse = nxt is not None and getattr(nxt, "input", None) == op.name
+            act = nxt if fuse and isinstance(nxt, (MultiThreshold, Requant)) else None
             out_t = types[act.name] if act else types[op.name]
             # The comparators work at accumulator width, so it must hold the thresholds too.
             thr = act.thresholds.array if isinstance(act, MultiThreshold) else None
@@ -173,9 +193,4 @@ def plan(graph: Graph) -> Lowered:
         else:
             raise PassError(f"lower: {op.opcode} {op.where} has no hardware block; "
                             "run the default pipeline (streamline folds affine and quant ops)")
-    if not stages:
-        raise PassError("lower: the graph has no layers to build")
-    in_t = types[graph.input.name]
-    out_t = types[graph.output.name]
-    return Lowered(stages=stages, sink=_frame_format(in_t), source=_frame_format(out_t),
-                   layers=layers)
+    return stages, layers

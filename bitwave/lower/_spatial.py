@@ -64,9 +64,11 @@ def conv_weights(op) -> np.ndarray:
 
 
 def merge_estimates(*estimates: Estimate) -> Estimate:
-    parts = {}
+    parts: dict[str, tuple[float, float]] = {}
     for e in estimates:
-        parts.update(e.parts)
+        for key, (lut, ff) in e.parts.items():      # same-named parts (control) add up
+            old = parts.get(key, (0.0, 0.0))
+            parts[key] = (old[0] + lut, old[1] + ff)
     total = estimates[0].resources
     for e in estimates[1:]:
         total = total + e.resources
