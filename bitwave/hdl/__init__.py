@@ -4,6 +4,7 @@ This package depends on Amaranth only; it never imports :mod:`bitwave.ir`.
 Lowering (:mod:`bitwave.lower`) maps IR ops onto these components with concrete parameters.
 """
 
+from ._branch import Residual, StreamFifo, estimate_fifo, estimate_residual
 from ._chain import Chain
 from ._emit import emit_verilog, port_manifest
 from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
@@ -25,4 +26,5 @@ __all__ = [
     "SlidingWindow", "TemporalWindow", "WindowReduce", "ReduceOp", "Gather", "Scatter",
     "estimate_sliding_window", "estimate_temporal_window", "estimate_window_reduce",
     "estimate_gather", "estimate_scatter",
+    "Residual", "StreamFifo", "estimate_fifo", "estimate_residual",
 ]
