@@ -158,10 +158,13 @@ def report_cmd(build_dir):
 @click.option("-o", "--output", default="build/demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--bits", type=click.Choice(["1", "2", "4"]), default="4", show_default=True,
               help="Weight and activation bits of the digits MLP (1: W1A1, XNOR-popcount).")
-@click.option("--target-cycles", type=int, default=64, show_default=True,
-              help="Folding target for the demo (cycles per frame).")
-def demo_cmd(output, bits, target_cycles):
-    """Train the digits MLP (QAT), compile it, verify the RTL on all 1,797 samples."""
+@click.option("--target-cycles", type=int, default=None,
+              help="Folding target for the demo (cycles per frame)  [default: 64 for the MLP, "
+                   "512 for the CNN]")
+@click.option("--model", "kind", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True,
+              help="The digits MLP, or the digits CNN (two 3×3 convolutions, max pooling; 4-bit).")
+def demo_cmd(output, bits, target_cycles, kind):
+    """Train the digits MLP or CNN (QAT), compile it, verify the RTL on all 1,797 samples."""
     from .compile import CompileOptions, compile_graph
     from .frontend import load_model
     from .verify import verify_build
@@ -170,7 +173,14 @@ def demo_cmd(output, bits, target_cycles):
     examples = Path(__file__).resolve().parent.parent / "examples"
     example = examples / ("digits_1bit.py" if bits == 1 else "digits.py")
     function = "digits" if bits == 4 else f"digits_{bits}bit"
-    with console.status(f"training the {bits}-bit digits MLP with Brevitas (cached after the first run)"):
+    if kind == "cnn":
+        if bits != 4:
+            raise click.UsageError("--model cnn is the 4-bit digits CNN; leave --bits at 4")
+        example, function = examples / "digits_cnn.py", "digits_cnn"
+    if target_cycles is None:
+        target_cycles = 512 if kind == "cnn" else 64
+    with console.status(f"training the {bits}-bit digits {kind.upper()} with Brevitas "
+                        "(cached after the first run)"):
         m = load_model(f"{example}:{function}", log=_log)
     _log(f"model ready in {time.monotonic() - t0:.1f} s")
     with console.status("compiling: passes, lowering, Verilog"):
@@ -196,11 +206,14 @@ def demo_cmd(output, bits, target_cycles):
 @click.option("--no-minimise", is_flag=True, help="Report failing models without shrinking them.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the report (failures with their IR text) as JSON.")
-def fuzz_cmd(models, seed, first, no_minimise, json_path):
+@click.option("--scheduler", default=None,
+              help="Spread the models over the running Dask cluster at this address (tcp://host:port) "
+                   "or scheduler file; default: all in this process.")
+def fuzz_cmd(models, seed, first, no_minimise, json_path, scheduler):
     """Compile random models; check passes and RTL against the reference interpreter."""
     from .fuzz import run_cli
     code = run_cli(models=models, seed=seed, first=first, minimise=not no_minimise, json_path=json_path,
-                   log=_log, echo=lambda s: out.print(s, markup=False, soft_wrap=True))
+                   scheduler=scheduler, log=_log, echo=lambda s: out.print(s, markup=False, soft_wrap=True))
     if code:
         sys.exit(code)
 

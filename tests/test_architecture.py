@@ -38,8 +38,10 @@ ALLOWED = {
     "boards": {"hdl", "build_folder", "sim", "tools", "errors"},
     "compile": {"ir", "passes", "lower", "hdl", "costs", "report", "build_folder", "dataset", "errors"},
     "verify": {"ir", "lower", "hdl", "sim", "report", "build_folder", "dataset", "errors"},
-    "fuzz": {"ir", "passes", "lower", "hdl", "sim", "errors"},
-    "sweep": {"compile", "verify", "frontend", "errors"},
+    # The Dask client the long runs share (sweep, fuzz --scheduler).
+    "cluster": {"errors"},
+    "fuzz": {"ir", "passes", "lower", "hdl", "sim", "cluster", "errors"},
+    "sweep": {"compile", "verify", "frontend", "cluster", "errors"},
     "cli": {"errors", "report", "build_folder", "compile", "verify", "frontend", "fuzz", "sim",
             "boards", "sweep", "spectrum"},
     "__init__": {"errors"},

@@ -28,9 +28,9 @@ Modules: ``_generate`` (random models, their passes and input frames),
 """
 
 from ._check import Verdict, RtlJob, rtl_failures
-from ._driver import FuzzFailure, FuzzReport, fuzz, run_cli
+from ._driver import FuzzFailure, FuzzReport, fuzz, fuzz_on_cluster, run_cli
 from ._generate import STALL_RATES, FuzzCase, FuzzConfig, compile_case, frame_inputs, generate_case
 from ._shrink import minimise
 
-__all__ = ["FuzzConfig", "FuzzCase", "FuzzFailure", "FuzzReport", "fuzz", "run_cli", "generate_case",
+__all__ = ["FuzzConfig", "FuzzCase", "FuzzFailure", "FuzzReport", "fuzz", "fuzz_on_cluster", "run_cli", "generate_case",
            "compile_case", "frame_inputs", "minimise", "rtl_failures", "RtlJob", "Verdict", "STALL_RATES"]

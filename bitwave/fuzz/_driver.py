@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from ..ir import Graph, Interpreter
+from ..ir import Graph, Interpreter, parse_graph, print_graph
 from ..lower import lower
 from ..passes import DEFAULT_PIPELINE, PassManager, default_passes, parse_pipeline
 from ._check import RtlJob, _lower_job, rtl_failures
 from ._generate import FuzzCase, FuzzConfig, _pass_mismatch, compile_case, generate_case
 from ._shrink import _annotated, minimise
 
-__all__ = ["FuzzFailure", "FuzzReport", "fuzz", "run_cli"]
+__all__ = ["FuzzFailure", "FuzzReport", "fuzz", "fuzz_on_cluster", "run_cli"]
 
 @dataclass
 class FuzzFailure:
@@ -57,6 +58,7 @@ class FuzzReport:
     cached_builds: int = 0
     seconds: dict = field(default_factory=dict)
     cycles: int = 0
+    workers: int = 0                 # Dask workers the models were spread over (0: this process)
 
     @property
     def models_per_minute(self) -> float:
@@ -66,7 +68,7 @@ class FuzzReport:
     def as_dict(self) -> dict:
         return {"seed": self.seed, "models": self.models, "frames": self.frames,
                 "mismatches": self.mismatches, "builds": self.builds, "cached_builds": self.cached_builds,
-                "seconds": self.seconds, "cycles": self.cycles,
+                "seconds": self.seconds, "cycles": self.cycles, "workers": self.workers,
                 "models_per_minute": round(self.models_per_minute, 1),
                 "failures": [{"seed": f.seed, "model": f.index, "kind": f.kind, "detail": f.detail,
                               "reproduce": f.reproduce, "pipeline": f.pipeline, "model_ir": f.model,
@@ -79,7 +81,9 @@ class FuzzReport:
                 f"({self.cached_builds} cached); {s.get('total', 0):.1f} s total "
                 f"(generate+compile {s.get('compile', 0):.1f} s, emit {s.get('emit', 0):.1f} s, "
                 f"build {s.get('build', 0):.1f} s, simulate {s.get('simulate', 0):.1f} s, "
-                f"minimise {s.get('minimise', 0):.1f} s); {self.models_per_minute:.0f} models/min")
+                f"minimise {s.get('minimise', 0):.1f} s"
+                + (f", stages summed over {self.workers} Dask workers" if self.workers else "")
+                + f"); {self.models_per_minute:.0f} models/min")
 
 
 def fuzz(n_models: int, seed: int, *, first: int = 0, cfg: FuzzConfig = FuzzConfig(),
@@ -191,10 +195,76 @@ def _python_checker(kind: str, case: FuzzCase, cfg: FuzzConfig):
     return lambda examples: [one(g, xs) for g, xs in examples]
 
 
+def _fuzz_chunk(n_models: int, seed: int, first: int, cfg: FuzzConfig, minimise_failures: bool):
+    """One Dask task: ``fuzz`` of models ``first`` … ``first + n_models - 1``.
+
+    Graphs travel as IR text (the report's ``minimised_graph`` s), since a
+    graph's constants do not pickle.
+    """
+    report = fuzz(n_models, seed, first=first, cfg=cfg, minimise_failures=minimise_failures)
+    texts = {f.index: print_graph(f.minimised_graph) for f in report.failures if f.minimised_graph is not None}
+    report.failures = [dataclasses.replace(f, minimised_graph=None) for f in report.failures]
+    return report, texts
+
+
+def fuzz_on_cluster(n_models: int, seed: int, *, scheduler: str | None = None, workers: int | None = None,
+                    first: int = 0, cfg: FuzzConfig = FuzzConfig(), minimise_failures: bool = True,
+                    chunk: int | None = None, log: Callable[[str], None] = lambda s: None) -> FuzzReport:
+    """:func:`fuzz` with the models spread over a Dask cluster, ``chunk`` models per task.
+
+    ``scheduler`` as for ``bitwave sweep`` (an address or a scheduler file; None:
+    a local cluster of ``workers`` processes).  A task is a run of ``chunk``
+    (default ``cfg.batch``, one Verilator build's worth) consecutive models; since
+    every model comes from its own random stream, the models and verdicts are
+    those of one :func:`fuzz` run.  Each task shrinks up to ``cfg.minimise_limit``
+    of its own failures.  Stage times are summed over the tasks; ``total`` is
+    the wall time.
+    """
+    from distributed import as_completed
+
+    from ..cluster import dask_client
+    t0 = time.monotonic()
+    chunk = chunk or cfg.batch
+    starts = range(first, first + n_models, chunk)
+    parts: list[FuzzReport] = []
+    with dask_client(scheduler, workers) as client:
+        log(f"{n_models} models in {len(starts)} Dask tasks of up to {chunk}")
+        futures = [client.submit(_fuzz_chunk, min(chunk, first + n_models - s), seed, s, cfg, minimise_failures,
+                                 key=f"fuzz-{seed}-{s}-{chunk}", pure=False) for s in starts]
+        for done, fut in enumerate(as_completed(futures), 1):
+            part, texts = fut.result()
+            part.failures = [dataclasses.replace(f, minimised_graph=parse_graph(texts[f.index]))
+                             if f.index in texts else f for f in part.failures]
+            parts.append(part)
+            models = sum(p.models for p in parts)
+            log(f"{done}/{len(futures)} tasks, {models} models, {sum(p.mismatches for p in parts)} mismatches, "
+                f"{60 * models / (time.monotonic() - t0):.0f} models/min")
+        n_workers = len(client.scheduler_info().get("workers", {}))
+    report = FuzzReport(seed=seed, models=n_models, workers=n_workers)
+    for p in parts:
+        report.frames += p.frames
+        report.mismatches += p.mismatches
+        report.failures += p.failures
+        report.builds += p.builds
+        report.cached_builds += p.cached_builds
+        report.cycles += p.cycles
+        for k, v in p.seconds.items():
+            report.seconds[k] = round(report.seconds.get(k, 0.0) + v, 2)
+    report.failures.sort(key=lambda f: f.index)
+    report.seconds["total"] = round(time.monotonic() - t0, 2)
+    return report
+
+
 def run_cli(*, models: int, seed: int, first: int = 0, minimise: bool = True, json_path=None,
-            log: Callable[[str], None] = print, echo: Callable[[str], None] = print) -> int:
-    """``bitwave fuzz``: run, print every failure and the summary; exit status 1 on any failure."""
-    report = fuzz(models, seed, first=first, minimise_failures=minimise, log=log)
+            scheduler: str | None = None, log: Callable[[str], None] = print,
+            echo: Callable[[str], None] = print) -> int:
+    """``bitwave fuzz``: run (here, or spread over the Dask cluster at ``scheduler``), print every
+    failure and the summary; exit status 1 on any failure."""
+    if scheduler is None:
+        report = fuzz(models, seed, first=first, minimise_failures=minimise, log=log)
+    else:
+        report = fuzz_on_cluster(models, seed, scheduler=scheduler, first=first, minimise_failures=minimise,
+                                 log=log)
     for f in report.failures:
         echo(f.describe())
     echo(report.summary())

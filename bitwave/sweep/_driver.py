@@ -13,12 +13,12 @@ they are tried again on the next run.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..cluster import dask_client, local_cluster
 from ..errors import BitwaveError, SweepError
 from ._point import empty_row, read_row, run_point, train_model, write_row
 from ._spec import Point, Spec
@@ -34,28 +34,6 @@ class SweepResult:
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 0
-
-
-def local_cluster(workers: int | None = None):
-    """A LocalCluster of worker processes with one thread each, bound to 127.0.0.1, no dashboard."""
-    from distributed import LocalCluster
-    n = workers or os.cpu_count() or 1
-    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address=None, silence_logs=40)
-
-
-def _connect(scheduler: str | None, workers: int | None):
-    from distributed import Client
-    try:
-        if scheduler is None:
-            cluster = local_cluster(workers)
-            return Client(cluster), cluster
-        if Path(scheduler).is_file():           # a --scheduler-file
-            return Client(scheduler_file=scheduler, timeout="20s"), None
-        return Client(scheduler, timeout="20s"), None
-    except (OSError, TimeoutError) as e:
-        raise SweepError(f"scheduler {scheduler}: cannot connect ({type(e).__name__}: {e}); "
-                         f"start one with `dask scheduler` and `dask worker ADDRESS`") from None
 
 
 def _model_key(p: Point) -> str:
@@ -88,8 +66,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, scheduler: str | None = None,
     if progress:
         progress(len(rows), 0, 0, total, None)
     if todo:
-        client, cluster = _connect(scheduler, workers)
-        try:
+        with dask_client(scheduler, workers) as client:
             result.workers = len(client.scheduler_info().get("workers", {}))
             trained = {}
             for p in todo:   # one training task per model, first in line
@@ -115,10 +92,6 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, scheduler: str | None = None,
                 running -= 1
                 if progress:
                     progress(len(rows) - failed, running, failed, total, row)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
     result.rows = [rows[p.key] for p in spec.points]
     result.seconds = time.monotonic() - t0
     return result

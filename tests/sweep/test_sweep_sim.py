@@ -14,7 +14,6 @@ import pytest
 from bitwave.sweep import load_spec, run_sweep, write_results
 
 DIGITS = Path(__file__).resolve().parents[2] / "examples" / "digits.py"
-DASK = Path(sys.executable).parent / "dask"
 # 4 points: 2 models (trained once each, cached), low-rank on and off, 16 cycles per frame.
 SPEC = f'''model = "{DIGITS}:digits"
 lut_budgets = [3000, 6000]
@@ -110,44 +109,9 @@ def test_a_failing_point_is_a_row_and_the_sweep_goes_on(tmp_path):
     assert "Failed points" in (tmp_path / "out" / "report.md").read_text()
 
 
-def _start(args, log):
-    return subprocess.Popen([str(DASK), *args], stdout=log, stderr=subprocess.STDOUT, cwd=log.name.rpartition("/")[0],
-                            start_new_session=True)
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def test_a_separately_started_cluster_gives_the_same_rows(spec, swept, tmp_path):
+def test_a_separately_started_cluster_gives_the_same_rows(spec, swept, tmp_path, dask_scheduler):
     _, res = swept
-    sched_file = tmp_path / "scheduler.json"
-    env_log = open(tmp_path / "dask.log", "w")
-    scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                        "--scheduler-file", str(sched_file)], env_log)
-    workers = None
-    try:
-        deadline = time.monotonic() + 60
-        while not sched_file.is_file() and time.monotonic() < deadline:
-            assert scheduler.poll() is None, (tmp_path / "dask.log").read_text()[-2000:]
-            time.sleep(0.5)
-        assert sched_file.is_file(), "the scheduler did not start within 60 s"
-        workers = _start(["worker", "--scheduler-file", str(sched_file), "--nworkers", "2", "--nthreads", "1",
-                          "--host", "127.0.0.1", "--no-dashboard"], env_log)
-        address = json.loads(sched_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        other = run_sweep(spec, tmp_path / "out", scheduler=address)
-    finally:
-        for proc in (workers, scheduler):
-            if proc is not None:
-                _stop(proc)
-        env_log.close()
+    other = run_sweep(spec, tmp_path / "out", scheduler=dask_scheduler)
     assert len(other.computed) == 4
     for a, b in zip(other.rows, res.rows):
         assert a["point"] == b["point"]
