@@ -12,10 +12,10 @@ from pathlib import Path
 
 from ._driver import SweepResult, check_output, local_cluster, run_sweep
 from ._report import best_per_budget, pareto, write_csv, write_report
-from ._spec import Point, Spec, load_spec, parse_spec
+from ._spec import Point, Spec, load_spec, parse_spec, source_digest
 
 __all__ = ["Point", "Spec", "SweepResult", "load_spec", "parse_spec", "run_sweep", "local_cluster", "check_output",
-           "write_results", "write_csv", "write_report", "pareto", "best_per_budget"]
+           "write_results", "write_csv", "write_report", "pareto", "best_per_budget", "source_digest"]
 
 
 def write_results(spec: Spec, result: SweepResult, out_dir: str | Path) -> tuple[Path, Path]:

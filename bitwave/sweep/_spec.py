@@ -21,13 +21,15 @@
     seed = 1
 
 Every point is content-addressed: :attr:`Point.key` hashes the model as
-written, the bytes of its file, the point's parameters and the bitwave
-version, so the same spec gives the same keys and changing anything that
-changes the result gives a new key.
+written, the bytes of its file, the point's parameters, the bitwave version
+and bitwave's own source (:func:`source_digest`), so the same spec gives the
+same keys and changing anything that changes the result, the compiler
+included, gives a new key.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -40,13 +42,32 @@ import bitwave
 
 from ..errors import SweepError
 
-__all__ = ["Spec", "Point", "load_spec", "parse_spec"]
+__all__ = ["Spec", "Point", "load_spec", "parse_spec", "source_digest", "SOURCE_SUFFIXES"]
 
 TOP_KEYS = {"model", "clock_mhz", "lut_budgets", "params", "compile", "sample"}
 COMPILE_KEYS = {"target_cycles", "energy", "pipeline"}
 SAMPLE_KEYS = {"count", "seed"}
 FOLDED = "folded"
 _BAD = object()   # what a value check returns for a value it does not allow
+#: The files of bitwave's source a point's key covers: Python and the C++ simulation/board harnesses.
+SOURCE_SUFFIXES = (".py", ".cpp", ".h")
+
+
+def source_digest(root: str | Path) -> str:
+    """SHA-256 over every :data:`SOURCE_SUFFIXES` file under ``root``: relative paths and bytes."""
+    root = Path(root)
+    files = sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*")
+                   if p.suffix in SOURCE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts)
+    h = hashlib.sha256()
+    for name, path in files:
+        h.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+@functools.cache
+def _bitwave_source() -> str:
+    """The installed bitwave's :func:`source_digest` (once per process)."""
+    return source_digest(Path(bitwave.__file__).parent)
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,9 @@ class Point:
     energy: float                   # 0 = no svd-split
     pipeline: str
     clock_mhz: float
+    # Read once, when the spec is parsed: a key computed on a worker (in a row) must equal the
+    # driver's even if the source tree changes meanwhile.
+    bitwave_source: str             # source_digest of the installed bitwave
 
     @property
     def function(self) -> str:
@@ -79,7 +103,8 @@ class Point:
         """Everything that decides this point's result (what :attr:`key` hashes)."""
         return {"model": self.model, "model_sha256": self.model_digest, "params": dict(self.params),
                 "target_cycles": self.target_cycles, "energy": self.energy, "pipeline": self.pipeline,
-                "clock_mhz": self.clock_mhz, "bitwave": bitwave.__version__}
+                "clock_mhz": self.clock_mhz, "bitwave": bitwave.__version__,
+                "bitwave_source": self.bitwave_source}
 
     @property
     def key(self) -> str:
@@ -208,14 +233,14 @@ def parse_spec(data: dict, path: str | Path = Path("spec.toml")) -> Spec:
         if not isinstance(seed, int) or isinstance(seed, bool):
             _fail(path, "sample.seed", "must be an integer")
         combos = random.Random(seed).sample(combos, min(count, len(combos)))
-    points = []
+    points, source = [], _bitwave_source()
     for combo in combos:
         values = dict(zip(names, combo))
         points.append(Point(
             model=model, model_path=str(file), model_digest=digest,
             params=tuple((k.split(".", 1)[1], v) for k, v in values.items() if k.startswith("params.")),
             target_cycles=values["compile.target_cycles"], energy=values["compile.energy"],
-            pipeline=pipeline, clock_mhz=float(clock)))
+            pipeline=pipeline, clock_mhz=float(clock), bitwave_source=source))
     swept = tuple(n.split(".", 1)[1] for n in names if len(axes[n]) > 1)
     return Spec(path, tuple(points), float(clock), tuple(budgets), swept)
 

@@ -1,5 +1,6 @@
 """The sweep SPEC: parsing, one-line errors naming the key, content-addressed points."""
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,40 @@ def test_bad_toml_and_missing_file_are_one_line(tmp_path):
         load_spec(bad)
     with pytest.raises(SweepError, match="no such spec file"):
         load_spec(tmp_path / "missing.toml")
+
+
+def test_source_digest_covers_python_and_harness_files_only(tmp_path):
+    from bitwave.sweep import source_digest
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sim" / "harness.cpp").write_text("int main() {}\n")
+    first = source_digest(tmp_path)
+    assert first == source_digest(tmp_path)
+    for unrelated in ("__pycache__/a.cpython-311.pyc", "notes.txt", "sim/a.o"):
+        (tmp_path / unrelated).write_bytes(b"anything")
+    assert source_digest(tmp_path) == first
+    seen = {first}
+    for change in (lambda: (tmp_path / "a.py").write_text("x = 2\n"),
+                   lambda: (tmp_path / "sim" / "harness.cpp").write_text("int main() { return 1; }\n"),
+                   lambda: (tmp_path / "sim" / "harness.h").write_text("#pragma once\n"),
+                   lambda: (tmp_path / "a.py").rename(tmp_path / "b.py")):
+        change()
+        digest = source_digest(tmp_path)
+        assert digest not in seen
+        seen.add(digest)
+
+
+def test_key_changes_with_bitwaves_own_source(monkeypatch):
+    import bitwave
+    from bitwave.sweep import _spec, source_digest
+    points = spec().points
+    keys = [p.key for p in points]
+    installed = source_digest(Path(bitwave.__file__).parent)
+    assert points[0].identity()["bitwave_source"] == installed
+    monkeypatch.setattr(_spec, "_bitwave_source", lambda: "0" * 64)
+    changed = [p.key for p in spec().points]
+    assert not set(keys) & set(changed) and len(set(changed)) == len(changed)
+    # A point keeps the digest it was parsed with: a worker computing its key (for its row)
+    # agrees with the driver even when the source changed in between.
+    assert [pickle.loads(pickle.dumps(p)).key for p in points] == keys
