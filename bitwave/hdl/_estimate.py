@@ -1,4 +1,4 @@
-"""Analytic resource model of :class:`MatVecUnit` for iCE40-style LUT4 fabrics.
+"""Analytic resource model of :class:`MatVecUnit` for LUT4 fabrics (iCE40 and ECP5).
 
 The model follows the generated structure part by part (see
 :func:`estimate_mvu`); every constant it uses is a field of :class:`CostModel`
@@ -8,11 +8,13 @@ so that calibration against Yosys/nextpnr reports changes numbers in one place.
 from dataclasses import dataclass
 
 from ..errors import HdlError
-from ._mvu import _divisor_error, tree_levels
+from ._mvu import _divisor_error
+from ._popcount import (BRAM_MIN_BITS, BRAM_MIN_WORDS, CARRY_LEVELS_PER_STAGE,
+                        XNOR_LOGIC_LEVELS, _tree_registers, tree_levels)
 from ._params import check_bool, check_int
 from ._resources import Estimate, Resources
 
-__all__ = ["CostModel", "ICE40", "estimate_mvu", "estimate_threshold"]
+__all__ = ["CostModel", "ICE40", "ECP5", "estimate_mvu", "estimate_threshold"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,16 @@ class CostModel:
     lut_per_product_bit: float = 1.0
     lut_per_const_compare_bit: float = 0.5
     lut_per_compare_bit: float = 1.0
-    #: Selecting one of ``n`` slices of the offered input vector: LUTs per bit and
-    #: per extra slice (a mux tree of ``n − 1`` 2:1 muxes, some merged by ABC).
+    #: A ``n``:1 mux tree: LUTs per bit and per extra input (``n − 1`` 2:1 muxes,
+    #: some merged by ABC).
     lut_per_select_input: float = 1.0
+    #: Selecting one of ``n`` slices of the offered input vector (an AND-OR with a
+    #: one-hot select): LUTs per bit and per pair of slices, plus an OR tree of
+    #: 4-input LUTs over the pairs.
+    lut_per_select_pair: float = 1.0
+    #: LUTs of an adder whose result has at most 4 bits, which Yosys builds in
+    #: logic on ECP5 (index: result bits); wider adders use the carry chain.
+    lut_per_logic_adder: tuple = (0, 1, 2, 3, 5)
     rom_words_per_lut: int = 16
     rom_mux_lut_per_block: float = 1.0
     #: Yosys' own choice between logic and block RAM for a ROM (memory_libmap):
@@ -60,6 +69,12 @@ class CostModel:
 
 ICE40 = CostModel()
 
+#: ECP5 (LUT4-eq = LUT4 + 2·CCU2C, synthesised with ``synth_ecp5 -nowidelut`` as
+#: the board flow does): the same LUT4 fabric costs, 18 kbit DP16KD blocks
+#: (Yosys' memory_libmap cost 128 each) instead of 4 kbit EBRs.
+ECP5 = CostModel(bram_cost=128, bram_shapes=((512, 36), (1024, 18), (2048, 9), (4096, 4),
+                                             (8192, 2), (16384, 1)))
+
 
 def _bits(n):
     """Bits of a counter over ``n`` states."""
@@ -74,7 +89,8 @@ def _table(model, words, width):
     # reads w // width words at once and selects one), so 4096 × 1 bits fill one block.
     blocks = min(-(-width // w) * -(-words // d) if width >= w
                  else -(-words // (d * (w // width))) for d, w in model.bram_shapes)
-    if blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit:
+    if (blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit
+            or (words * width >= BRAM_MIN_BITS and words >= BRAM_MIN_WORDS)):
         return 0, 0, blocks, True
     blocks = -(-words // model.rom_words_per_lut)
     luts_per_bit = blocks + (blocks - 1) * model.rom_mux_lut_per_block
@@ -147,28 +163,45 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
 
     nf, sf = rows // pe, cols // simd
     parts = {}
-    parts["input select"] = (simd * in_width * (sf - 1) * model.lut_per_select_input, 0)
+    pairs = -(-sf // 2) if sf > 1 else 0
+    select = pairs * model.lut_per_select_pair + -(-(pairs - 1) // 3) if pairs else 0
+    parts["input select"] = (simd * in_width * select, sf if sf > 1 else 0)
     parts["slice register"] = (0, simd * in_width)
 
     w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf, pe * simd * w_width)
     parts["weights"] = (w_lut, w_ff)
 
+    halves, odd = simd // 2, simd % 2
     if bipolar:
-        term_width, term_lut = 1, 1
+        # XNOR pairs and their 2-bit sums, registered; then sums in logic up to 4 bits
+        parts["products"] = (pe * (2 * halves + odd), pe * (2 * halves + odd))
+        parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, 2,
+                                                     XNOR_LOGIC_LEVELS))
+    elif w_width == 1 and in_width > 1 and pe > 1 and simd > 1:
+        # ±1 weights (a 1-bit weight that is not bipolar would be 0/1: rare) on
+        # shared pair sums and differences, one LUT per bit of a pair term
+        shared = 2 * halves * (in_width + 1) * model.lut_per_adder_bit
+        shared_ff = 2 * halves * (in_width + 1) + odd * (in_width + 1)
+        parts["products"] = (shared + pe * (halves * (in_width + 2) + odd * (in_width + 1)),
+                             shared_ff)
+        parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, in_width + 2, 0))
     else:
         term_width = in_width + w_width
         term_lut = in_width * w_width * model.lut_per_product_bit
-    parts["products"] = (pe * simd * term_lut, pe * simd * term_width)
+        parts["products"] = (pe * simd * term_lut, pe * simd * term_width)
+        parts["adder tree"] = _scaled(pe, _adder_tree(model, simd, term_width))
 
-    tree_lut, tree_ff = _adder_tree(model, simd, term_width)
-    parts["adder tree"] = (pe * tree_lut, pe * tree_ff)
-
-    internal = (cols.bit_length() if bipolar and n_thresholds else acc_width)
+    # one threshold: the sum starts at -T (a table of NF words when NF > 1)
+    internal = (cols.bit_length() + (n_thresholds == 1) if bipolar and n_thresholds
+                else acc_width)
     acc_lut = internal * (model.lut_per_adder_bit + (model.lut_per_mux_bit if sf > 1 else 0))
     parts["accumulator"] = (pe * acc_lut, pe * internal)
 
     t_bram = 0
-    if n_thresholds:
+    if n_thresholds == 1:
+        t_lut, t_ff, t_bram, _ = _table(model, nf, pe * internal)
+        parts["thresholds"] = (t_lut, t_ff + pe * out_width)
+    elif n_thresholds:
         t_width = internal + 1
         count_bits = _bits(n_thresholds + 1)
         if 1 < n_thresholds < sf:
@@ -187,11 +220,37 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
             lane_lut, lane_ff = _compare_lane(model, n_thresholds, t_width, out_width, per_bit)
             parts["thresholds"] = (t_lut + pe * lane_lut, t_ff + pe * lane_ff)
     parts["collector"] = (0, rows * out_width)
-    parts["output register"] = (rows * out_width * model.lut_per_mux_bit, rows * out_width)
+    # loaded from the collector only (no mux) when a row group takes two cycles or more
+    parts["output register"] = (rows * out_width * model.lut_per_mux_bit if sf == 1 else 0,
+                                rows * out_width)
     parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),
                         model.control_ff + _bits(sf) + _bits(nf) + _bits(nf * sf))
 
     return _result(parts, bram=w_bram + t_bram, weights_in_bram=weights_in_bram)
+
+
+def _scaled(n, cost):
+    return n * cost[0], n * cost[1]
+
+
+def _lane_tree(model, terms, width, logic_levels):
+    """(lut, ff) of one lane's sum tree (bitwave/hdl/_popcount.py) over ``terms``
+    values of ``width`` bits: sums of at most 4 bits in logic, wider ones on the
+    carry chain; registers after the first ``logic_levels`` levels, then every
+    ``CARRY_LEVELS_PER_STAGE`` levels."""
+    levels = tree_levels(terms)
+    marks = _tree_registers(levels, logic_levels, CARRY_LEVELS_PER_STAGE)
+    lut = ff = 0
+    for level in range(1, levels + 1):
+        width += 1
+        adders, terms = terms // 2, terms // 2 + terms % 2
+        if width < len(model.lut_per_logic_adder):
+            lut += adders * model.lut_per_logic_adder[width]
+        else:
+            lut += adders * width * model.lut_per_adder_bit
+        if level in marks:
+            ff += terms * width
+    return lut, ff
 
 
 def _compare_lane(model, n_thresholds, t_width, out_width, per_bit):

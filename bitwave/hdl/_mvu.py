@@ -8,28 +8,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
-from ._arith import add_pairs, balanced_sum, clamp_thresholds, requant_clip, requant_scale
+from ._arith import balanced_sum, clamp_thresholds, requant_clip, requant_scale
 from ._checked import CheckedComponent
+from ._popcount import (LaneShape, Pipe, lane_stages, pair_corrections, pair_lanes,
+                        product_lanes, rom_attrs, xnor_lanes)
 from ._params import (check_activation, check_bool, check_int, format_name, int_matrix, int_range,
                       int_vector, signed_bits)
 
 __all__ = ["MatVecUnit"]
-
-
-#: Adder-tree levels between two pipeline registers. On iCE40/ECP5 every LUT
-#: has a flip-flop next to it, so registering every level costs almost no area
-#: and keeps fmax independent of ``simd``.
-TREE_LEVELS_PER_STAGE = 1
-
-
-def tree_levels(n):
-    """Levels of a balanced adder tree over ``n`` terms (``ceil(log2(n))``)."""
-    return (n - 1).bit_length()
-
-
-def tree_stages(n):
-    """Pipeline registers inside the adder tree over ``n`` terms."""
-    return -(-tree_levels(n) // TREE_LEVELS_PER_STAGE)
 
 
 def _divisor_error(owner, name, value, dim_name, dim):
@@ -53,18 +39,24 @@ class MatVecUnit(CheckedComponent):
     Structure (every arrow is a register, all advanced by one enable)::
 
         sink.payload (held by the source until the last slice is issued)
-                 │ slice (simd elements)      weights ROM[addr] (sync read)
-                 ▼                                   ▼
-              slice reg ─────────────────────► products (or XNOR bits) ─►
-              adder tree (one register per level) ─► accumulator ─►
-              activation ─► fold collector ─► output register ─► source
+                 │ slice (simd elements, one-hot AND-OR select)
+                 ▼                         weights ROM[addr] (sync read)
+              slice reg ───────────────────────────► lanes (see _popcount) ─►
+              accumulator ─► activation ─► fold collector ─► output register ─► source
+
+    Lanes (:attr:`lane_shape`): an XNOR popcount compressor tree in 1-bit
+    mode; shared pair sums and differences of the slice for ±1 weights on
+    multi-bit inputs; otherwise registered products and an adder tree.
 
     The unit keeps no copy of the input vector: it reads ``simd`` elements per
     cycle from ``sink.payload`` (a stream source holds it until the transfer)
     and accepts the vector with its last slice. The fold collector is also the
     output register's second entry: only a finished vector that finds the
     output register taken stalls the pipeline, so ``sink.ready`` and the
-    pipeline enable depend on registers only, never on ``source.ready``.
+    pipeline enable depend on registers only, never on ``source.ready``. When
+    a row group takes two cycles or more, a finished vector goes through the
+    collector into the output register one cycle later (no multiplexer, see
+    :attr:`output_through_collector`).
 
     Activation: thresholds are compared all at once (``L`` comparators per PE,
     two registers) unless a row takes more than ``L`` cycles (``cols/simd >
@@ -186,8 +178,8 @@ class MatVecUnit(CheckedComponent):
         # cycles_per_frame - 1 cycles later; then it passes the slice register,
         # products, tree, accumulator, activation and the output register, and
         # shows on source the cycle after that last edge.
-        self.latency = (self.cycles_per_frame + 3 + tree_stages(self.simd)
-                        + self.activation_stages)
+        self.latency = (self.cycles_per_frame + 2 + lane_stages(self.lane_shape, self.simd)
+                        + self.activation_stages + self.output_through_collector)
 
         super().__init__({
             "sink": In(stream.Signature(unsigned(self.cols * self.in_width))),
@@ -198,6 +190,18 @@ class MatVecUnit(CheckedComponent):
     def xnor(self):
         """Whether the dot product is computed as popcount(XNOR(w, x))."""
         return self.w_bipolar and self.in_bipolar
+
+    @property
+    def lane_shape(self):
+        """How a PE sums its ``simd`` products per cycle (see :mod:`._popcount`):
+        XNOR popcount in 1-bit mode; shared pair sums and differences for ±1
+        weights on multi-bit inputs when several PEs share them; else products
+        and an adder tree."""
+        if self.xnor:
+            return LaneShape.XNOR
+        if self.w_bipolar and not self.in_bipolar and self.pe > 1 and self.simd > 1:
+            return LaneShape.PAIRS
+        return LaneShape.PRODUCTS
 
     @property
     def sequential_thresholds(self):
@@ -239,23 +243,49 @@ class MatVecUnit(CheckedComponent):
                 words.append(word)
         return tuple(words)
 
+    def _pair_offsets(self):
+        """Per row, how far below the exact sum pair lanes leave the accumulator
+        (one per negated term, see :func:`pair_corrections`); zeros otherwise."""
+        if self.lane_shape != LaneShape.PAIRS:
+            return [0] * self.rows
+        return pair_corrections(self.weights, self.simd)
+
     def _accumulator_plan(self):
         """Shape of the accumulator, its per-row initial value and per-term scale.
 
-        With thresholds the accumulator holds the raw sum (popcount in 1-bit
-        mode) and bias is folded into the thresholds. Otherwise it holds
-        ``bias + W·x`` exactly in ``acc_width`` bits (1-bit mode: start at
-        ``bias − cols`` and add 2 per matching bit).
+        With one threshold per row the accumulator starts at minus the row's
+        threshold in its domain (see :attr:`threshold_in_accumulator`). With
+        more, it holds the raw sum (popcount in 1-bit mode; for pair lanes the
+        sum less the row's offset) and bias and offset are folded into the
+        thresholds. Otherwise it holds ``bias + W·x``
+        exactly in ``acc_width`` bits (1-bit mode: start at ``bias − cols`` and
+        add 2 per matching bit; pair lanes start the offset higher, so partial
+        sums may exceed the final range by as much).
         """
-        if self.thresholds is None:
-            if self.xnor:
-                return signed(self.acc_width), [b - self.cols for b in self.bias], 2
-            return signed(self.acc_width), list(self.bias), 1
+        if self.threshold_in_accumulator:
+            hw_thresholds, _ = self._hw_thresholds()
+            lo, hi = (0, self.cols) if self.xnor else self._threshold_range()
+            init = [-row[0] for row in hw_thresholds]
+            return signed(signed_bits(lo + min(init), hi + max(init))), init, 1
         if self.xnor:
+            if self.thresholds is None:
+                return signed(self.acc_width), [b - self.cols for b in self.bias], 2
             return unsigned(self.cols.bit_length()), [0] * self.rows, 1
-        lo = min(l for l, _ in self._sum_ranges)
-        hi = max(h for _, h in self._sum_ranges)
+        offsets = self._pair_offsets()
+        if self.thresholds is None:
+            init = [b + k for b, k in zip(self.bias, offsets)]
+            lo = min(l + b for (l, _), b in zip(self._sum_ranges, self.bias))
+            hi = max(h + i for (_, h), i in zip(self._sum_ranges, init))
+            return signed(max(self.acc_width, signed_bits(lo, hi))), init, 1
+        lo, hi = self._threshold_range()
         return signed(signed_bits(lo, hi)), [0] * self.rows, 1
+
+    def _threshold_range(self):
+        """Range of the accumulator (and of every partial sum) with thresholds, not
+        1-bit mode."""
+        lo = min(l - k for (l, _), k in zip(self._sum_ranges, self._pair_offsets()))
+        hi = max(h for _, h in self._sum_ranges)
+        return lo, hi
 
     def _hw_thresholds(self):
         """Thresholds in the accumulator's domain, clamped to its range, per row."""
@@ -264,9 +294,9 @@ class MatVecUnit(CheckedComponent):
             rows = [[-(-(self.cols + t - b) // 2) for t in row]
                     for row, b in zip(self.thresholds, self.bias)]
         else:
-            lo = min(l for l, _ in self._sum_ranges)
-            hi = max(h for _, h in self._sum_ranges)
-            rows = [[t - b for t in row] for row, b in zip(self.thresholds, self.bias)]
+            lo, hi = self._threshold_range()
+            rows = [[t - b - k for t in row]
+                    for row, b, k in zip(self.thresholds, self.bias, self._pair_offsets())]
         return [clamp_thresholds(row, lo, hi) for row in rows], signed_bits(lo, hi + 1)
 
     def _sequential_thresholds(self, m, adv, accs, done_acc, rom):
@@ -319,6 +349,62 @@ class MatVecUnit(CheckedComponent):
             outs.append(out)
         return outs, {"valid": done, "nf": nf_held, "lastfold": lastfold}
 
+    @property
+    def threshold_in_accumulator(self):
+        """Whether a single threshold per row is applied by starting the row's sum at
+        ``−T`` (a table the accumulator already reads) and taking the sign:
+        ``acc − T >= 0`` needs no comparator."""
+        return self.thresholds is not None and len(self.thresholds[0]) == 1
+
+    @property
+    def output_through_collector(self):
+        """Whether a finished vector reaches the output register only through the
+        fold collector (one cycle later), so that the output register loads from
+        one source and needs no multiplexer (one LUT per output bit).
+
+        Only when a row group takes at least two cycles (``cols/simd >= 2``):
+        the collector has then handed its vector on before the next fold
+        arrives, and the pipeline never waits for it at full rate.
+        """
+        return self.cols // self.simd >= 2
+
+    def _output_from_collector(self, m, adv, final, push, collect, main, main_valid):
+        """``collect → main``; ``waiting`` marks a finished vector in the collector.
+        A fold arriving while it waits stops the pipeline (``adv`` depends on
+        registers only: ``waiting`` and the final stage's valid tag)."""
+        waiting = Signal(name="collect_waiting")
+        move = waiting & (~main_valid | self.source.ready)
+        m.d.comb += adv.eq(~(waiting & final["valid"]))
+        with m.If(move):
+            m.d.sync += [main.eq(collect), main_valid.eq(1)]
+        with m.Elif(self.source.ready):
+            m.d.sync += main_valid.eq(0)
+        with m.If(adv & push):
+            m.d.sync += waiting.eq(1)
+        with m.Elif(move):
+            m.d.sync += waiting.eq(0)
+
+    def _select_slice(self, m, adv):
+        """The ``simd`` elements of the offered vector that this cycle issues.
+
+        An AND-OR over the slices with a one-hot select register that rotates
+        with the slice counter: two slices per LUT4 and an OR tree, about 11
+        LUT4s per bit for 16 slices where a binary mux tree takes 14 and Yosys'
+        shifter for ``word_select`` 22 (ECP5, Yosys 0.50).
+        """
+        sfold, width = self.cols // self.simd, self.simd * self.in_width
+        if sfold == 1:
+            return self.sink.payload
+        hot = Signal(sfold, init=1, name="slice_hot")
+        with m.If(adv & self.sink.valid):
+            m.d.sync += hot.eq(hot.rotate_left(1))
+        slices = [self.sink.payload[k * width:(k + 1) * width] & hot[k].replicate(width)
+                  for k in range(sfold)]
+        while len(slices) > 1:
+            slices = [slices[i] | slices[i + 1] if i + 1 < len(slices) else slices[i]
+                      for i in range(0, len(slices), 2)]
+        return slices[0]
+
     def elaborate(self, platform):
         m = Module()
         pe, simd = self.pe, self.simd
@@ -328,23 +414,17 @@ class MatVecUnit(CheckedComponent):
         # Every pipeline register advances together when `adv` is high. Only a
         # full skid entry in the output register slice lowers it.
         adv = Signal()
-        pipe = []
+        pipe = Pipe()
 
-        def register(value, name):
-            value = Value.cast(value)
-            reg = Signal(value.shape(), name=name)
-            pipe.append(reg.eq(value))
-            return reg
-
-        def register_tags(tags, stage):
-            return {k: register(v, f"{stage}_{k}") for k, v in tags.items()}
+        register = pipe.reg
 
         def rom(name, words, width, addr):
             """Constant table with a synchronous read that advances with the pipeline:
             its data lines up with the stage after the one that drives `addr`."""
             if len(words) == 1:
                 return Const(words[0], width)
-            mem = Memory(shape=unsigned(width), depth=len(words), init=words)
+            mem = Memory(shape=unsigned(width), depth=len(words), init=words,
+                         attrs=rom_attrs(len(words), width))
             m.submodules[name] = mem
             port = mem.read_port()
             m.d.comb += [port.addr.eq(addr), port.en.eq(adv)]
@@ -369,45 +449,38 @@ class MatVecUnit(CheckedComponent):
             ]
 
         tags = {"valid": self.sink.valid, "first": sf == 0, "last": last_sf, "nf": nf,
-                "lastfold": last_nf}
-        stages = [register_tags(tags, "s1")]
-        x_slice = register(self.sink.payload.word_select(sf, simd * iw) if sfold > 1
-                           else self.sink.payload, "s1_x")
-        w_word = rom("weights", self.weight_words, pe * simd * ww, addr)
+                "lastfold": last_nf, "addr": addr}
+        pipe.push(tags, "s1")
+        x_slice = register(self._select_slice(m, adv), "s1_x")
 
-        # ── products (XNOR bits in 1-bit mode) ──
+        # ── lanes: Σ of simd products per PE and cycle (see _popcount) ──
         def element(word, index, width, is_signed):
             bits = word[index * width:(index + 1) * width]
             return bits.as_signed() if is_signed else bits
 
+        def weights_at(addr_now):
+            word = rom("weights", self.weight_words, pe * simd * ww, addr_now)
+            return [[element(word, p * simd + s, ww, self.w_signed and not self.w_bipolar)
+                     for s in range(simd)] for p in range(pe)]
+
         xs = [element(x_slice, s, iw, self.in_signed and not self.in_bipolar)
               for s in range(simd)]
-        terms = []
-        for p in range(pe):
-            row_terms = []
-            for s in range(simd):
-                w = element(w_word, p * simd + s, ww, self.w_signed and not self.w_bipolar)
-                x = xs[s]
-                if self.xnor:
-                    term = ~(w ^ x)
-                elif self.w_bipolar:
-                    term = Mux(w, x, -x)
-                elif self.in_bipolar:
-                    term = Mux(x, w, -w)
-                else:
-                    term = x * w
-                row_terms.append(register(term, f"prod{p}_{s}"))
-            terms.append(row_terms)
-        stages.append(register_tags(stages[-1], "prod"))
-
-        # ── adder tree, registered every TREE_LEVELS_PER_STAGE levels ──
-        for level in range(1, tree_levels(simd) + 1):
-            terms = [add_pairs(row) for row in terms]
-            if level % TREE_LEVELS_PER_STAGE == 0 or level == tree_levels(simd):
-                terms = [[register(t, f"tree{level}_{p}_{i}") for i, t in enumerate(row)]
-                         for p, row in enumerate(terms)]
-                stages.append(register_tags(stages[-1], f"tree{level}"))
-        partials = [row[0] for row in terms]
+        shape = self.lane_shape
+        if shape == LaneShape.XNOR:
+            partials = xnor_lanes(pipe, weights_at(addr), xs)
+        elif shape == LaneShape.PAIRS:
+            # The weights are read one cycle later, to meet the shared pair sums.
+            s1_addr = pipe.stages[0]["addr"]
+            partials = pair_lanes(pipe, lambda: weights_at(s1_addr), xs)
+        else:
+            def product(w, x):
+                if self.w_bipolar:
+                    return Mux(w, x, -x)
+                if self.in_bipolar:
+                    return Mux(x, w, -w)
+                return x * w
+            partials = product_lanes(pipe, weights_at(addr), xs, product)
+        stages = pipe.stages
 
         # ── accumulator ──
         acc_shape, acc_init, scale = self._accumulator_plan()
@@ -426,15 +499,18 @@ class MatVecUnit(CheckedComponent):
             with m.If(adv & into_acc["valid"]):
                 m.d.sync += acc.eq(Mux(into_acc["first"], init, acc) + partials[p] * scale)
             accs.append(acc)
-        stages.append(register_tags({"valid": into_acc["valid"] & into_acc["last"],
-                                     "nf": into_acc["nf"], "lastfold": into_acc["lastfold"]},
-                                    "acc"))
+        pipe.push({"valid": into_acc["valid"] & into_acc["last"],
+                   "nf": into_acc["nf"], "lastfold": into_acc["lastfold"]}, "acc")
 
         # ── activation ──
         out_shape = signed(ow) if self.out_signed else unsigned(ow)
         if self.thresholds is not None and self.sequential_thresholds:
             outs, final = self._sequential_thresholds(m, adv, accs, stages[-1], rom)
             stages.append(final)
+        elif self.threshold_in_accumulator:
+            outs = [register(Value.cast(self.out_bias + (acc >= 0)), f"out{p}")
+                    for p, acc in enumerate(accs)]
+            pipe.advance("act")
         elif self.thresholds is not None:
             hw_thresholds, tw = self._hw_thresholds()
             levels = len(self.thresholds[0])
@@ -448,18 +524,18 @@ class MatVecUnit(CheckedComponent):
             if levels > 1:
                 compares = [[register(c, f"cmp{p}_{k}") for k, c in enumerate(row)]
                             for p, row in enumerate(compares)]
-                stages.append(register_tags(stages[-1], "cmp"))
+                pipe.advance("cmp")
             outs = [register(Value.cast(self.out_bias + balanced_sum(row)), f"out{p}")
                     for p, row in enumerate(compares)]
-            stages.append(register_tags(stages[-1], "act"))
+            pipe.advance("act")
         elif self.requant is not None:
             mult, shift, lo, hi = self.requant
             scaled = [register(requant_scale(a, mult, shift), f"scaled{p}")
                       for p, a in enumerate(accs)]
-            stages.append(register_tags(stages[-1], "scale"))
+            pipe.advance("scale")
             outs = [register(requant_clip(v, shift, lo, hi), f"out{p}")
                     for p, v in enumerate(scaled)]
-            stages.append(register_tags(stages[-1], "act"))
+            pipe.advance("act")
         else:
             outs = accs
         fold_parts = []
@@ -485,23 +561,25 @@ class MatVecUnit(CheckedComponent):
             m.d.sync += collect.eq(vector)
         push = final["valid"] & final["lastfold"]
 
-        main, main_valid, full = Signal(len(vector)), Signal(), Signal()
-        m.d.comb += [
-            adv.eq(~full),
-            self.source.valid.eq(main_valid),
-            self.source.payload.eq(main),
-        ]
-        with m.If(full):
-            with m.If(self.source.ready):
-                m.d.sync += [main.eq(collect), full.eq(0)]
-        with m.Elif(push):
-            with m.If(~main_valid | self.source.ready):
-                m.d.sync += [main.eq(vector), main_valid.eq(1)]
-            with m.Else():
-                m.d.sync += full.eq(1)
-        with m.Elif(self.source.ready):
-            m.d.sync += main_valid.eq(0)
+        main, main_valid = Signal(len(vector)), Signal()
+        m.d.comb += [self.source.valid.eq(main_valid), self.source.payload.eq(main)]
+        if self.output_through_collector:
+            self._output_from_collector(m, adv, final, push, collect, main, main_valid)
+        else:
+            full = Signal()
+            m.d.comb += adv.eq(~full)
+            with m.If(full):
+                with m.If(self.source.ready):
+                    m.d.sync += [main.eq(collect), full.eq(0)]
+            with m.Elif(push):
+                with m.If(~main_valid | self.source.ready):
+                    m.d.sync += [main.eq(vector), main_valid.eq(1)]
+                with m.Else():
+                    m.d.sync += full.eq(1)
+            with m.Elif(self.source.ready):
+                m.d.sync += main_valid.eq(0)
 
+        m.d.comb += pipe.comb
         with m.If(adv):
-            m.d.sync += pipe
+            m.d.sync += pipe.assigns
         return m

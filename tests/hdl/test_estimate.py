@@ -47,7 +47,8 @@ def test_estimate_grows_with_parallelism():
     (1, 64, False, 0),            # one word: constants, no table
     (16, 16, False, 0),           # 256 bits: cheaper in LUTs
     (128, 16, True, 1),           # 2048 bits in one 256×16 block
-    (64, 64, False, 0),           # 4 blocks only a quarter full: Yosys keeps logic (a tie)
+    (64, 64, True, 4),            # a tie for Yosys, but ≥ 2048 bits and ≥ 32 words: rom_style
+    (16, 256, False, 0),          # 4096 bits but 16 words: one LUT per bit, logic
     (512, 16, True, 2),
 ])
 def test_estimate_weight_storage_follows_yosys_rule(words, width, in_bram, blocks):
@@ -59,7 +60,7 @@ def test_estimate_weight_storage_follows_yosys_rule(words, width, in_bram, block
 
 
 def test_estimate_uses_the_given_model():
-    doubled = CostModel(lut_per_adder_bit=2.0)
+    doubled = CostModel(lut_per_logic_adder=(0, 2, 4, 6, 10))
     assert (estimate_mvu(**dict(rows=4, cols=8, pe=1, simd=8, in_width=1, w_width=1,
                                 acc_width=5, n_thresholds=0, out_width=5, bipolar=True),
                          model=doubled).parts["adder tree"][0]
