@@ -147,8 +147,13 @@ def _synth_opts(family: str, device: str, *, dsp: bool, bram: bool) -> str:
     if family == "ice40":
         if dsp and device.startswith("iCE40UP"):
             opts.append("-dsp")                 # off by default in synth_ice40
-    elif not dsp:
-        opts.append("-nodsp")                   # on by default in synth_ecp5
+    else:
+        if not dsp:
+            opts.append("-nodsp")               # on by default in synth_ecp5
+        # ABC maps wide functions onto LUT5-LUT7s (LUT4 pairs joined by the slice
+        # muxes) that cost more LUT4s than a LUT4 mapping of the same logic:
+        # TFC layer 1 (pe 16, simd 49) takes 3715 LUT4-eq instead of 4451.
+        opts.append("-nowidelut")
     if not bram:
         opts.append("-nobram")
     return " ".join(opts)
