@@ -86,7 +86,7 @@ def write_report(build_dir: Path) -> None:
     for L in manifest.layers:
         e = L.estimate
         rows.append([L.name, f"{L.rows}×{L.cols}", L.in_fmt, L.w_fmt, L.acc_fmt, L.out_fmt,
-                     f"{L.pe}/{L.simd}", L.cycles, _or_dash(L.macs), _or_dash(L.weight_bits),
+                     "-" if L.pe is None else f"{L.pe}/{L.simd}", L.cycles, _or_dash(L.macs), _or_dash(L.weight_bits),
                      e.lut, e.ff, e.bram, _weights_in(L)])
     t = manifest.estimate
     rows.append(["**total**", "", "", "", "", "", "", f"{manifest.cycles_per_frame} (slowest)",
