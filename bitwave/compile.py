@@ -25,7 +25,7 @@ from .dataset import Dataset
 from .hdl import emit_verilog, port_manifest
 from .ir import Graph, Interpreter, print_graph, verify
 from .lower import Lowered, lower
-from .passes import Fold, PassManager, default_passes, format_pass, parse_pipeline
+from .passes import Fold, PassManager, ToStream, default_passes, format_pass, parse_pipeline, signal_rows
 from .report import write_report
 
 __all__ = ["CompileOptions", "CompileResult", "compile_graph"]
@@ -40,12 +40,14 @@ class CompileOptions:
     clock_mhz: float = 100.0
     pe: tuple[int, ...] | None = None  # explicit folding, one entry per MatVec
     simd: tuple[int, ...] | None = None
+    stream: bool = False               # to-stream first: a causal Conv1d network, one sample per step
 
     def passes(self, graph: Graph | None = None):
         """User passes, then the default pipeline (``quantise-wdf`` first when ``graph`` has a Wdf op)."""
         fold = Fold(target_cycles=self.target_cycles, target_fps=self.target_fps,
                     clock_mhz=self.clock_mhz, pe=self.pe, simd=self.simd)
-        return [*parse_pipeline(self.pipeline), *default_passes(graph, fold)]
+        return [*([ToStream()] if self.stream else []), *parse_pipeline(self.pipeline),
+                *default_passes(graph, fold)]
 
 
 @dataclass
@@ -98,6 +100,9 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         (tmp / "ir" / "00-import.txt").write_text(print_graph(graph))
         passes = options.passes(graph)
         between = [graph]
+        reference = graph
+        if any(isinstance(p, ToStream) for p in passes):   # see _as_stream
+            reference, dataset = ToStream().run(graph), _as_stream(dataset, graph.input.shape[0])
 
         def after(i, p, g):
             between.append(g)
@@ -124,7 +129,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         accuracy = {}
         if dataset is not None:
             dataset.save(tmp / Dataset.FILE)
-            accuracy = _reference_accuracy(graph, final, dataset)
+            accuracy = _reference_accuracy(reference, final, dataset)
         costs = hardware_costs(final, lowered)
         manifest = _manifest(name, lowered, passes, costs)
         for fname, data in (extra_files or {}).items():
@@ -138,6 +143,13 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
         write_report(tmp)
     return CompileResult(out_dir, final, lowered, manifest, seconds, report)
+
+
+def _as_stream(ds: Dataset | None, channels: int) -> Dataset | None:
+    """A dataset of frames (N, C, T) for a graph that ``to-stream`` makes one sample in, one out:
+    the frames played one after the other as one signal of rows (N·T, C).  Labels and model
+    outputs are per frame, so a stream has none."""
+    return None if ds is None else Dataset(signal_rows(ds.inputs, channels))
 
 
 def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:

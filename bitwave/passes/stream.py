@@ -23,12 +23,14 @@ a layer keeps its ``pe``/``simd`` (its cycles per frame become cycles per sample
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import PassError
 from ..ir import (Add, Affine, CausalConv, Conv, Graph, MultiThreshold, Output, Quant, Requant,
                   verify)
 from ._manager import Pass, note
 
-__all__ = ["ToStream"]
+__all__ = ["ToStream", "signal_rows"]
 
 #: Ops that compute each time step from that time step alone.
 _PER_STEP = (Affine, Quant, MultiThreshold, Requant, Add, Output)
@@ -79,3 +81,13 @@ def _causal(op: Conv) -> CausalConv:
     return CausalConv(op.name, input=op.input, weight=op.weight, wfmt=op.wfmt, wscale=op.wscale,
                       bias=op.bias, acc=op.acc, pe=op.pe, simd=op.simd, taps=taps,
                       dilation=dilation, groups=op.groups, src=op.src)
+
+
+def signal_rows(frames: np.ndarray, channels: int) -> np.ndarray:
+    """Frames of a signal, ``(N, C, T)`` as the model reads them (or flat ``(N, C·T)``), played
+    one after the other as one signal: rows ``(N·T, C)``, the input of the stream graph."""
+    x = np.asarray(frames)
+    if x.ndim < 2 or x[0].size % channels or (x.ndim > 2 and x.shape[1] != channels):
+        raise PassError(f"to-stream: the inputs have shape {x.shape}, not frames of a signal of "
+                        f"{channels} channel(s) (N, {channels}, T)")
+    return np.moveaxis(x.reshape(len(x), channels, -1), 1, -1).reshape(-1, channels)

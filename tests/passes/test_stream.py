@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 from bitwave.errors import PassError
 from bitwave.ir import (Add, Affine, CausalConv, Conv, Flatten, Graph, Input, Int, Interpreter,
                         MatVec, Output, Pool, Quant, parse_graph, print_graph, verify)
-from bitwave.passes import Fold, InferBitwidths, PassManager, Streamline, ToStream, parse_pipeline
+from bitwave.passes import (Fold, InferBitwidths, PassManager, Streamline, ToStream, parse_pipeline,
+                            signal_rows)
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
@@ -136,6 +137,16 @@ def test_residual_add_streams():
     signal = rng.uniform(0, 4, size=(2, 30))
     whole, steps = frames_and_stream(g, ToStream().run(g), signal)
     np.testing.assert_array_equal(whole, steps)
+
+
+def test_signal_rows_plays_the_frames_one_after_another():
+    frames = np.arange(2 * 3 * 4).reshape(2, 3, 4)          # N=2 frames, C=3, T=4
+    rows = signal_rows(frames, 3)
+    assert rows.shape == (8, 3)
+    np.testing.assert_array_equal(rows[5], frames[1, :, 1])
+    np.testing.assert_array_equal(signal_rows(frames.reshape(2, -1), 3), rows)
+    with pytest.raises(PassError, match=r"shape \(2, 3, 4\), not frames of a signal of 2 channel"):
+        signal_rows(frames, 2)
 
 
 def _frame_with(op, shape=(1, 12)):
