@@ -14,7 +14,8 @@ __all__ = ["Dataset"]
 
 @dataclass
 class Dataset:
-    """Samples to verify with: real inputs, optional labels, held-out mask, and the outputs of
+    """Samples to verify with: real inputs (``(N, …)`` in the model's layout, channels first, or
+    flat ``(N, n)``), optional labels, held-out mask, and the outputs of
     the float twin (``float_outputs``) and of the quantised PyTorch model itself (``model_outputs``)."""
     inputs: np.ndarray
     labels: np.ndarray | None = None

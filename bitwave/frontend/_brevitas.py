@@ -37,13 +37,22 @@ __all__ = ["import_model", "SUPPORTED_MODULES"]
 
 def _brevitas_layers():
     import brevitas.nn as qnn
-    return (qnn.QuantLinear, qnn.QuantReLU, qnn.QuantIdentity, qnn.QuantHardTanh, qnn.QuantSigmoid,
-            qnn.QuantTanh)
+    return (qnn.QuantLinear, qnn.QuantConv1d, qnn.QuantConv2d, qnn.QuantReLU, qnn.QuantIdentity,
+            qnn.QuantHardTanh, qnn.QuantSigmoid, qnn.QuantTanh)
 
 
-SUPPORTED_MODULES = ("QuantLinear, QuantReLU (max_val for ReLU6), QuantIdentity, QuantHardTanh, QuantSigmoid, "
-                     "QuantTanh, BatchNorm1d, Flatten, Dropout, Identity, Sequential, ModuleList, ModuleDict "
-                     "(and your own nn.Module classes combining them)")
+#: Float modules that pass through as layout or fold into thresholds (batch-norm).
+_PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,
+          nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity)
+
+SUPPORTED_MODULES = ("QuantLinear, QuantConv1d, QuantConv2d, QuantReLU (max_val for ReLU6), QuantIdentity, "
+                     "QuantHardTanh, QuantSigmoid, QuantTanh, BatchNorm1d, BatchNorm2d, MaxPool1d, MaxPool2d, "
+                     "AvgPool1d, AvgPool2d, Flatten, Unflatten (before the input quantiser), Dropout, Identity, "
+                     "Sequential, ModuleList, ModuleDict (and your own nn.Module classes combining them)")
+
+#: Library modules with a more specific answer than "not supported".
+_HINTS = {"TruncAvgPool2d": "its truncation is not supported; use nn.AvgPool2d (or MaxPool2d) followed by a "
+                            "QuantIdentity, which requantises the average exactly"}
 
 #: Float activation modules: (is it monotone, the quantised layer that replaces it).
 _FLOAT_ACTIVATIONS = {
@@ -104,16 +113,18 @@ def _named(path: str, locations: dict[str, str]) -> str:
 def _check_modules(model: nn.Module, locations: dict[str, str]):
     """Reject unsupported layers, bad bit widths and batch-norms without statistics, up front."""
     layers = _brevitas_layers()
-    leaves = layers + (nn.BatchNorm1d, nn.Flatten, nn.Dropout, nn.Identity)
+    leaves = layers + _PLAIN
     containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
     def visit(mod: nn.Module, path: str):
         where = _named(path, locations)
+        if type(mod).__name__ in _HINTS:   # before the leaves: TruncAvgPool2d is an AvgPool2d
+            raise FrontendError(f"frontend: module {where} ({_class_name(mod)}): {_HINTS[type(mod).__name__]}")
         if isinstance(mod, layers):
             _check_bits(mod, where)
-        elif isinstance(mod, nn.BatchNorm1d):
+        elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
             if mod.running_mean is None or mod.running_var is None:
-                raise FrontendError(f"frontend: module {where} (BatchNorm1d) has no running statistics "
+                raise FrontendError(f"frontend: module {where} ({type(mod).__name__}) has no running statistics "
                                     "(track_running_stats=False); bitwave needs them to fold the batch-norm")
         elif isinstance(mod, leaves):
             pass

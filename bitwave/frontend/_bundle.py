@@ -126,7 +126,8 @@ def _numpy(x) -> np.ndarray:
 class ModelBundle:
     """A (quantised) model with the samples to compile, verify and score it on.
 
-    ``inputs`` is ``(N, n)`` real-valued; ``labels`` (N,) class indices or
+    ``inputs`` is ``(N, …)`` real-valued in the model's own layout (``(N, n)``,
+    ``(N, C, L)``, ``(N, C, H, W)``); ``labels`` (N,) class indices or
     None; ``test_mask`` (N,) bool marks held-out samples (None: no split);
     ``float_model`` is an optional float twin to report the quantisation cost.
     """
@@ -144,8 +145,9 @@ class ModelBundle:
             raise FrontendError("ModelBundle: float_model must be a torch.nn.Module or None, "
                                 f"not {type(self.float_model).__name__}")
         x = _numpy(self.inputs)
-        if x.ndim != 2 or x.shape[0] < 1 or x.dtype.kind not in "fiub":
-            raise FrontendError(f"ModelBundle: inputs must be a numeric (N, n) array, not {x.dtype} {x.shape}")
+        if x.ndim < 2 or x.shape[0] < 1 or 0 in x.shape or x.dtype.kind not in "fiub":
+            raise FrontendError(f"ModelBundle: inputs must be a numeric batch (N, n) or (N, C, …), "
+                                f"not {x.dtype} {x.shape}")
         self.inputs = x.astype(np.float32, copy=False)
         n = x.shape[0]
         if self.labels is not None:

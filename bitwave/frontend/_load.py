@@ -38,7 +38,8 @@ def load_model(model: str, data: str | None = None, *,
 
     A Python model is exported to QONNX on the way in; those bytes come back as
     ``qonnx`` so the same model can be compiled from the file.  ``data`` (an
-    ``.npz`` with ``inputs`` and optionally ``labels``) replaces the model's own samples.
+    ``.npz`` with ``inputs`` and optionally ``labels``) replaces the model's own samples; inputs
+    are ``(N, …)`` in the model's layout (``(N, C, H, W)`` for an image model) or flat ``(N, n)``.
     """
     t0 = time.monotonic()
     qonnx = None
@@ -68,9 +69,18 @@ def load_model(model: str, data: str | None = None, *,
         except BitwaveError as e:   # "PATH: cannot read …", said of the option
             raise FrontendError(f"--data {e}") from None
         ds = Dataset(loaded.inputs, loaded.labels)
-    if ds is not None and (ds.inputs.ndim != 2 or ds.inputs.shape[1] != graph.input.n):
-        raise FrontendError(f"data: inputs have shape {ds.inputs.shape}, the model expects (N, {graph.input.n})")
+    if ds is not None:
+        _check_inputs(ds.inputs, graph)
     return LoadedModel(graph, ds, name, time.monotonic() - t0, qonnx)
+
+
+def _check_inputs(x: np.ndarray, graph: Graph):
+    """Samples in the model's layout: ``(N, *Input.shape)``, or flat ``(N, n)`` in its C order."""
+    inp = graph.input
+    shapes = [(inp.n,)] + ([tuple(inp.shape)] if len(inp.shape) > 1 else [])
+    if x.ndim < 2 or tuple(x.shape[1:]) not in shapes:
+        expect = " or ".join(f"(N, {', '.join(map(str, s))})" for s in reversed(shapes))
+        raise FrontendError(f"data: inputs have shape {x.shape}, the model expects {expect}")
 
 
 def _outputs(model, bundle: ModelBundle) -> np.ndarray | None:

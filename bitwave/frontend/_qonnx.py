@@ -2,11 +2,14 @@
 
 QONNX is ONNX plus a few quantisation ops (``Quant``, ``BipolarQuant``) in the
 ``qonnx.custom_op.general`` domain; Brevitas, FINN, hls4ml and chisel4ml all
-speak it.  The reader accepts a *chain*: one float input, a quantiser on it,
-then layers made of a matrix product (``Gemm``/``MatMul``) whose weights are a
-``Quant``/``BipolarQuant`` of a constant, optional per-channel affine nodes
-(``Add``/``Sub``/``Mul``/``Div``/``BatchNormalization``, folded into one IR
-``Affine``), an optional monotone activation and an activation quantiser.
+speak it.  The reader accepts a *chain*: one float input (a vector, a 1-D
+signal ``(N, C, L)`` or an image ``(N, C, H, W)``), a quantiser on it, then
+layers made of a matrix product (``Gemm``/``MatMul``) or a convolution
+(``Conv``) whose weights are a ``Quant``/``BipolarQuant`` of a constant,
+optional per-channel affine nodes (``Add``/``Sub``/``Mul``/``Div``/
+``BatchNormalization``, folded into one IR ``Affine``), an optional monotone
+activation and an activation quantiser; pooling and flattening between them
+(``_qonnx_conv``).
 
 Activations (``Relu``, ``Clip``, ``Sigmoid``, ``Tanh``) must be followed by a
 quantiser.  ``Relu`` and ``Clip`` only narrow the code range (for a
@@ -47,6 +50,7 @@ from ..ir import (Activation, Affine, Arith, Bipolar, Graph, Input, InputStep, I
                   verify)
 from ._qonnx_acts import ACTIVATIONS, MONOTONE_HINT, NOT_MONOTONE, PASS_THROUGH, ActivationReader
 from ._qonnx_consts import ConstFolder, QConst, attrs, code_range
+from ._qonnx_conv import LAYOUT_OPS, ConvReader
 
 __all__ = ["import_qonnx", "MAX_BITS", "MAX_BIAS_BITS"]
 
@@ -56,10 +60,8 @@ MAX_BITS = 16
 MAX_BIAS_BITS = 32
 """Widest quantised bias accepted (Brevitas' ``Int32Bias``)."""
 
-_DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, Add, Sub, Mul, Div, BatchNormalization, Relu, "
-             "Clip, Sigmoid, Tanh, Flatten, Reshape, Identity, Dropout")
-
-
+_DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, " + LAYOUT_OPS + ", Add, Sub, Mul, Div (by constants), "
+             "BatchNormalization, Relu, Clip, Sigmoid, Tanh, Identity, Dropout")
 
 _SYMBOLIC_BATCH = 2**31 - 1
 
@@ -129,7 +131,7 @@ def _exact_format(lo: int, hi: int) -> Int | None:
     return None
 
 
-class _Importer(ConstFolder, ActivationReader):
+class _Importer(ConstFolder, ActivationReader, ConvReader):
     def __init__(self, model: onnx.ModelProto, label: str, locations: dict[str, str]):
         self.model = model
         self.label = label
@@ -139,7 +141,7 @@ class _Importer(ConstFolder, ActivationReader):
         self.types: list = []
         self.names: set[str] = set()
         self.cur: str | None = None          # the ONNX tensor carrying the data
-        self.feat: tuple[int, ...] = ()      # its shape without the batch dimension
+        self.feat: tuple[int, ...] = ()      # its shape without the batch, as the model has it (C, H, W)
         self.batch: int = _SYMBOLIC_BATCH
         self.acts: list = []                 # activation nodes waiting for their quantiser
         self.pre: list[InputStep] = []       # scalar arithmetic on the raw input (Input.pre)
@@ -221,6 +223,7 @@ class _Importer(ConstFolder, ActivationReader):
             raise FrontendError(f"{self.label}: {where}{e}") from e
         self.ops.append(op)
         self.types.append(t)
+        self.feat = t.shape[-1:] + t.shape[:-1]   # channels first again, as the model has it
 
     def node(self, node):
         if node.op_type == "Constant":
@@ -265,16 +268,6 @@ class _Importer(ConstFolder, ActivationReader):
     def n(self) -> int:
         return math.prod(self.feat)
 
-    def per_element(self, node, value: np.ndarray, what: str) -> np.ndarray:
-        """A constant that broadcasts against (batch, n) as one value per element (shape (n,))."""
-        v = np.asarray(value, dtype=np.float64)
-        if v.size == 1:
-            return np.full(self.n, float(v.ravel()[0]))
-        if len(self.feat) == 1 and v.size == self.n and v.ndim <= 2 and v.shape[-1] == self.n:
-            return v.reshape(self.n)
-        raise self.fail(node, f"{what} has shape {list(v.shape)}; it must be a scalar or one value "
-                              f"per feature ({self.n}) of a (batch, {self.n}) tensor")
-
     def op_Identity(self, node):
         pass
 
@@ -282,31 +275,6 @@ class _Importer(ConstFolder, ActivationReader):
         if len(node.input) > 2 and node.input[2]:
             if bool(np.asarray(self.const(node, node.input[2], "training_mode")).ravel()[0]):
                 raise self.fail(node, "dropout in training mode; export the model in eval() mode")
-
-    def op_Flatten(self, node):
-        axis = attrs(node).get("axis", 1)
-        if axis != 1:
-            raise self.fail(node, f"Flatten(axis={axis}) would merge the batch dimension; only axis=1 is supported")
-        self.feat = (self.n,)
-
-    def op_Reshape(self, node):
-        target = [int(d) for d in self.const(node, node.input[1], "the target shape").ravel()]
-        full = (self.batch, *self.feat)
-        if not attrs(node).get("allowzero", 0):
-            target = [full[i] if d == 0 and i < len(full) else d for i, d in enumerate(target)]
-        rest = target[1:]
-        if target[0] == -1:
-            if -1 in rest:
-                raise self.fail(node, f"reshape to {target} is ambiguous")
-        elif target[0] != self.batch:
-            raise self.fail(node, f"reshape to {target} changes the batch dimension of "
-                                  f"{self.shape_text()}; only reshapes within a sample are supported")
-        if rest.count(-1) == 1:
-            known = math.prod(d for d in rest if d != -1)
-            rest = [self.n // known if d == -1 else d for d in rest]
-        if not rest or math.prod(rest) != self.n or any(d < 1 for d in rest):
-            raise self.fail(node, f"reshape to {target} does not keep the {self.n} features of a sample")
-        self.feat = tuple(rest)
 
     def op_Quant(self, node):
         scale, zeropt, bits, signed, narrow, mode = self.quant_params(node, MAX_BITS)
@@ -357,14 +325,18 @@ class _Importer(ConstFolder, ActivationReader):
 
     def quant(self, node, fmt, scale, act=None, narrow=False):
         path = _module_path(node)
-        s = self.per_element(node, scale, "the quantiser scale")
+        s = self.per_channel(node, scale, "the quantiser scale")
         self.acts = []
         if not self.ops:
             if not np.all(s == s[0]):
                 raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
             name = self.unique(_identifier(path or node.name, "input"))
-            self.emit(Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), pre=tuple(self.pre),
-                            narrow=narrow, src=self.src(node)), node)
+            try:
+                op = Input(name=name, n=self.n, fmt=fmt, scale=float(s[0]), shape=self.feat,
+                           pre=tuple(self.pre), narrow=narrow, src=self.src(node))
+            except VerifyError as e:
+                raise self.fail(node, f"the model input of shape {self.shape_text()}: {e}") from e
+            self.emit(op, node)
             return
         self.flush_affine()
         scale = s[0] if np.all(s == s[0]) else s
@@ -373,8 +345,8 @@ class _Importer(ConstFolder, ActivationReader):
                         narrow=narrow, src=self.src(node)), node)
 
     def affine(self, node, mul, add, role: str = ""):
-        mul = self.per_element(node, mul, "the multiplier")
-        add = self.per_element(node, add, "the addend")
+        mul = self.per_channel(node, mul, "the multiplier")
+        add = self.per_channel(node, add, "the addend")
         m0, a0, parts = self.affine_pending or (1.0, 0.0, [])
         self.affine_pending = (m0 * mul, a0 * mul + add, parts + [(node, role)])
 
@@ -399,10 +371,9 @@ class _Importer(ConstFolder, ActivationReader):
         a = attrs(node)
         if a.get("training_mode", 0):
             raise self.fail(node, "batch-norm in training mode; export the model in eval() mode")
-        if len(self.feat) != 1:
-            raise self.fail(node, f"batch-norm over a {list(self.feat)} tensor; only (batch, features) is supported")
+        per_channel = (-1,) + (1,) * (len(self.feat) - 1)   # the parameters are along axis 1
         gamma, beta, mean, var = (self.const(node, i, "the batch-norm parameters").astype(np.float64)
-                                  for i in node.input[1:5])
+                                  .reshape(per_channel) for i in node.input[1:5])
         eps = float(a.get("epsilon", 1e-5))
         mul = gamma / np.sqrt(var + eps)
         self.affine(node, mul, beta - mean * mul)
@@ -463,12 +434,18 @@ class _Importer(ConstFolder, ActivationReader):
         self.matvec(node, node.input[1], bias, transposed=bool(a.get("transB", 0)),
                     alpha=float(a.get("alpha", 1.0)), beta=float(a.get("beta", 1.0)))
 
-    def matvec(self, node, wname: str, bname: str | None, *, transposed: bool, alpha: float, beta: float):
-        path = _module_path(node)
+    def layer_name(self, node, fallback: str) -> str:
+        return _identifier(_module_path(node) or node.name, fallback)
+
+    def require_codes(self, node, what: str):
+        """A layer reads integer codes: refuse the real-valued output of a pending affine."""
         if self.affine_pending is not None:
             src = self.affine_pending[2][-1][0]
-            raise self.fail(node, f"reads the real-valued output of {self.where(src)}; a layer's input "
+            raise self.fail(node, f"{what} reads the real-valued output of {self.where(src)}; its input "
                                   "must be quantised: put a QuantIdentity or QuantReLU before it")
+
+    def matvec(self, node, wname: str, bname: str | None, *, transposed: bool, alpha: float, beta: float):
+        self.require_codes(node, "a dense layer")
         if len(self.feat) != 1:
             raise self.fail(node, f"the data has shape {self.shape_text()}; flatten it to "
                                   "(batch, features) first")
@@ -480,11 +457,17 @@ class _Importer(ConstFolder, ActivationReader):
             raise self.fail(node, f"the weights have shape {list(w.codes.shape)}, expected a matrix")
         if not transposed:
             w = w.transposed((1, 0))
+        if w.codes.shape[1] != self.n:
+            raise self.fail(node, f"the weights have {w.codes.shape[1]} columns but the input has "
+                                  f"{self.n} features")
+        self.layer(node, w, bname, MatVec, alpha=alpha, beta=beta)
+
+    def layer(self, node, w: QConst, bname: str | None, cls, *, alpha: float = 1.0, beta: float = 1.0, **kw):
+        """Emit a ``cls`` (MatVec or Conv) with weight codes ``w`` (rows, cols) in IR order, its bias
+        as integer codes when they add straight into the accumulator, else as a pending affine."""
         if w.bits > MAX_BITS:
             raise self.fail(node, f"weight bit width {w.bits} is not supported; use 1 to {MAX_BITS} bits")
-        rows, cols = w.codes.shape
-        if cols != self.n:
-            raise self.fail(node, f"the weights have {cols} columns but the input has {self.n} features")
+        rows = w.codes.shape[0]
         if not np.all(w.scale == w.scale[:, :1]):
             raise self.fail(node, "the weight scale varies along the input dimension; only per-tensor "
                                   "or per-output-channel weight scales are supported")
@@ -506,14 +489,14 @@ class _Importer(ConstFolder, ActivationReader):
                     bias_codes = np.broadcast_to(b.codes.reshape(-1), (rows,))
             if bias_codes is None:
                 bias_real = np.asarray(self.value(b), dtype=np.float64) * beta
-        name = self.unique(_identifier(path or node.name, "matvec"))
-        self.emit(MatVec(name=name, input=self.ops[-1].name, weight=w.codes, wfmt=w.fmt, wscale=wscale,
-                         bias=bias_codes, src=self.src(node)), node)
-        self.feat = (rows,)
+        name = self.unique(self.layer_name(node, cls.opcode))
+        self.emit(cls(name=name, input=self.ops[-1].name, weight=w.codes, wfmt=w.fmt, wscale=wscale,
+                      bias=bias_codes, src=self.src(node), **kw), node)
         if bias_real is not None:
             if not np.all(np.isfinite(bias_real)):
                 raise self.fail(node, "the bias contains NaN or Inf")
-            self.affine(node, 1.0, bias_real, role=".bias")
+            # One value per output channel, which is axis 1 of the model's tensor.
+            self.affine(node, 1.0, bias_real.reshape((-1,) + (1,) * (len(self.feat) - 1)), role=".bias")
 
 
 def _load(source) -> tuple[onnx.ModelProto, str]:
@@ -550,9 +533,9 @@ def _check_structure(model: onnx.ModelProto, label: str):
 def import_qonnx(source, *, label: str | None = None, locations: dict[str, str] | None = None) -> Graph:
     """Read a QONNX model (a file path or an ``onnx.ModelProto``) into an IR graph.
 
-    The graph is the pre-streamlining chain ``Input, (MatVec, [Affine], [Quant])..., Output``
-    with exact integer weight codes.  The network input is the flattened
-    ``(N, n)`` sample in C order.  Raises :class:`FrontendError` naming the
+    The graph is the pre-streamlining chain ``Input, (MatVec|Conv|Pool|Flatten, [Affine],
+    [Quant])..., Output`` with exact integer weight codes.  The input keeps the model's shape
+    (``Input.shape``, channels first); inside the graph tensors are channels last.  Raises :class:`FrontendError` naming the
     node, its op type and module for anything it cannot represent exactly.
 
     ``locations`` maps PyTorch module paths (``"fc2"``) to where they are

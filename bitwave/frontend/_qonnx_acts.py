@@ -27,12 +27,12 @@ NOT_MONOTONE = {"Gelu": "GELU", "HardSwish": "hard-swish", "Mish": "Mish"}
 MONOTONE_HINT = ("bitwave compiles only monotone activations, into thresholds: ReLU, ReLU6/Clip, "
                  "sigmoid, tanh or hard-tanh before a quantiser; use QuantReLU, QuantSigmoid, QuantTanh "
                  "or QuantHardTanh instead")
-PASS_THROUGH = ("Identity", "Dropout", "Flatten", "Reshape")
+PASS_THROUGH = ("Identity", "Dropout", "Flatten", "Reshape", "Transpose")
 
 
 class ActivationReader:
     """The activation half of the importer: needs ``acts`` (the pending nodes), ``fail``,
-    ``const`` and ``per_element``."""
+    ``const`` and ``per_channel``."""
 
     def check_activation(self, node, data: list[str]):
         """Refuse a node that cannot follow the pending activations."""
@@ -71,7 +71,7 @@ class ActivationReader:
             raise self.fail(funcs[1], f"two activation functions ({funcs[0].op_type}, {funcs[1].op_type}) "
                                       "before one quantiser are not supported; quantise after each")
         act = FUNCTIONS[funcs[0].op_type] if funcs else None
-        s = self.per_element(node, scale, "the quantiser scale")
+        s = self.per_channel(node, scale, "the quantiser scale")
         for a in self.acts:
             if a.op_type not in ("Relu", "Clip"):
                 continue

@@ -65,8 +65,10 @@ def test_spec_errors(tmp_path, body, spec, message):
 
 def test_bundle_validates_its_arrays():
     m = nn.Linear(3, 2)
-    with pytest.raises(FrontendError, match=r"inputs must be a numeric \(N, n\) array"):
+    with pytest.raises(FrontendError, match=r"inputs must be a numeric batch \(N, n\) or \(N, C, …\), "
+                                            r"not float64 \(3,\)"):
         ModelBundle(m, np.zeros(3))
+    assert ModelBundle(m, np.zeros((4, 2, 3, 3))).inputs.shape == (4, 2, 3, 3)   # images stay images
     with pytest.raises(FrontendError, match=r"labels must have shape \(4,\)"):
         ModelBundle(m, np.zeros((4, 3)), np.zeros(5))
     with pytest.raises(FrontendError, match="test_mask must be a bool array"):
