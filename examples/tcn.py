@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -105,10 +106,12 @@ def effect(x: np.ndarray) -> np.ndarray:
     return np.tanh(DRIVE * lfilter([1 - a], [1, -a], x)).astype(np.float32)
 
 
-def esr(target: np.ndarray, output: np.ndarray) -> float:
-    """Error-to-signal ratio Σ(y − ŷ)² / Σ y², plain (no pre-emphasis)."""
-    target, output = np.ravel(target).astype(np.float64), np.ravel(output).astype(np.float64)
-    return float(np.sum((target - output) ** 2) / np.sum(target ** 2))
+def esr(target: np.ndarray, output: np.ndarray, pre_emphasis: float = 0.0) -> float:
+    """Error-to-signal ratio Σ(y − ŷ)² / Σ y², plain or after the pre-emphasis
+    filter ``1 − pre_emphasis·z⁻¹`` on both signals (0.85 is the usual one)."""
+    y, y_hat = (lfilter([1.0, -pre_emphasis], [1.0], np.ravel(v).astype(np.float64))
+                for v in (target, output))
+    return float(np.sum((y - y_hat) ** 2) / np.sum(y ** 2))
 
 
 # -- models --------------------------------------------------------------------
@@ -174,8 +177,12 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> l
 
 
 def _cache_file(seed: int) -> Path:
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(f"{seed} torch={torch.__version__}".encode())
+    """Keyed by what the weights depend on: the data, the model, the training and their settings."""
+    h = hashlib.sha256()
+    for part in (pluck, sweep, synth_signal, effect, CausalTCN, train):
+        h.update(inspect.getsource(part).encode())
+    h.update(repr((SAMPLE_RATE, TONE_HZ, DRIVE, KERNEL, DILATIONS, CHANNELS, BITS, STEPS, BATCH, FRAME,
+                   LR, TRAIN_SECONDS, TRAIN_SEED, seed, torch.__version__)).encode())
     return _cache().cache_dir() / f"tcn-w{BITS}a{BITS}-s{seed}-{h.hexdigest()[:16]}.pt"
 
 

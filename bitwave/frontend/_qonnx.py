@@ -51,6 +51,7 @@ from ..ir import (Activation, Affine, Arith, Bipolar, Graph, Input, InputStep, I
 from ._qonnx_acts import ACTIVATIONS, MONOTONE_HINT, NOT_MONOTONE, PASS_THROUGH, ActivationReader
 from ._qonnx_consts import ConstFolder, QConst, attrs, code_range
 from ._qonnx_conv import LAYOUT_OPS, ConvReader
+from ._qonnx_pad import PAD_OPS, PadReader
 
 __all__ = ["import_qonnx", "MAX_BITS", "MAX_BIAS_BITS"]
 
@@ -60,7 +61,7 @@ MAX_BITS = 16
 MAX_BIAS_BITS = 32
 """Widest quantised bias accepted (Brevitas' ``Int32Bias``)."""
 
-_DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, " + LAYOUT_OPS + ", Add, Sub, Mul, Div (by constants), "
+_DATA_OPS = ("Quant, BipolarQuant, Gemm, MatMul, " + LAYOUT_OPS + ", " + PAD_OPS + ", Add, Sub, Mul, Div (by constants), "
              "BatchNormalization, Relu, Clip, Sigmoid, Tanh, Identity, Dropout")
 
 _SYMBOLIC_BATCH = 2**31 - 1
@@ -131,7 +132,7 @@ def _exact_format(lo: int, hi: int) -> Int | None:
     return None
 
 
-class _Importer(ConstFolder, ActivationReader, ConvReader):
+class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
     def __init__(self, model: onnx.ModelProto, label: str, locations: dict[str, str]):
         self.model = model
         self.label = label
