@@ -493,7 +493,7 @@ class MatVecUnit(CheckedComponent):
                       else rom("acc_init", init_words, pe * acc_width, before_acc["nf"]))
         accs = []
         for p in range(pe):
-            acc = Signal(acc_shape, name=f"acc{p}")
+            acc = Signal(acc_shape, name=f"acc{p}", reset_less=True)
             init = init_table[p * acc_width:(p + 1) * acc_width]
             init = init.as_signed() if acc_shape.signed else init
             with m.If(adv & into_acc["valid"]):
@@ -552,7 +552,7 @@ class MatVecUnit(CheckedComponent):
         # `collect` and `full` stops the pipeline: `full` is a register, so no
         # combinational path runs from `source.ready` upstream, and `collect`
         # doubles as the output register's second entry.
-        collect = Signal(self.rows * ow)
+        collect = Signal(self.rows * ow, reset_less=True)
         if nfold > 1:
             vector = Cat(collect[pe * ow:], fold)
         else:
@@ -561,7 +561,7 @@ class MatVecUnit(CheckedComponent):
             m.d.sync += collect.eq(vector)
         push = final["valid"] & final["lastfold"]
 
-        main, main_valid = Signal(len(vector)), Signal()
+        main, main_valid = Signal(len(vector), reset_less=True), Signal()
         m.d.comb += [self.source.valid.eq(main_valid), self.source.payload.eq(main)]
         if self.output_through_collector:
             self._output_from_collector(m, adv, final, push, collect, main, main_valid)
