@@ -43,12 +43,14 @@ def _brevitas_layers():
 
 #: Float modules that pass through as layout or fold into thresholds (batch-norm).
 _PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,
+          nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
           nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity)
 
-SUPPORTED_MODULES = ("QuantLinear, QuantConv1d, QuantConv2d, QuantReLU (max_val for ReLU6), QuantIdentity, "
-                     "QuantHardTanh, QuantSigmoid, QuantTanh, BatchNorm1d, BatchNorm2d, MaxPool1d, MaxPool2d, "
-                     "AvgPool1d, AvgPool2d, Flatten, Unflatten (before the input quantiser), Dropout, Identity, "
-                     "Sequential, ModuleList, ModuleDict (and your own nn.Module classes combining them)")
+SUPPORTED_MODULES = ("QuantLinear, QuantConv1d/2d, QuantReLU (max_val for ReLU6), QuantIdentity, "
+                     "QuantHardTanh, QuantSigmoid, QuantTanh, BatchNorm1d/2d, MaxPool1d/2d, AvgPool1d/2d, "
+                     "AdaptiveAvgPool1d/2d and AdaptiveMaxPool1d/2d (to size 1 or whole windows), Flatten, "
+                     "Unflatten (before the input quantiser), Dropout, Identity, Sequential, ModuleList, "
+                     "ModuleDict (and your own nn.Module classes combining them)")
 
 #: Library modules with a more specific answer than "not supported".
 _HINTS = {"TruncAvgPool2d": "its truncation is not supported; use nn.AvgPool2d (or MaxPool2d) followed by a "
@@ -176,29 +178,43 @@ def _as_tensor(example_input) -> torch.Tensor:
     return x
 
 
+def _expects(mod: nn.Module, value: torch.Tensor) -> tuple[str, str, str] | None:
+    """For a layer whose input ``value`` has the wrong shape: what it has (``in_features=64``),
+    the input it expects (``(N, 64)``) and what it receives (``32 features``)."""
+    from brevitas.nn import QuantConv1d
+    if not hasattr(mod, "in_channels"):
+        if value.shape[-1] == mod.in_features:
+            return None
+        return f"in_features={mod.in_features}", f"(N, {mod.in_features})", f"{value.shape[-1]} features"
+    spatial = "L" if isinstance(mod, QuantConv1d) else "H, W"
+    dims = 3 if isinstance(mod, QuantConv1d) else 4
+    if value.ndim == dims and value.shape[1] == mod.in_channels:
+        return None
+    return (f"in_channels={mod.in_channels}", f"(N, {mod.in_channels}, {spatial})",
+            f"shape {tuple(value.shape)}")
+
+
 def _check_shapes(model: nn.Module, x: torch.Tensor, locations: dict[str, str]):
-    """Run the model once; name the first linear layer whose input width is wrong."""
-    from brevitas.nn import QuantLinear
+    """Run the model once; name the first linear or convolutional layer whose input shape is wrong."""
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantLinear
     seen: list[str] = []
 
     def hook_for(path: str, mod: nn.Module):
-        layer = _named(path, locations)
+        layer = f"{_named(path, locations)} ({type(mod).__name__})"
 
         def hook(_mod, args):
-            width = getattr(args[0], "value", args[0]).shape[-1]
-            if width != mod.in_features:
+            wrong = _expects(mod, getattr(args[0], "value", args[0]))
+            if wrong is not None:
+                has, expect, got = wrong
                 if not seen:
-                    raise FrontendError(
-                        f"frontend: the example input has shape {tuple(x.shape)} but the model expects "
-                        f"(N, {mod.in_features}): its first layer {layer} (QuantLinear) has "
-                        f"in_features={mod.in_features}")
-                raise FrontendError(f"frontend: layer {layer} (QuantLinear) has in_features={mod.in_features} "
-                                    f"but receives {width} features from {seen[-1]}")
+                    raise FrontendError(f"frontend: the example input has shape {tuple(x.shape)} but the model "
+                                        f"expects {expect}: its first layer {layer} has {has}")
+                raise FrontendError(f"frontend: layer {layer} has {has} but receives {got} from {seen[-1]}")
             seen.append(path)
         return hook
 
-    handles = [m.register_forward_pre_hook(hook_for(p, m))
-               for p, m in model.named_modules() if isinstance(m, QuantLinear)]
+    handles = [m.register_forward_pre_hook(hook_for(p, m)) for p, m in model.named_modules()
+               if isinstance(m, (QuantLinear, QuantConv1d, QuantConv2d))]
     training = model.training
     try:
         model.eval()

@@ -7,7 +7,8 @@ constant of the model (shape ``(1, C, 1, 1)``) is one IR value per channel.
 
 ``Conv`` weights ``(O, C/groups, *kernel)`` become the IR's window-order
 matrix ``(O, taps · C/groups)`` (kernel offsets row-major, then the channel).
-``MaxPool``/``AveragePool``/``GlobalAveragePool`` read integer codes, so they
+``MaxPool``/``AveragePool``/``GlobalAveragePool`` (and ``ReduceMean``/``ReduceMax``
+over the spatial axes, PyTorch's adaptive pooling to size 1) read integer codes, so they
 come after a quantiser (or straight after a convolution).  A ``Flatten`` or a
 ``Reshape`` to ``(N, C·H·W)`` is the IR ``Flatten`` (PyTorch's element order);
 before the input quantiser any reshape only changes the input's shape.
@@ -24,7 +25,8 @@ from ._qonnx_consts import QConst, attrs
 
 __all__ = ["ConvReader", "LAYOUT_OPS"]
 
-LAYOUT_OPS = "Conv (1-D, 2-D), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (flattening)"
+LAYOUT_OPS = ("Conv (1-D, 2-D), MaxPool, AveragePool, GlobalAveragePool, ReduceMean/ReduceMax (over the "
+              "spatial axes), Flatten, Reshape (flattening)")
 
 
 def _auto_pad(node) -> str:
@@ -115,6 +117,27 @@ class ConvReader:
     def op_GlobalAveragePool(self, node):
         self.spatial_dims(node, "global average pooling")
         self.pool(node, PoolKind.AVG, kernel=self.feat[1:])
+
+    def reduce(self, node, kind: str):
+        """``ReduceMean``/``ReduceMax`` over every spatial axis (adaptive pooling to 1): global pooling."""
+        a = attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node, node.input[1], "the axes").ravel().tolist()
+        d = self.spatial_dims(node, f"{node.op_type}")
+        spatial = list(range(2, d + 2))
+        if axes is None or sorted(int(x) % (d + 2) for x in axes) != spatial:
+            raise self.fail(node, f"{node.op_type} over axes {'all' if axes is None else list(axes)} is not "
+                                  f"supported; only over the spatial axes {spatial} (global pooling)")
+        self.pool(node, kind, kernel=self.feat[1:])
+        if not a.get("keepdims", 1):
+            self.flatten(node)
+
+    def op_ReduceMean(self, node):
+        self.reduce(node, PoolKind.AVG)
+
+    def op_ReduceMax(self, node):
+        self.reduce(node, PoolKind.MAX)
 
     def op_Trunc(self, node):
         raise self.fail(node, "Trunc (Brevitas' TruncAvgPool2d or a truncating quantiser) is not "

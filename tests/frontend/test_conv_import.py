@@ -137,11 +137,12 @@ def test_unflatten_before_the_input_quantiser_gives_an_image_input():
     torch.manual_seed(6)
     model = nn.Sequential(nn.Unflatten(1, (1, 6, 6)), qnn.QuantIdentity(bit_width=8, return_quant_tensor=False),
                           qnn.QuantConv2d(1, 3, 3, stride=2, bias=False), bn(nn.BatchNorm2d, 3),
-                          qnn.QuantReLU(bit_width=2, return_quant_tensor=True), nn.Flatten(),
-                          qnn.QuantLinear(12, 3, bias=True, bias_quant=Int32Bias)).eval()
+                          qnn.QuantReLU(bit_width=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          qnn.QuantLinear(3, 3, bias=False)).eval()
     x = samples((36,), seed=2)
     graph = import_model(model, x[:2])
     assert graph.input.shape == (1, 6, 6) and graph["layer_2"].stride == (2, 2)
+    assert graph["layer_5"].kind == "avg" and graph["layer_5"].kernel == (2, 2)
     brevitas_tests.assert_matches(model, PassManager(default_passes(graph)).run(graph), x)
 
 
@@ -157,15 +158,20 @@ def conv_front(b, c_out=3, *, pads=(1, 1, 1, 1)):
     b.act(0.2371, 4, signed=0, name="act")   # no exact rounding ties with the 0.005 accumulator step
 
 
-def test_global_average_pool_matches_qonnx_execution():
+@pytest.mark.parametrize("op, kind, attrs", [
+    ("GlobalAveragePool", "avg", {}),
+    ("ReduceMean", "avg", {"axes": [2, 3]}),                   # AdaptiveAvgPool2d(1)
+    ("ReduceMax", "max", {"axes": [-1, -2], "keepdims": 0}),   # AdaptiveMaxPool2d(1) and a squeeze
+])
+def test_global_pooling_matches_qonnx_execution(op, kind, attrs):
     b = Builder(0, shape=(2, 5, 5))
     conv_front(b)
-    b.cur = b.node("GlobalAveragePool", [b.cur], name="gap")
+    b.cur = b.node(op, [b.cur], name="gap", **attrs)
     b.op("Flatten", axis=1)
     b.n = 3
     qonnx_tests.small_layer(b, 4)
     g = import_qonnx(b.model(4))
-    assert g["gap"].kernel == (5, 5) and g["gap"].kind == "avg"
+    assert g["gap"].kernel == (5, 5) and g["gap"].kind == kind
     x = np.random.default_rng(4).normal(size=(32, 2, 5, 5))
     assert np.allclose(qonnx_tests.bitwave_run(g, x), qonnx_tests.qonnx_run(b.model(4), x), atol=1e-5)
 
@@ -185,7 +191,7 @@ def test_pooling_a_real_value_asks_for_a_quantiser_first():
             "put a QuantIdentity or QuantReLU before it")
 
 
-def test_partial_windows_dilated_pools_and_trunc_are_refused():
+def test_partial_windows_partial_reductions_and_trunc_are_refused():
     b = Builder(0, shape=(1, 5, 5))
     conv_front(b)
     b.cur = b.node("MaxPool", [b.cur], name="pool", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
@@ -194,6 +200,10 @@ def test_partial_windows_dilated_pools_and_trunc_are_refused():
     conv_front(b)
     b.cur = b.node("AveragePool", [b.cur], name="avg", kernel_shape=[2, 2], pads=[1, 1, 1, 1])
     rejects(b, 12, "'avg' (AveragePool)", "count_include_pad=False) is not supported")
+    b = Builder(0, shape=(1, 4, 4))
+    conv_front(b)
+    b.cur = b.node("ReduceMean", [b.cur], name="rows", axes=[3])
+    rejects(b, 12, "'rows' (ReduceMean)", "over axes [3] is not supported", "spatial axes [2, 3]")
     b = Builder(0, shape=(1, 4, 4))
     conv_front(b)
     b.cur = b.node("Trunc", [b.cur, *(b.const(_f32(v)) for v in (0.25, 0, 6, 0.25, 4))], QDOMAIN,
@@ -224,6 +234,17 @@ def test_branches_name_the_node_and_the_supported_ops():
     conv_front(b)
     b.cur = b.node("Concat", [b.cur, b.cur], name="cat", axis=1)
     rejects(b, 96, "'cat' (Concat)", "sequential models only")
+
+
+def test_wrong_image_shapes_name_the_layer_and_what_it_expects():
+    brevitas_tests.rejects(cnn2d(8), torch.rand(2, 64), "example input has shape (2, 64)",
+                           "expects (N, 1, H, W): its first layer 1 (QuantConv2d) has in_channels=1")
+    brevitas_tests.rejects(cnn2d(8), torch.rand(2, 1, 6, 6), "layer 11 (QuantLinear) has in_features=32",
+                           "receives 8 features from 5")
+    model = nn.Sequential(qnn.QuantIdentity(bit_width=8), qnn.QuantConv1d(2, 4, 3), qnn.QuantReLU(),
+                          qnn.QuantConv1d(3, 4, 3))
+    brevitas_tests.rejects(model, torch.rand(2, 2, 10), "layer 3 (QuantConv1d) has in_channels=3",
+                           "receives shape (2, 4, 8) from 1")
 
 
 def test_trunc_avg_pool_module_is_refused_up_front():
