@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -75,10 +76,12 @@ def load_model(model: str, data: str | None = None, *,
 
 
 def _check_inputs(x: np.ndarray, graph: Graph):
-    """Samples in the model's layout: ``(N, *Input.shape)``, or flat ``(N, n)`` in its C order."""
+    """Samples in the model's layout: ``(N, *Input.shape)``, or flat ``(N, n)`` in its C order; a
+    model that flattens its input before quantising it (a flat ``Input``) reads any shape of n."""
     inp = graph.input
     shapes = [(inp.n,)] + ([tuple(inp.shape)] if len(inp.shape) > 1 else [])
-    if x.ndim < 2 or tuple(x.shape[1:]) not in shapes:
+    flat_ok = len(shapes) == 1 and x.ndim >= 2 and math.prod(x.shape[1:]) == inp.n
+    if x.ndim < 2 or (tuple(x.shape[1:]) not in shapes and not flat_ok):
         expect = " or ".join(f"(N, {', '.join(map(str, s))})" for s in reversed(shapes))
         raise FrontendError(f"data: inputs have shape {x.shape}, the model expects {expect}")
 
@@ -89,4 +92,6 @@ def _outputs(model, bundle: ModelBundle) -> np.ndarray | None:
         return None
     with torch.no_grad():
         out = model(torch.as_tensor(bundle.inputs, dtype=torch.float32))
-    return np.asarray(getattr(out, "value", out).detach().numpy())
+    out = np.asarray(getattr(out, "value", out).detach().numpy())
+    # An image or signal output in the graph's order (channels last, flattened), as the reference gives it.
+    return np.moveaxis(out, 1, -1).reshape(len(out), -1) if out.ndim > 2 else out

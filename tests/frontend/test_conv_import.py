@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from torch import nn
@@ -268,3 +269,42 @@ def test_bundle_and_data_file_keep_image_inputs_in_the_model_layout(imported2d, 
     with pytest.raises(FrontendError, match=r"^data: inputs have shape \(10, 1, 7, 8\), the model "
                                             r"expects \(N, 1, 8, 8\) or \(N, 64\)$"):
         load_model(str(path), str(tmp_path / "bad.npz"))
+
+
+def test_a_model_that_flattens_its_input_first_reads_any_shape_of_its_size(tmp_path):
+    b = Builder(6, shape=(1, 2, 3))
+    b.op("Flatten", axis=1)
+    b.act(0.05, 8, name="inq")
+    qonnx_tests.small_layer(b, 4)
+    onnx.save(b.model(4), tmp_path / "flat.onnx")
+    np.savez(tmp_path / "images.npz", inputs=np.zeros((5, 1, 2, 3)))
+    assert load_model(str(tmp_path / "flat.onnx"), str(tmp_path / "images.npz")).graph.input.shape == ()
+    np.savez(tmp_path / "bad.npz", inputs=np.zeros((5, 7)))
+    with pytest.raises(FrontendError, match=r"inputs have shape \(5, 7\), the model expects \(N, 6\)$"):
+        load_model(str(tmp_path / "flat.onnx"), str(tmp_path / "bad.npz"))
+
+
+SPEC = """
+import numpy as np, torch
+from torch import nn
+import brevitas.nn as qnn
+from bitwave.frontend import ModelBundle
+
+def fully_convolutional():
+    torch.manual_seed(0)
+    model = nn.Sequential(qnn.QuantIdentity(bit_width=8), qnn.QuantConv2d(1, 2, 3, bias=False),
+                          qnn.QuantReLU(bit_width=4))
+    x = np.random.default_rng(0).uniform(-1, 1, size=(6, 1, 6, 6)).astype(np.float32)
+    return ModelBundle(model.eval(), x)
+"""
+
+
+def test_bundle_of_images_with_an_image_output(tmp_path):
+    (tmp_path / "fcn.py").write_text(SPEC)
+    m = load_model(f"{tmp_path / 'fcn.py'}:fully_convolutional")
+    assert m.graph.input.shape == (1, 6, 6) and m.dataset.inputs.shape == (6, 1, 6, 6)
+    it = Interpreter(m.graph)
+    got = it.real(m.graph.output.name, it.output(m.dataset.inputs))
+    # The model's (N, 2, 4, 4) output, kept as the reference gives it: channels last, flattened.
+    assert m.dataset.model_outputs.shape == (6, 32)
+    assert np.allclose(got, m.dataset.model_outputs, rtol=1e-6, atol=1e-6)
