@@ -136,7 +136,8 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
             (tmp / fname).write_bytes(data)
         manifest.save(tmp)
         report = {"name": name, "compile_seconds": seconds, "accuracy": accuracy, "notes": notes,
-                  "input_conversion": final.input.conversion()}
+                  "input_conversion": final.input.conversion(),
+                  "output_conversion": final.output_conversion()}
         split = split_comparison(between, passes, costs)
         if split is not None:
             report["split"] = split

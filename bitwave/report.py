@@ -79,8 +79,9 @@ def write_report(build_dir: Path) -> None:
     lines = [f"# bitwave build: {manifest.name}", ""]
     lines += [f"Pipeline: `{','.join(manifest.pipeline)}`", "",
               f"Input stream: {manifest.sink.describe()}; output stream: {manifest.source.describe()}.", ""]
-    if report.get("input_conversion"):
-        lines += [report["input_conversion"], ""]
+    for key in ("input_conversion", "output_conversion"):
+        if report.get(key):
+            lines += [report[key], ""]
     lines += ["## Layers", ""]
     rows = []
     for L in manifest.layers:

@@ -75,6 +75,37 @@ class Graph:
         return [op for op in self.ops if name in reads(op)]
 
     @property
+    def device_output(self) -> Op:
+        """The op whose codes leave the hardware: the output's input, before the real-valued
+        ``Affine`` s that end the graph (the float scale and bias of the last layer, e.g. a
+        batch-norm after it), which the host applies exactly as the model does; see
+        :meth:`~bitwave.ir.Interpreter.finish`."""
+        op = self[self.output.input]
+        while isinstance(op, Affine) and len(self.consumers(op.input)) == 1:
+            op = self[op.input]
+        return op
+
+    @property
+    def host_ops(self) -> list[Op]:
+        """The ``Affine`` s between :attr:`device_output` and the output, in order."""
+        ops, op = [], self[self.output.input]
+        while op is not self.device_output:
+            ops.append(op)
+            op = self[op.input]
+        return ops[::-1]
+
+    def output_conversion(self) -> str:
+        """One line for the report: what the host does to the hardware's output codes ("" if
+        they are the result)."""
+        if not self.host_ops:
+            return ""
+        dev = self.device_output
+        return (f"Output conversion (host, float64): the hardware's integer codes of {dev.where} "
+                f"times their scale, then {len(self.host_ops)} per-channel affine(s) "
+                f"({', '.join(op.where for op in self.host_ops)}) whose bias is not a whole "
+                "number of accumulator units, so it is not folded into the hardware.")
+
+    @property
     def is_chain(self) -> bool:
         """Each op reads the one before it (no branches)."""
         return all(reads(op) == (prev.name,) for prev, op in zip(self.ops, self.ops[1:]))

@@ -108,6 +108,22 @@ class Interpreter:
     def output(self, x: np.ndarray, *, codes: bool = False) -> np.ndarray:
         return self.run(x, codes=codes)[self.graph.output.name]
 
+    def device(self, x: np.ndarray, *, codes: bool = False) -> np.ndarray:
+        """The codes that leave the hardware (:attr:`Graph.device_output`) for inputs ``x``."""
+        return self.run(x, codes=codes)[self.graph.device_output.name]
+
+    def finish(self, device_codes: np.ndarray) -> np.ndarray:
+        """The graph's real output from the hardware's output codes: their real value, then
+        the host-side affines (:attr:`Graph.host_ops`)."""
+        dev = self.graph.device_output
+        v = self.real(dev.name, np.asarray(device_codes))
+        if not self.graph.host_ops:
+            return v
+        v = v.reshape((len(v),) + self.types[dev.name].shape)
+        for op in self.graph.host_ops:
+            v = self.step(op, v)
+        return v.reshape(len(v), -1)
+
     def real(self, name: str, value: np.ndarray) -> np.ndarray:
         """Real value of op ``name``'s output codes."""
         return self.types[name].real(value)

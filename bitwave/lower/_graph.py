@@ -102,11 +102,14 @@ def lower(graph: Graph) -> Lowered:
 def plan(graph: Graph) -> Lowered:
     """The hardware plan of a streamlined graph (units, formats, estimates) without building it."""
     types = verify(graph)
-    stages, layers = lower_ops(graph, types, list(graph.ops[1:-1]), before=graph.input)
+    # The graph's closing real-valued affines are the host's (Graph.host_ops), not hardware.
+    device = graph.device_output
+    end = next(k for k, op in enumerate(graph.ops) if op is device) + 1
+    stages, layers = lower_ops(graph, types, list(graph.ops[1:end]), before=graph.input)
     if not stages:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
-    out_t = types[graph.output.name]
+    out_t = types[device.name]
     return Lowered(stages=stages, sink=_frame_format(in_t), source=_frame_format(out_t),
                    layers=layers)
 

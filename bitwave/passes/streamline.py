@@ -12,10 +12,12 @@ float32 saturation included; nothing is derived from a closed form that could
 disagree in the last ulp, and an activation that is not monotone is refused.  A row whose real gain is negative is
 negated (weights and bias) so that every comparison is ``acc >= T``.
 
-``MatVec → Affine → Output`` (the last layer's float bias) folds into an
-integer bias, rounded to the nearest multiple of the accumulator scale (exact
-for Brevitas' quantised biases; for a float bias the report's float-vs-integer
-comparison shows what the rounding costs).
+``MatVec → Affine → Output`` (the last layer's scale and bias) folds into the
+MatVec when the bias is a whole number of accumulator units (Brevitas'
+quantised biases); otherwise (a float bias, the batch-norm ``binarize`` appends)
+it stays as it is: the hardware outputs the integer accumulator and the host
+applies the affine in float, as the model does (a rounded integer bias changed
+predictions).
 """
 
 from __future__ import annotations
@@ -137,7 +139,6 @@ class Streamline(Pass, name="streamline"):
                 i += 1
                 continue
             affines, nxt, j = _chain_after(graph, ops, i)
-            t_acc = types[op.name]
             if isinstance(nxt, Quant):
                 T, negate = activation_thresholds(it, op, affines, nxt)
                 mv = _negate_rows(op, negate)
@@ -149,8 +150,12 @@ class Streamline(Pass, name="streamline"):
                 out += [mv, mt]
                 i = j + 1
             elif affines and isinstance(nxt, Output):
-                out.append(_fold_output_affine(op, t_acc, affines))
-                out.append(nxt.replace(input=op.name))
+                # An exact integer bias folds into the MatVec; any other float scale and bias
+                # stay real: the host applies them to the hardware's integer output as the
+                # model does (Graph.host_ops), since rounding the bias can change a prediction.
+                folded = _fold_output_affine(op, types[op.name], affines)
+                out += [op, *affines, nxt] if folded is None \
+                    else [folded, nxt.replace(input=op.name)]
                 i = j + 1
             else:
                 if affines:
@@ -223,8 +228,9 @@ def _negate_rows(op: MatVec, negate: np.ndarray) -> MatVec:
     return op.replace(weight=w, wfmt=wfmt, bias=bias, wscale=op.wscale.array * sign, acc=None)
 
 
-def _fold_output_affine(op: MatVec, t_acc: ValueType, affines: list[Affine]) -> MatVec:
-    """acc·s·mul + add = (acc + add/(s·mul))·(s·mul): new per-row scale and integer bias."""
+def _fold_output_affine(op: MatVec, t_acc: ValueType, affines: list[Affine]) -> MatVec | None:
+    """acc·s·mul + add = (acc + add/(s·mul))·(s·mul): new per-row scale and integer bias, when
+    that bias is a whole number of accumulator units (a quantised bias); else None."""
     gain = t_acc.scales.copy()
     offset = np.zeros_like(gain)
     for a in affines:
@@ -234,6 +240,8 @@ def _fold_output_affine(op: MatVec, t_acc: ValueType, affines: list[Affine]) -> 
     in_scale = t_acc.scales / op.wscale.array
     bias_real = offset / gain
     bias = np.rint(bias_real).astype(np.int64)
+    if not np.allclose(bias, bias_real, rtol=0, atol=1e-9):
+        return None          # not a whole number of accumulator units: the host applies it
     if op.bias is not None:
         bias = bias + op.bias.array
     return op.replace(wscale=gain / in_scale, bias=bias, acc=None)
