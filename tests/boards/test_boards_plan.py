@@ -48,11 +48,11 @@ def test_ecp5_and_generic_plans(selftest):
     assert "LOCATE COMP \"uart_0__rx__io\" SITE \"M1\"" in ulx.files["top.lpf"].decode()
     crab = plan_build(selftest, "orangecrab-25f")
     assert "--freq" in crab.steps[2].argv and "--25k" in crab.steps[1].argv
-    assert "synth_ecp5 -nodsp -top top" in ulx.files["top.ys"].decode()
-    assert "synth_ecp5 -nodsp -nobram -top top" in plan_build(selftest, "ulx3s-85f", bram=False
-                                                             ).files["top.ys"].decode()
-    assert "synth_ecp5  -top top" in plan_build(selftest, "ulx3s-85f", dsp=True, bram=True
-                                                ).files["top.ys"].decode()
+    assert "synth_ecp5 -nodsp -nowidelut -top top" in ulx.files["top.ys"].decode()
+    assert "synth_ecp5 -nodsp -nowidelut -nobram -top top" in plan_build(
+        selftest, "ulx3s-85f", bram=False).files["top.ys"].decode()
+    assert "synth_ecp5 -nowidelut -top top" in plan_build(selftest, "ulx3s-85f", dsp=True,
+                                                          bram=True).files["top.ys"].decode()
     assert "synth_ice40 -dsp -top top" in plan_build(selftest, "icebreaker", dsp=True, bram=True
                                                      ).files["top.ys"].decode()
     generic = plan_build(selftest, "ecp5-85k")
