@@ -145,7 +145,7 @@ def test_example_inputs_missing_from_the_data_file(work, capsys):
 
 @pytest.mark.parametrize("pipeline, message", [
     ("nosuch-pass", "error: pipeline: unknown pass 'nosuch-pass'; known passes: fold, infer-bitwidths, "
-                    "quantise-1bit, quantise-wdf, streamline, svd-split"),
+                    "quantise-1bit, quantise-wdf, streamline, svd-split, to-stream"),
     ("svd-split{energy=2}", "error: svd-split: energy must be in [0, 1), not 2.0"),
     ("svd-split{rnk=2}", "error: svd-split: unknown option 'rnk'; options: energy, rank, bits, kappa, layers"),
     ("svd-split{rank=2", "error: pipeline: 'svd-split{rank=2': options must end with '}'"),
