@@ -7,11 +7,13 @@ side in one Amaranth wrapper (``m{k}_sink``/``m{k}_source`` per design), emits
 one Verilog file and builds one harness (``multi_harness.cpp``) that streams
 every design's own inputs through it at the same time, each with its own random stalls on input
 valid and output ready.  Per design it reports the outputs, how many frames
-came out and how many extra outputs appeared after the last expected one
+came out and how many extra beats appeared after the last expected one
 (a duplicated frame), so "nothing lost, nothing duplicated" is checked too.
 
-Every design must move one beat per frame (``beats == 1`` on both streams);
-multi-beat designs go through :class:`~bitwave.sim.StreamSim`.
+A design's frame may be several beats (``StreamFormat.beats``, a pixel per
+beat), on each side its own: as :class:`~bitwave.sim.StreamSim` does for one
+design, :meth:`MultiStreamSim.run` splits each design's frames into beats, the
+harness moves beats only, and the output beats are grouped into frames again.
 
 Builds stay cheap because :func:`~bitwave.sim._build.verilate` reuses
 Verilator's compiled runtime and caches whole builds by content.
@@ -86,12 +88,14 @@ def _designs_header(ports: Sequence[tuple[StreamFormat, StreamFormat]]) -> str:
 
 @dataclass(frozen=True)
 class StreamOutcome:
-    """What came out of one design of a multi run."""
-    outputs: np.ndarray      # (received, elems) int64, in order of arrival
-    sent: int                # frames the design accepted
-    received: int            # expected frames that came out (at most the number sent in)
-    extra: int               # outputs beyond the expected number (duplicates)
-    done_cycle: int          # cycle of the last expected output (0 if it never came)
+    """What came out of one design of a multi run; counts are in frames, except the beat counts."""
+    outputs: np.ndarray      # (received, source.frame_elems) int64, in order of arrival
+    sent: int                # whole frames the design accepted
+    received: int            # whole expected frames that came out (at most the number sent in)
+    extra: int               # output beats beyond the expected number (duplicates)
+    done_cycle: int          # cycle of the last expected output beat (0 if it never came)
+    sent_beats: int = 0
+    received_beats: int = 0
 
 
 @dataclass
@@ -112,11 +116,6 @@ class MultiStreamSim:
             raise SimMismatchError("MultiStreamSim.build: no designs to build; pass at least one "
                                    "object with top, sink and source")
         ports = [(d.sink, d.source) for d in designs]
-        for k, (sink, source) in enumerate(ports):
-            if sink.beats != 1 or source.beats != 1:
-                raise SimMismatchError(f"MultiStreamSim.build: design {k} streams frames of several beats "
-                                       f"(sink {sink.beats}, source {source.beats}); the multi harness "
-                                       "moves one beat per frame: simulate it alone with StreamSim")
         t0 = time.monotonic()
         verilog = emit_verilog(_Bundle([d.top for d in designs]), name=MULTI_TOP)
         emit_seconds = time.monotonic() - t0
@@ -131,19 +130,20 @@ class MultiStreamSim:
     def run(self, inputs: Sequence[np.ndarray], *, stall_in: float | Sequence[float] = 0.0,
             stall_out: float | Sequence[float] = 0.0, seeds: int | Sequence[int] = 1,
             max_cycles: int | None = None, drain: int = 256) -> tuple[list[StreamOutcome], dict]:
-        """Stream ``inputs[k]`` (N_k × elems integers as on the wire) through design k.
+        """Stream ``inputs[k]`` (N_k × ``sink.frame_elems`` integers as on the wire, one row
+        per frame) through design k as N_k·``sink.beats`` beats; wait for N_k·``source.beats``.
 
         Each design has its own stall probabilities and its own stall random
         generator (seeded by ``seeds[k]``), so its stall pattern does not depend
         on which other designs share the build.  After the last expected output
         every design is clocked ``drain`` more cycles with ready high; an output
         then counts as ``extra``.  Returns one :class:`StreamOutcome` per design
-        and run statistics.
+        (whole output frames; a frame cut short is left out) and run statistics.
         """
         k = len(self.ports)
         if len(inputs) != k:
             raise SimMismatchError(f"MultiStreamSim.run: {len(inputs)} input sets for {k} designs; "
-                                   "pass one (N, elems) array per design, in build order")
+                                   "pass one (N, frame_elems) array per design, in build order")
 
         def per_design(v):
             return [v] * k if np.isscalar(v) else list(v)
@@ -152,14 +152,17 @@ class MultiStreamSim:
         arrays = []
         for i, (x, (in_port, _)) in enumerate(zip(inputs, self.ports)):
             x = np.asarray(x, dtype=np.int64)
-            if x.ndim != 2 or x.shape[1] != in_port.elems:
-                raise SimMismatchError(f"MultiStreamSim.run: design {i} takes (N, {in_port.elems}) input "
-                                       f"codes, not an array of shape {x.shape}; pass one row per frame")
+            if x.ndim != 2 or x.shape[1] != in_port.frame_elems:
+                beats = "" if in_port.beats == 1 else f" ({in_port.beats} beats of {in_port.elems})"
+                raise SimMismatchError(f"MultiStreamSim.run: design {i} takes (N, {in_port.frame_elems}) "
+                                       f"input codes{beats}, not an array of shape {x.shape}; pass one "
+                                       "row per frame")
             arrays.append(x)
         if max_cycles is None:
             max_cycles = 100_000 + 100_000 * max(len(x) for x in arrays)
-        header = b"".join(struct.pack("<QQdd", len(x), int(s), float(a), float(b))
-                          for x, s, a, b in zip(arrays, seeds, p_in, p_out))
+        header = b"".join(struct.pack("<QQQdd", len(x) * i.beats, len(x) * o.beats, int(s), float(a),
+                                      float(b))
+                          for x, (i, o), s, a, b in zip(arrays, self.ports, seeds, p_in, p_out))
         with tempfile.TemporaryDirectory(prefix="bitwave-multi-") as tmp:
             fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
             with open(fin, "wb") as f:
@@ -174,13 +177,15 @@ class MultiStreamSim:
         heads = np.frombuffer(raw[:32 * k], dtype="<u8").reshape(k, 4)
         pos = 32 * k
         outcomes = []
-        for (sent, recv, extra, done), (_, out_port) in zip(heads.tolist(), self.ports):
+        for (sent, recv, extra, done), (in_port, out_port) in zip(heads.tolist(), self.ports):
             nbytes = recv * out_port.words * 4
             words = np.frombuffer(raw[pos:pos + nbytes], dtype="<u4").reshape(recv, out_port.words)
             pos += nbytes
-            outputs = (out_port.unpack_words(words) if recv
-                       else np.zeros((0, out_port.elems), np.int64))
-            outcomes.append(StreamOutcome(outputs, int(sent), int(recv), int(extra), int(done)))
+            frames = recv // out_port.beats
+            outputs = (out_port.unpack_words(words[:frames * out_port.beats]) if frames
+                       else np.zeros((0, out_port.frame_elems), np.int64))
+            outcomes.append(StreamOutcome(outputs, sent // in_port.beats, frames, int(extra), int(done),
+                                          int(sent), int(recv)))
         if pos != len(raw):
             raise SimMismatchError(f"simulation: the harness wrote {len(raw)} bytes, expected {pos}")
         stats = dict(json.loads(res.output.strip().splitlines()[-1]), seconds=seconds)

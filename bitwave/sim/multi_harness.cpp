@@ -2,11 +2,14 @@
 //
 //   multi_harness IN OUT MAX_CYCLES DRAIN
 //
-// IN holds, per design, a header (frames, stall seed, input-valid and
-// output-ready stall probabilities) and then every design's input words; OUT
-// gets, per design, (sent, received, extra, done cycle) and then the outputs.
-// After the last expected output every design is clocked DRAIN more cycles with
-// ready high, so that a duplicated frame shows up as "extra".
+// IN holds, per design, a header (input beats, expected output beats, stall
+// seed, input-valid and output-ready stall probabilities) and then every
+// design's input words, one beat after another; OUT gets, per design, (beats
+// sent, expected beats received, extra beats, done cycle) and then the output
+// beats.  The harness knows beats only (a frame of several beats is the
+// caller's business, as in stream_harness.cpp).  After the last expected
+// output every design is clocked DRAIN more cycles with ready high, so that a
+// duplicated beat shows up as "extra".
 //
 // multi_designs.h (generated per build) defines BW_K designs, their payload
 // words BW_IN_WORDS and BW_OUT_WORDS (lists of K numbers) and BW_DESIGNS(X),
@@ -24,7 +27,7 @@
 #include "multi_designs.h"
 
 struct Stream {
-    uint64_t n = 0, sent = 0, recv = 0, extra = 0, done = 0;
+    uint64_t n_in = 0, n_out = 0, sent = 0, recv = 0, extra = 0, done = 0;
     double p_in = 0, p_out = 0;
     std::mt19937_64 rng;
     bool in_valid = false, out_ready = false, fire = false;
@@ -36,10 +39,10 @@ static const int K = BW_K;
 static const int IN_WORDS[K] = {BW_IN_WORDS};
 static const int OUT_WORDS[K] = {BW_OUT_WORDS};
 
-// Design k, before the falling edge: offer its next frame and choose its output ready.
+// Design k, before the falling edge: offer its next beat and choose its output ready.
 #define BW_DRIVE(k)                                                                       \
 { Stream& s = st[k];                                                                      \
-  if (!s.in_valid && s.sent < s.n && !(s.p_in > 0 && uni(s.rng) < s.p_in)) {              \
+  if (!s.in_valid && s.sent < s.n_in && !(s.p_in > 0 && uni(s.rng) < s.p_in)) {              \
       s.in_valid = true; put(top.m##k##_sink___05Fpayload, &s.in[s.sent * s.in_words]); } \
   s.out_ready = draining || !(s.p_out > 0 && uni(s.rng) < s.p_out);                       \
   top.m##k##_sink___05Fvalid = s.in_valid; top.m##k##_source___05Fready = s.out_ready; }
@@ -49,9 +52,9 @@ static const int OUT_WORDS[K] = {BW_OUT_WORDS};
 { Stream& s = st[k];                                                         \
   s.fire = s.in_valid && top.m##k##_sink___05Fready;                         \
   if (top.m##k##_source___05Fvalid && s.out_ready) {                         \
-      if (s.recv < s.n) {                                                    \
+      if (s.recv < s.n_out) {                                                \
           get(top.m##k##_source___05Fpayload, &s.out[s.recv * s.out_words]); \
-          if (++s.recv == s.n) { s.done = cycle; pending--; }                \
+          if (++s.recv == s.n_out) { s.done = cycle; pending--; }            \
       } else { s.extra++; }                                                  \
   } }
 
@@ -71,7 +74,8 @@ int main(int argc, char** argv) {
         s.in_words = IN_WORDS[k];
         s.out_words = OUT_WORDS[k];
         uint64_t seed = 0;
-        if (std::fread(&s.n, 8, 1, f) != 1 || std::fread(&seed, 8, 1, f) != 1
+        if (std::fread(&s.n_in, 8, 1, f) != 1 || std::fread(&s.n_out, 8, 1, f) != 1
+            || std::fread(&seed, 8, 1, f) != 1
             || std::fread(&s.p_in, 8, 1, f) != 1 || std::fread(&s.p_out, 8, 1, f) != 1) {
             std::fprintf(stderr, "truncated header in %s\n", argv[1]);
             return 2;
@@ -80,8 +84,8 @@ int main(int argc, char** argv) {
     }
     for (int k = 0; k < K; k++) {
         Stream& s = st[k];
-        s.in.resize(s.n * s.in_words);
-        s.out.resize(s.n * s.out_words);
+        s.in.resize(s.n_in * s.in_words);
+        s.out.resize(s.n_out * s.out_words);
         if (std::fread(s.in.data(), 4, s.in.size(), f) != s.in.size()) {
             std::fprintf(stderr, "truncated data for design %d in %s\n", k, argv[1]);
             return 2;
@@ -96,7 +100,7 @@ int main(int argc, char** argv) {
     top.rst = 0;
 
     uint64_t cycle = 0, pending = 0;
-    for (int k = 0; k < K; k++) pending += st[k].n > 0;
+    for (int k = 0; k < K; k++) pending += st[k].n_out > 0;
     uint64_t stop = max_cycles;
     bool draining = false;
     while (cycle < stop) {

@@ -216,11 +216,23 @@ def test_missing_frames_are_counted_in_frames_and_beats(beat_sum):
         beat_sum.run(np.zeros((2, 2)))
 
 
-def test_multi_stream_sim_refuses_multi_beat_designs():
-    d = BeatSplit()
-    with pytest.raises(SimMismatchError, match=r"design 0 streams frames of several beats "
-                                                r"\(sink 1, source 2\).*simulate it alone with StreamSim"):
-        MultiStreamSim.build([SimpleNamespace(top=d, sink=d.sink_format, source=d.source_format)])
+@sim
+def test_multi_stream_sim_moves_each_designs_frames_in_its_own_beats():
+    """Beats in → one out, one in → beats out, both chained, and a design's frame count in
+    one build, each with its own stalls: whole frames out, counts in frames and beats."""
+    designs = [BeatSum(), BeatSplit(), sum_chain()]
+    sim = MultiStreamSim.build([SimpleNamespace(top=d, sink=d.sink_format, source=d.source_format)
+                                for d in designs])
+    xs = [frames_of(d.sink_format, n, seed=n) for d, n in zip(designs, (40, 25, 31))]
+    outs, _ = sim.run(xs, stall_in=[0.0, 0.3, 0.5], stall_out=[0.4, 0.0, 0.3], seeds=[1, 2, 3])
+    for x, want, out, d in zip(xs, (sums(xs[0]), xs[1], sums(xs[2])), outs, designs):
+        np.testing.assert_array_equal(out.outputs, want)
+        assert (out.sent, out.received, out.extra) == (len(x), len(x), 0)
+        assert (out.sent_beats, out.received_beats) == (len(x) * d.sink_format.beats,
+                                                         len(x) * d.source_format.beats)
+    with pytest.raises(SimMismatchError, match=r"design 0 takes \(N, 6\) input codes \(3 beats of 2\), "
+                                                r"not an array of shape \(2, 2\)"):
+        sim.run([np.zeros((2, 2)), xs[1], xs[2]])
 
 
 # build folder: verify, cocotb, UART
