@@ -12,6 +12,7 @@ from ._arith import balanced_sum, clamp_thresholds, requant_clip, requant_scale
 from ._checked import CheckedComponent
 from ._popcount import (LaneShape, Pipe, lane_stages, pair_corrections, pair_lanes,
                         product_lanes, rom_attrs, xnor_lanes)
+from ._mvu_thresholds import sequential_thresholds
 from ._params import (check_activation, check_bool, check_int, format_name, int_matrix, int_range,
                       int_vector, signed_bits)
 
@@ -179,7 +180,8 @@ class MatVecUnit(CheckedComponent):
         # products, tree, accumulator, activation and the output register, and
         # shows on source the cycle after that last edge.
         self.latency = (self.cycles_per_frame + 2 + lane_stages(self.lane_shape, self.simd)
-                        + self.activation_stages + self.output_through_collector)
+                        + self.weight_register_stage + self.activation_stages
+                        + self.output_through_collector)
 
         super().__init__({
             "sink": In(stream.Signature(unsigned(self.cols * self.in_width))),
@@ -299,55 +301,19 @@ class MatVecUnit(CheckedComponent):
                     for row, b, k in zip(self.thresholds, self.bias, self._pair_offsets())]
         return [clamp_thresholds(row, lo, hi) for row in rows], signed_bits(lo, hi + 1)
 
-    def _sequential_thresholds(self, m, adv, accs, done_acc, rom):
-        """Count ``#{k : acc >= T[k]}`` one threshold per cycle; return (outs, tags).
+    @property
+    def weights_in_block_ram(self):
+        """Whether the weight table is big enough to be placed in block RAM
+        (see :func:`~._popcount.rom_attrs`)."""
+        return self.cycles_per_frame > 1 and bool(
+            rom_attrs(self.cycles_per_frame, self.pe * self.simd * self.w_width))
 
-        ``done_acc`` are the tags of the cycle in which ``accs`` hold a finished
-        row. The row is copied into ``held``, then for ``k = 0 .. L-1`` the table
-        word of (row group, k) is read (sync read: its data arrives one cycle
-        later) and compared; the count is final ``L + 1`` cycles after the copy,
-        before the next row group finishes (``cols/simd > L``).
-        """
-        pe, levels = self.pe, len(self.thresholds[0])
-        hw_thresholds, tw = self._hw_thresholds()
-        kbits = (levels - 1).bit_length()
-        words = []
-        for f in range(self.rows // pe):
-            for k in range(1 << kbits):
-                words.append(sum((hw_thresholds[f * pe + p][min(k, levels - 1)]
-                                  & ((1 << tw) - 1)) << (p * tw) for p in range(pe)))
-        nf_held = Signal.like(done_acc["nf"], name="thr_nf")
-        lastfold = Signal(name="thr_lastfold")
-        k = Signal(range(levels + 1), name="thr_k")
-        busy = Signal(name="thr_busy")
-        done = Signal(name="thr_done")
-        start = done_acc["valid"]
-        t_addr = Mux(start, Cat(Const(0, kbits), done_acc["nf"]), Cat(k[:kbits], nf_held))
-        t_word = rom("thresholds", words, pe * tw, t_addr)
-        outs = []
-        out_shape = signed(self.out_width) if self.out_signed else unsigned(self.out_width)
-        with m.If(adv):
-            m.d.sync += done.eq(busy & (k == levels))
-            with m.If(start):
-                m.d.sync += [nf_held.eq(done_acc["nf"]), lastfold.eq(done_acc["lastfold"]),
-                             k.eq(1), busy.eq(1)]
-            with m.Elif(busy):
-                m.d.sync += k.eq(k + 1)
-                with m.If(k == levels):
-                    m.d.sync += busy.eq(0)
-        for p, acc in enumerate(accs):
-            held = Signal.like(acc, name=f"thr_held{p}")
-            count = Signal(range(levels + 1), name=f"thr_count{p}")
-            threshold = t_word[p * tw:(p + 1) * tw].as_signed()
-            with m.If(adv):
-                with m.If(start):
-                    m.d.sync += [held.eq(acc), count.eq(0)]
-                with m.Elif(busy):
-                    m.d.sync += count.eq(count + (held >= threshold))
-            out = Signal(out_shape, name=f"out{p}")
-            m.d.comb += out.eq(self.out_bias + count)
-            outs.append(out)
-        return outs, {"valid": done, "nf": nf_held, "lastfold": lastfold}
+    @property
+    def weight_register_stage(self):
+        """Whether a register stage follows the weight table's read (block RAM, and
+        lanes that would otherwise put logic right after it; pair lanes register
+        the weights in their shared-sum stage)."""
+        return self.weights_in_block_ram and self.lane_shape != LaneShape.PAIRS
 
     @property
     def threshold_in_accumulator(self):
@@ -458,20 +424,31 @@ class MatVecUnit(CheckedComponent):
             bits = word[index * width:(index + 1) * width]
             return bits.as_signed() if is_signed else bits
 
-        def weights_at(addr_now):
+        def weights_at(addr_now, registered=False):
             word = rom("weights", self.weight_words, pe * simd * ww, addr_now)
+            if registered:
+                word = register(word, "w_word")
             return [[element(word, p * simd + s, ww, self.w_signed and not self.w_bipolar)
                      for s in range(simd)] for p in range(pe)]
 
+        shape = self.lane_shape
+        extra = self.weight_register_stage
+        if extra:
+            # Block RAM data comes late (5.6 ns on ECP5): register it, and the slice
+            # alongside, before any logic.
+            ws = weights_at(addr, registered=True)
+            x_slice = register(x_slice, "s2_x")
+            pipe.advance("wreg")
         xs = [element(x_slice, s, iw, self.in_signed and not self.in_bipolar)
               for s in range(simd)]
-        shape = self.lane_shape
         if shape == LaneShape.XNOR:
-            partials = xnor_lanes(pipe, weights_at(addr), xs)
+            partials = xnor_lanes(pipe, ws if extra else weights_at(addr), xs)
         elif shape == LaneShape.PAIRS:
-            # The weights are read one cycle later, to meet the shared pair sums.
+            # The weights are read (or registered) one cycle later, to meet the
+            # shared pair sums.
             s1_addr = pipe.stages[0]["addr"]
-            partials = pair_lanes(pipe, lambda: weights_at(s1_addr), xs)
+            partials = pair_lanes(pipe, lambda: weights_at(addr, registered=True)
+                                  if self.weights_in_block_ram else weights_at(s1_addr), xs)
         else:
             def product(w, x):
                 if self.w_bipolar:
@@ -479,7 +456,7 @@ class MatVecUnit(CheckedComponent):
                 if self.in_bipolar:
                     return Mux(x, w, -w)
                 return x * w
-            partials = product_lanes(pipe, weights_at(addr), xs, product)
+            partials = product_lanes(pipe, ws if extra else weights_at(addr), xs, product)
         stages = pipe.stages
 
         # ── accumulator ──
@@ -505,7 +482,7 @@ class MatVecUnit(CheckedComponent):
         # ── activation ──
         out_shape = signed(ow) if self.out_signed else unsigned(ow)
         if self.thresholds is not None and self.sequential_thresholds:
-            outs, final = self._sequential_thresholds(m, adv, accs, stages[-1], rom)
+            outs, final = sequential_thresholds(self, m, adv, accs, stages[-1], rom)
             stages.append(final)
         elif self.threshold_in_accumulator:
             outs = [register(Value.cast(self.out_bias + (acc >= 0)), f"out{p}")

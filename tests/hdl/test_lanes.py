@@ -112,3 +112,25 @@ def test_lane_stages_grow_with_tree_depth():
     assert lane_stages(LaneShape.XNOR, 49) > lane_stages(LaneShape.XNOR, 8)
     assert lane_stages(LaneShape.PRODUCTS, 1) == 1
     assert lane_stages(LaneShape.PAIRS, 2) == 2
+
+
+@pytest.mark.parametrize("iw, ib, ww, wb, shape", [
+    (1, True, 1, True, LaneShape.XNOR),
+    (8, False, 1, True, LaneShape.PAIRS),
+    (1, True, 4, False, LaneShape.PRODUCTS),
+], ids=["xnor", "pairs", "products"])
+def test_weights_in_block_ram_are_registered_before_the_lanes(iw, ib, ww, wb, shape):
+    """64 words × 64 bits: block RAM, whose late data is registered first."""
+    rng = np.random.default_rng(iw + ww)
+    rows, cols = 64, 64
+    pe, simd = (2, 32) if ww == 1 else (1, 16)
+    weights = (rng.choice([-1, 1], size=(rows, cols)) if wb
+               else rng.integers(-8, 8, size=(rows, cols)))
+    unit = MatVecUnit(weights=weights, in_width=iw, in_signed=not ib, in_bipolar=ib,
+                      w_width=ww, w_signed=not wb, w_bipolar=wb, acc_width=18, pe=pe,
+                      simd=simd)
+    assert unit.lane_shape == shape and unit.weights_in_block_ram
+    assert unit.weight_register_stage == (shape != LaneShape.PAIRS)
+    xs = [random_inputs(rng, cols, iw, not ib, ib) for _ in range(3)]
+    _check(unit, weights, xs, bipolar_in=ib)
+    _latency_matches(unit, pack(xs[0], iw, ib))
