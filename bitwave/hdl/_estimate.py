@@ -19,7 +19,8 @@ __all__ = ["CostModel", "ICE40", "ECP5", "estimate_mvu", "estimate_threshold"]
 
 @dataclass(frozen=True)
 class CostModel:
-    """Per-primitive costs of an iCE40 logic cell (one LUT4 + one FF + carry logic).
+    """Per-primitive costs of a LUT4 fabric: an iCE40 logic cell (one LUT4 + one FF +
+    carry logic), or an ECP5 slice half (one LUT4 + one FF; a CCU2C is two LUT4s).
 
     Assumptions: adders and subtractors use the carry chain, one LUT per sum
     bit; a flip-flop with enable costs no LUT (SB_DFFE); a 2:1 mux in front of
@@ -29,13 +30,15 @@ class CostModel:
     (carry chain); a LUT4 holds 16 one-bit ROM words, and a deeper LUT ROM
     needs a mux tree of about one more LUT per 16 words; a table of more than
     one word goes to block RAM when Yosys would put it there (see
-    ``rom_logic_cost_per_bit``).
+    ``rom_logic_cost_per_bit``) or when MatVecUnit asks for it (``rom_style``,
+    at least 2048 bits and 32 words).
 
-    Checked against Yosys 0.50 ``synth_ice40`` on nine units (4-bit and 1-bit,
-    folded and parallel, with and without thresholds): LUT4 within 25 % on all
-    of them. ``python bench/boards_bench.py --calibrate`` prints the
-    comparison; ``docs/boards.md`` holds the last run. Place-and-route numbers
-    may differ.
+    Checked against Yosys 0.50 (``python bench/boards_bench.py --calibrate
+    [--family ecp5]``, last run in ``docs/boards.md``): on ECP5
+    (``synth_ecp5 -nowidelut``, LUT4 + 2·CCU2C) LUT4 within 15 % on 9 of 11
+    units, the two others multi-bit × multi-bit with few products per PE;
+    ``tests/hdl/test_estimate.py`` holds iCE40 to 20 % on a 1-bit and a
+    multi-bit unit. Place-and-route numbers may differ.
     """
     lut_per_adder_bit: float = 1.0
     lut_per_mux_bit: float = 1.0
