@@ -172,17 +172,23 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     parts["slice register"] = (0, simd * in_width)
 
     w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf, pe * simd * w_width)
+    halves, odd = simd // 2, simd % 2
+    # ±1 weights (a 1-bit weight that is not bipolar would be 0/1: rare) on
+    # shared pair sums and differences
+    pairs = not bipolar and w_width == 1 and in_width > 1 and pe > 1 and simd > 1
+    if nf * sf >= BRAM_MIN_WORDS and nf * sf * pe * simd * w_width >= BRAM_MIN_BITS:
+        # in block RAM by request: the read data is registered (with the slice,
+        # except in pair lanes)
+        w_ff += pe * simd * w_width + (0 if pairs else simd * in_width)
     parts["weights"] = (w_lut, w_ff)
 
-    halves, odd = simd // 2, simd % 2
     if bipolar:
         # XNOR pairs and their 2-bit sums, registered; then sums in logic up to 4 bits
         parts["products"] = (pe * (2 * halves + odd), pe * (2 * halves + odd))
         parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, 2,
                                                      XNOR_LOGIC_LEVELS))
-    elif w_width == 1 and in_width > 1 and pe > 1 and simd > 1:
-        # ±1 weights (a 1-bit weight that is not bipolar would be 0/1: rare) on
-        # shared pair sums and differences, one LUT per bit of a pair term
+    elif pairs:
+        # the shared sums and differences, then one LUT per bit of a pair term
         shared = 2 * halves * (in_width + 1) * model.lut_per_adder_bit
         shared_ff = 2 * halves * (in_width + 1) + odd * (in_width + 1)
         parts["products"] = (shared + pe * (halves * (in_width + 2) + odd * (in_width + 1)),
