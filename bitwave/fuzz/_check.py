@@ -67,7 +67,8 @@ def rtl_failures(jobs: Sequence[RtlJob], cfg: FuzzConfig, *, mutate=None, stats:
         stats["cached_builds"] = stats.get("cached_builds", 0) + int(sim.cached)
         log(f"built {len(chunk)} designs in {time.monotonic() - t0:.1f} s"
             + (" (cached)" if sim.cached else ""))
-        golden = {i: Interpreter(jobs[i].golden).output(jobs[i].inputs, codes=True) for i in chunk}
+        # The hardware's codes: a last layer's float scale and bias stay on the host.
+        golden = {i: Interpreter(jobs[i].golden).device(jobs[i].inputs, codes=True) for i in chunk}
         wire = [jobs[i].lowered.sink.encode(jobs[i].inputs) for i in chunk]
         outcomes, run = sim.run(wire, stall_in=[jobs[i].stall[0] for i in chunk],
                                 stall_out=[jobs[i].stall[1] for i in chunk],
@@ -80,10 +81,12 @@ def rtl_failures(jobs: Sequence[RtlJob], cfg: FuzzConfig, *, mutate=None, stats:
 
 
 def _sim_cycles(job: RtlJob) -> int:
-    """Expected cycles to stream a job's frames (stalls cost little next to a slow layer)."""
+    """Expected cycles to stream a job's frames (stalls cost little next to a slow layer, but
+    every beat of a frame may stall)."""
     low = job.lowered
     stall = 1.0 / max(0.05, (1 - job.stall[0]) * (1 - job.stall[1]))
-    return int(len(job.inputs) * (low.cycles_per_frame + 2 * stall) + (low.top.latency or 0) + 50)
+    beats = max(low.sink.beats, low.source.beats)
+    return int(len(job.inputs) * (low.cycles_per_frame + 2 * stall * beats) + (low.top.latency or 0) + 50)
 
 
 def _batches(live: list[int], jobs: Sequence[RtlJob], cfg: FuzzConfig) -> list[list[int]]:
@@ -108,7 +111,7 @@ def _compare(job: RtlJob, want: np.ndarray, out) -> Verdict:
     if out.received < n:
         problems.append(f"only {out.received} of {n} frames came out ({out.sent} went in)")
     if out.extra:
-        problems.append(f"{out.extra} extra output(s) after the last frame")
+        problems.append(f"{out.extra} extra output beat(s) after the last frame")
     m = min(len(got), n)
     bad = np.nonzero(np.any(got[:m] != want[:m], axis=1))[0]
     if len(bad):
