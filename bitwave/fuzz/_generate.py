@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import BitwaveError
-from ..ir import (Affine, Bipolar, Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output,
-                  Quant, Requant)
+from ..ir import Bipolar, Graph, Input, Int, Interpreter, MatVec, MultiThreshold, Output
 from ..passes import DEFAULT_PIPELINE, PassManager, parse_pipeline
 from ..passes.fold import divisors
+from . import _layers as L
+from ._networks import causal, cnn, residual
 
-__all__ = ["FuzzConfig", "FuzzCase", "STALL_RATES", "generate_case", "compile_case", "frame_inputs"]
+__all__ = ["FuzzConfig", "FuzzCase", "KINDS", "STALL_RATES", "case_kind", "generate_case", "compile_case",
+           "frame_inputs"]
 
 # The default pipeline up to its last pass, fold: the fuzzer chooses the fold itself (random
 # pe/simd within a budget), which needs the streamlined graph.
@@ -22,8 +23,9 @@ _BEFORE_FOLD = ",".join(DEFAULT_PIPELINE[:-1])
 
 #: (input-valid stall, output-ready stall) probabilities the fuzzer cycles through.
 STALL_RATES = ((0.0, 0.0), (0.3, 0.3), (0.7, 0.1), (0.1, 0.7))
-_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83,
-           89, 97)
+
+#: The kinds of model the fuzzer makes (see :func:`generate_case`).
+KINDS = ("mlp", "cnn", "residual", "causal")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,12 @@ class FuzzConfig:
     opt: str = "-O0"              # C++ optimisation of the simulation builds (-O1: 6x slower builds)
     minimise_rounds: int = 12     # shrinking rounds per failure (one build per round)
     minimise_limit: int = 3       # failures to shrink per run (the rest are reported as found)
+    mix: tuple[float, ...] = (0.5, 0.28, 0.14, 0.08)   # probability of each of KINDS
+
+    def __post_init__(self):
+        if len(self.mix) != len(KINDS) or min(self.mix) < 0 or not np.isclose(sum(self.mix), 1.0):
+            raise BitwaveError(f"FuzzConfig: mix must be {len(KINDS)} probabilities summing to 1, one "
+                             f"per kind {KINDS}, not {self.mix!r}")
 
 
 @dataclass
@@ -56,213 +64,93 @@ class FuzzCase:
     final: Graph | None = None         # after every pass: what is lowered, the golden model
     inputs: np.ndarray | None = None   # input codes: random and extreme vectors
     error: str | None = None           # compile failure (a finding: generated models are valid)
+    kind: str = "mlp"                  # one of KINDS
 
     @property
     def name(self) -> str:
         return f"seed {self.seed} model {self.index}"
 
 
-def _width(rng, cfg: FuzzConfig) -> int:
-    """A vector width up to ``cfg.max_width``: primes, small widths and anything in between."""
-    r = rng.random()
-    if r < 0.2:
-        return int(rng.choice([p for p in _PRIMES if p <= cfg.max_width] or [1]))
-    if r < 0.5:
-        return int(rng.integers(1, min(8, cfg.max_width) + 1))
-    return int(rng.integers(1, cfg.max_width + 1))
-
-
-def _int_fmt(rng) -> Int:
-    """1–8 bits, signed or not; narrow formats more often (wide activations mean many
-    threshold levels, which cost build time more than they find bugs)."""
-    bits = int(rng.integers(1, 5)) if rng.random() < 0.75 else int(rng.integers(5, 9))
-    return Int(bits, bool(rng.random() < 0.5))
-
-
-def _act_fmt(rng):
-    """An activation format.  A b-bit activation is 2^b - 1 threshold comparators per row,
-    the biggest part of a layer's hardware, so wide ones are generated less often."""
-    r = rng.random()
-    if r < 0.2:
-        return Bipolar()
-    bits = int(rng.integers(1, 4)) if r < 0.76 else int(rng.integers(4, 6)) if r < 0.92 else int(rng.integers(6, 9))
-    return Int(bits, bool(rng.random() < 0.5))
-
-
-def _codes(rng, fmt, shape) -> np.ndarray:
-    if isinstance(fmt, Bipolar):
-        return rng.choice(np.array([-1, 1]), size=shape)
-    return rng.integers(fmt.min, fmt.max + 1, size=shape)
-
-
-def _weights(rng, fmt, rows, cols) -> np.ndarray:
-    w = _codes(rng, fmt, (rows, cols))
-    r = rng.random()
-    if isinstance(fmt, Int) and r < 0.08:     # extreme weights: the accumulator bounds are reached
-        w = np.full((rows, cols), fmt.max if rng.random() < 0.5 else fmt.min)
-    elif isinstance(fmt, Int) and r < 0.16:
-        w = np.where(rng.random((rows, cols)) < 0.5, fmt.min, fmt.max)
-    return w
-
-
-def _sample(graph_ops: list, rng, n: int = 64) -> np.ndarray:
-    """Values of the last op of a partial chain on random input codes."""
-    last = graph_ops[-1]
-    g = Graph(tuple(graph_ops) + (Output("probe_out", input=last.name),))
-    x = _codes(rng, graph_ops[0].fmt, (n, graph_ops[0].n))
-    return Interpreter(g).run(x, codes=True)[last.name]
-
-
-def _thresholds(rng, acc: np.ndarray, lo: np.ndarray, hi: np.ndarray, levels: int) -> np.ndarray:
-    """Ascending thresholds per row: mostly where the accumulator lives, some at the extremes."""
-    rows = acc.shape[1]
-    t = np.empty((rows, levels), dtype=np.int64)
-    for r in range(rows):
-        for k in range(levels):
-            u = rng.random()
-            if u < 0.6:
-                t[r, k] = int(rng.choice(acc[:, r])) + int(rng.integers(-1, 2))
-            elif u < 0.75:
-                t[r, k] = int(rng.integers(lo[r], hi[r] + 2))
-            else:   # extreme: exactly at or beyond the reachable range, or far outside it
-                t[r, k] = int(rng.choice([lo[r], lo[r] - 1, hi[r], hi[r] + 1,
-                                          -(1 << 20), (1 << 20), -(1 << 40), (1 << 40)]))
-    return np.sort(t, axis=1)
-
-
-def _post_layer(rng, cfg: FuzzConfig, ops: list, name: str, last: bool) -> None:
-    """Append MatVec [+ MultiThreshold | Requant] in the form streamlining produces."""
-    src = ops[-1]
-    types = Graph(tuple(ops) + (Output("probe_out", input=src.name),)).types()
-    in_t = types[src.name]
-    cols, rows = in_t.n, _width(rng, cfg)
-    wfmt = Bipolar() if rng.random() < 0.25 else _int_fmt(rng)
-    w = _weights(rng, wfmt, rows, cols)
-    bias = rng.integers(-40, 41, size=rows) if rng.random() < 0.5 else None
-    mv = MatVec(name, input=src.name, weight=w, wfmt=wfmt, wscale=1.0, bias=bias)
-    ops.append(mv)
-    acc = _sample(ops, rng)
-    lo, hi = mv.bounds(in_t.fmt)
-    r = rng.random()
-    if r < 0.6 or (not last and r < 0.8):
-        fmt = _act_fmt(rng)
-        if isinstance(fmt, Bipolar):
-            levels, out_bias = 1, 0
-        else:
-            levels = min(fmt.max - fmt.min, int(rng.choice([1, 1, 2, 3, 4, 7, 15])))
-            out_bias = int(rng.integers(fmt.min, fmt.max - levels + 1))
-        ops.append(MultiThreshold(f"{name}_act", input=name, fmt=fmt, out_bias=out_bias,
-                                  thresholds=_thresholds(rng, acc, lo, hi, levels)))
-    elif r < 0.85:
-        fmt = _int_fmt(rng)
-        peak = max(int(np.abs(acc).max()), 1)
-        mult = int(rng.integers(1, 1 << int(rng.integers(1, 10))))
-        want = (peak * mult).bit_length() - fmt.bits + 1
-        shift = int(np.clip(want + rng.integers(-2, 3), 0, 40))
-        ops.append(Requant(f"{name}_rq", input=name, mult=mult, shift=shift, fmt=fmt))
-    if rng.random() < 0.15 and isinstance(_fmt_of(ops), Int):
-        _standalone(rng, ops, f"{name}_post")
-
-
-def _fmt_of(ops: list):
-    """Format of the last op of a partial chain."""
-    return Graph(tuple(ops) + (Output("probe_out", input=ops[-1].name),)).types()[ops[-1].name].fmt
-
-
-def _standalone(rng, ops: list, name: str) -> None:
-    """A MultiThreshold or Requant on an Int tensor, not after a MatVec (a ThresholdUnit)."""
-    x = _sample(ops, rng)
-    fmt_in = _fmt_of(ops)
-    lo = np.full(x.shape[1], fmt_in.min)
-    hi = np.full(x.shape[1], fmt_in.max)
-    if rng.random() < 0.6:
-        fmt = _act_fmt(rng)
-        if isinstance(fmt, Bipolar):
-            levels, out_bias = 1, 0
-        else:   # every element has its own comparators here: keep n·levels small
-            levels = int(rng.integers(1, max(1, min(fmt.max - fmt.min, 15, 64 // x.shape[1])) + 1))
-            out_bias = int(rng.integers(fmt.min, fmt.max - levels + 1))
-        ops.append(MultiThreshold(name, input=ops[-1].name, fmt=fmt, out_bias=out_bias,
-                                  thresholds=_thresholds(rng, x, lo, hi, levels)))
-    else:
-        fmt = _int_fmt(rng)
-        peak = max(abs(fmt_in.min), abs(fmt_in.max), 1)
-        mult = int(rng.integers(1, 64))
-        shift = int(np.clip((peak * mult).bit_length() - fmt.bits + rng.integers(-1, 3), 0, 40))
-        ops.append(Requant(name, input=ops[-1].name, mult=mult, shift=shift, fmt=fmt))
-
-
-def _pre_layer(rng, cfg: FuzzConfig, ops: list, name: str, last: bool) -> None:
-    """Append MatVec → [Affine] → Quant (or a last layer with a real output), as a frontend imports."""
-    src = ops[-1]
-    types = Graph(tuple(ops) + (Output("probe_out", input=src.name),)).types()
-    cols, rows = types[src.name].n, _width(rng, cfg)
-    wfmt = Bipolar() if rng.random() < 0.2 else _int_fmt(rng)
-    w = _weights(rng, wfmt, rows, cols)
-    wscale = rng.uniform(0.01, 0.2, size=rows) if rng.random() < 0.5 else float(rng.uniform(0.01, 0.2))
-    ops.append(MatVec(name, input=src.name, weight=w, wfmt=wfmt, wscale=wscale))
-    if last and rng.random() < 0.35:
-        if rng.random() < 0.6:
-            ops.append(Affine(f"{name}_bias", input=name, mul=np.ones(rows),
-                              add=rng.normal(0, 1, size=rows)))
-        return
-    if rng.random() < 0.8:
-        mul = rng.normal(0, 1, size=rows)
-        mul[rng.random(rows) < 0.05] = 0.0
-        ops.append(Affine(f"{name}_bn", input=name, mul=mul, add=rng.normal(0, 0.5, size=rows)))
-    real = _sample(ops, rng)
-    fmt = _act_fmt(rng)
-    spread = float(np.percentile(real, 99) - np.percentile(real, 1)) or 1.0
-    levels = 2 if isinstance(fmt, Bipolar) else fmt.max - fmt.min + 1
-    scale = spread / levels * float(rng.uniform(0.5, 2.0))
-    ops.append(Quant(f"{name}_q", input=ops[-1].name, fmt=fmt, scale=max(scale, 1e-6)))
-
-
-def generate_case(seed: int, index: int, cfg: FuzzConfig = FuzzConfig()) -> FuzzCase:
-    """The random model number ``index`` of a run with ``seed`` (deterministic)."""
-    rng = np.random.default_rng([seed, index])
+def _mlp(rng, cfg: FuzzConfig) -> tuple[list, list[str]]:
+    """A chain of dense layers (depth 1–5, widths 1–100) and the user passes to run on it."""
     depth = 1 + min(int(rng.choice([0, 0, 1, 1, 2, 2, 3, 4])), cfg.max_depth - 1)
     # Most models are small (build time grows with size; most bugs show small); some are
     # medium and some use the full width range.
     size = rng.random()
-    cfg = dataclasses.replace(cfg, max_width=min(cfg.max_width, 16 if size < 0.7 else
-                                                 40 if size < 0.9 else cfg.max_width))
-    in_fmt = Bipolar() if rng.random() < 0.15 else _int_fmt(rng)
-    ops: list = [Input("x", n=_width(rng, cfg), fmt=in_fmt, scale=float(rng.uniform(0.01, 1.0)))]
+    max_width = min(cfg.max_width, 16 if size < 0.7 else 40 if size < 0.9 else cfg.max_width)
+    in_fmt = Bipolar() if rng.random() < 0.15 else L.int_fmt(rng)
+    ops: list = [Input("x", n=L.width(rng, max_width), fmt=in_fmt, scale=float(rng.uniform(0.01, 1.0)))]
     pre = rng.random() < 0.4
-    user = []
     if pre:
         for i in range(depth):
-            _pre_layer(rng, cfg, ops, f"fc{i}", last=i == depth - 1)
-        if rng.random() < 0.35:
-            rank = int(rng.integers(1, 9))
-            user.append(f"svd-split{{rank={rank},kappa={float(rng.choice([0.8, 100.0]))}}}")
-        if rng.random() < 0.25:
-            user.append(f"quantise-1bit{{activations={bool(rng.random() < 0.5)},"
-                        f"keep_first={bool(rng.random() < 0.5)}}}")
+            last = i == depth - 1
+            L.pre_layer(rng, ops, L.dense(rng, max_width, ops[-1].name, L.type_of(ops), f"fc{i}", True), last)
+        return ops, _user_passes(rng)
+    if isinstance(in_fmt, Int) and rng.random() < 0.1:
+        L.standalone(rng, ops, "x_act")
+    for i in range(depth):
+        L.post_layer(rng, ops, L.dense(rng, max_width, ops[-1].name, L.type_of(ops), f"fc{i}", False),
+                     last=i == depth - 1)
+    return ops, []
+
+
+def _user_passes(rng, binary_activations: bool = True) -> list[str]:
+    """svd-split and quantise-1bit, each sometimes.  ``binary_activations`` False: never
+    binarise activations (quantise-1bit would make codes that a padded convolution or an
+    average pooling after them refuses; the graph would be invalid, not the compiler wrong)."""
+    user = []
+    if rng.random() < 0.35:
+        rank = int(rng.integers(1, 9))
+        user.append(f"svd-split{{rank={rank},kappa={float(rng.choice([0.8, 100.0]))}}}")
+    if rng.random() < 0.25:
+        user.append(f"quantise-1bit{{activations={bool(rng.random() < 0.5) and binary_activations},"
+                    f"keep_first={bool(rng.random() < 0.5)}}}")
+    return user
+
+
+_NETWORKS = {"cnn": cnn, "residual": residual, "causal": causal}
+
+
+def case_kind(seed: int, index: int, cfg: FuzzConfig = FuzzConfig()) -> str:
+    """The kind (one of :data:`KINDS`, in the proportions ``cfg.mix``) of model ``index`` of a
+    run with ``seed``, without generating it: it comes from a random stream of its own, so
+    every MLP is the one the fuzzer made with that number before it made other kinds."""
+    return KINDS[int(np.random.default_rng([seed, index, 2]).choice(len(KINDS), p=cfg.mix))]
+
+
+def generate_case(seed: int, index: int, cfg: FuzzConfig = FuzzConfig()) -> FuzzCase:
+    """The random model number ``index`` of a run with ``seed`` (deterministic)."""
+    kind = case_kind(seed, index, cfg)
+    rng = np.random.default_rng([seed, index])
+    if kind == "mlp":
+        ops, user = _mlp(rng, cfg)
     else:
-        if isinstance(in_fmt, Int) and rng.random() < 0.1:
-            _standalone(rng, ops, "x_act")
-        for i in range(depth):
-            _post_layer(rng, cfg, ops, f"fc{i}", last=i == depth - 1)
+        pre = rng.random() < 0.4
+        ops = _NETWORKS[kind](rng, min(cfg.max_width, 16), pre)
+        user = _user_passes(rng, binary_activations=False) if pre and kind == "cnn" else []
     ops.append(Output("y", input=ops[-1].name))
     stall = STALL_RATES[int(rng.integers(len(STALL_RATES)))]
-    return FuzzCase(seed, index, Graph(tuple(ops)), ",".join(user), stall)
+    return FuzzCase(seed, index, Graph(tuple(ops)), ",".join(user), stall, kind=kind)
 
 
 def _choose_fold(rng, graph: Graph, cfg: FuzzConfig) -> str:
     """Random pe/simd divisors per MatVec within an area budget (Verilator build time grows
-    with the number of multipliers and comparators) and, where possible, a cycle budget."""
+    with the number of multipliers and comparators) and, where possible, a cycle budget
+    (a convolution runs once per output position; its groups' zeros are multipliers too)."""
     pes, simds = [], []
-    ops = graph.ops
-    for i, op in enumerate(ops):
+    types = graph.types()
+    for op in graph.ops:
         if not isinstance(op, MatVec):
             continue
-        nxt = ops[i + 1]
-        levels = nxt.levels if isinstance(nxt, MultiThreshold) else 2
+        readers = graph.consumers(op.name)
+        levels = readers[0].levels if len(readers) == 1 and isinstance(readers[0], MultiThreshold) else 2
+        spread = getattr(op, "groups", 1)
+        positions = types[op.name].positions
         feasible = [(p, s) for p in divisors(op.rows) for s in divisors(op.cols)
-                    if p * s <= cfg.max_pe_simd and (p == 1 or p * levels <= cfg.max_comparators)]
-        fast = [(p, s) for p, s in feasible if (op.rows // p) * (op.cols // s) <= cfg.max_cycles]
+                    if p * s * spread <= cfg.max_pe_simd and (p == 1 or p * levels <= cfg.max_comparators)]
+        if not feasible:    # a wide grouped convolution: one row, one window column per group
+            feasible = [(1, 1)]
+        fast = [(p, s) for p, s in feasible if positions * (op.rows // p) * (op.cols // s) <= cfg.max_cycles]
         if fast:
             p, s = fast[int(rng.integers(len(fast)))]
         else:
@@ -270,6 +158,13 @@ def _choose_fold(rng, graph: Graph, cfg: FuzzConfig) -> str:
         pes.append(p)
         simds.append(s)
     return f"fold{{pe={pes},simd={simds}}}"
+
+
+def _cycles_per_frame(graph: Graph) -> int:
+    """About the cycles a frame takes: the slowest layer, or the beats of the largest tensor."""
+    types = graph.types()
+    return max([op.cycles * types[op.name].positions for op in graph.ops if isinstance(op, MatVec)]
+               + [t.positions for t in types.values()])
 
 
 def frame_inputs(fmt, n: int, rng, random_frames: int) -> np.ndarray:
@@ -280,7 +175,7 @@ def frame_inputs(fmt, n: int, rng, random_frames: int) -> np.ndarray:
             np.where(rng.random(n) < 0.5, lo, hi), np.where(rng.random(n) < 0.5, lo, hi)]
     if lo < 0 < hi and not isinstance(fmt, Bipolar):
         rows.append(np.zeros(n, dtype=np.int64))
-    x = np.concatenate([_codes(rng, fmt, (random_frames, n)), np.array(rows, dtype=np.int64)])
+    x = np.concatenate([L.codes(rng, fmt, (random_frames, n)), np.array(rows, dtype=np.int64)])
     return x[rng.permutation(len(x))]
 
 
@@ -297,8 +192,9 @@ def compile_case(case: FuzzCase, cfg: FuzzConfig = FuzzConfig()) -> FuzzCase:
         case.pipeline = ",".join(p for p in (case.user_pipeline, _BEFORE_FOLD, fold) if p)
         # A slow design (a wide prime-sized layer cannot be folded finely) gets fewer random
         # frames, never fewer extreme ones, so that it does not hold up its whole build.
-        cpf = max([op.cycles for op in case.final.ops if isinstance(op, MatVec)] + [1])
-        frames = int(np.clip(cfg.max_sim_cycles // (cpf + 4) - 7, 2, cfg.random_frames))
+        # A causal stream is one sample per frame and needs many to leave its start.
+        most = cfg.random_frames * (4 if case.kind == "causal" else 1)
+        frames = int(np.clip(cfg.max_sim_cycles // (_cycles_per_frame(case.final) + 4) - 7, 2, most))
     except Exception as e:   # noqa: BLE001 - any exception on a valid model is a finding
         case.error = _describe_exception(e)
     case.inputs = frame_inputs(case.graph.input.fmt, case.graph.input.n, rng, frames)

@@ -14,16 +14,30 @@ from ..passes.fold import divisors
 
 __all__ = ["minimise"]
 
+_ELEMENTWISE = (MultiThreshold, Requant, Affine, Quant)
+
+
 def _segments(graph: Graph) -> list[list[int]]:
-    """Op indices sharing one element indexing: a producer (Input/MatVec) and the
-    element-wise ops after it; the next MatVec (or the Output) consumes the segment."""
-    segs: list[list[int]] = []
-    for i, op in enumerate(graph.ops):
-        if isinstance(op, (Input, MatVec)):
-            segs.append([i])
-        elif not isinstance(op, Output):
-            segs[-1].append(i)
-    return segs
+    """Op indices sharing one element indexing: a flat producer (the Input or a dense MatVec)
+    and the element-wise ops after it, each read only by the next; the next dense MatVec (or
+    the Output) consumes the segment.  Shaped tensors, convolutions, pooling and the ops of a
+    residual block that touch its fork or its Add keep their sizes (shrinking them would need
+    the shapes and channel groups of every reader rewritten)."""
+    ops, types = graph.ops, graph.types()
+    runs: list[list[int]] = []
+    for i, op in enumerate(ops):
+        if isinstance(op, Input) or type(op) is MatVec:
+            runs.append([i])
+        elif isinstance(op, _ELEMENTWISE) and runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+
+    def cuttable(seg: list[int]) -> bool:
+        nxt = ops[seg[-1] + 1]
+        chained = all(len(graph.consumers(ops[j].name)) == 1 and ops[j + 1].input == ops[j].name
+                      for j in seg)
+        return (chained and (type(nxt) is MatVec or isinstance(nxt, Output))
+                and all(len(types[ops[j].name].shape) == 1 for j in seg))
+    return [seg for seg in runs if cuttable(seg)]
 
 
 def _largest_divisor_at_most(n: int, limit: int) -> int:
@@ -78,7 +92,8 @@ def _drop_leading(graph: Graph, start: int, x: np.ndarray):
     t = interp.types[op.input]
     if not isinstance(t.fmt, (Int, Bipolar)):
         return None
-    inp = Input(op.input, n=t.n, fmt=t.fmt, scale=float(abs(t.scales[0])) or 1.0)
+    shape = (t.shape[-1],) + t.shape[:-1] if len(t.shape) > 1 else ()   # channels first
+    inp = Input(op.input, n=t.n, fmt=t.fmt, scale=float(abs(t.scales[0])) or 1.0, shape=shape)
     return Graph((inp,) + tuple(graph.ops[start:])), interp.run(x, codes=True)[op.input]
 
 

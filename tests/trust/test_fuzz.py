@@ -2,6 +2,8 @@
 """Random-model fuzzing of the whole compiler: the fixed-seed CI run, what the generator
 covers, the shrinker, and the multi-design harness's lost/duplicate detection."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal
@@ -9,8 +11,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from bitwave.fuzz import FuzzConfig, compile_case, fuzz, generate_case, minimise
+from bitwave.fuzz._generate import case_kind
 from bitwave.hdl import StreamFormat
-from bitwave.ir import Bipolar, Graph, Input, Int, MatVec, MultiThreshold, Output, Quant, Requant
+from bitwave.ir import (Add, Affine, Bipolar, CausalConv, Conv, Flatten, Graph, Input, Int, MatVec,
+                        MultiThreshold, Output, Pool, Quant, Requant, parse_graph, print_graph)
 from bitwave.passes.fold import divisors
 from bitwave.sim import MultiStreamSim
 
@@ -27,6 +31,10 @@ KNOWN_BUGS: set[str] = set()
 def test_fixed_seed_run_of_200_models_has_no_mismatch():
     report = fuzz(MODELS, SEED, cfg=FuzzConfig(minimise_limit=1))
     assert report.models == MODELS and report.frames >= 20 * MODELS
+    # The run's models by kind (drawn apart from the models, so this costs no generation);
+    # the generator test below checks what the convolutional ones hold.
+    kinds = Counter(case_kind(SEED, i) for i in range(MODELS))
+    assert kinds["mlp"] >= 80 and kinds["cnn"] >= 40 and kinds["residual"] >= 20 and kinds["causal"] >= 8, kinds
     unknown = [f for f in report.failures if not any(bug in f.detail for bug in KNOWN_BUGS)]
     assert not unknown, "\n\n".join(f.describe() for f in unknown) + "\n" + report.summary()
     still = {bug for bug in KNOWN_BUGS if any(bug in f.detail for f in report.failures)}
@@ -70,6 +78,39 @@ def test_generator_covers_the_model_space_deterministically():
     inputs = cases[0].inputs
     fmt = cases[0].graph.input.fmt
     assert any((row == fmt.max).all() for row in inputs) and any((row == fmt.min).all() for row in inputs)
+    _covers_convolutions_pooling_and_residuals(cases)
+
+
+def _covers_convolutions_pooling_and_residuals(cases):
+    assert all(c.kind == case_kind(SEED, c.index) for c in cases)
+    graphs = [c.graph for c in cases]
+    convs = [(g, op) for g in graphs for op in g.ops if isinstance(op, Conv)]
+    assert {len(op.kernel) for _, op in convs} == {1, 2}
+    assert any(any(op.pads) for _, op in convs) and any(2 in op.stride for _, op in convs)
+    assert any(2 in op.dilation for _, op in convs) and any(op.groups > 1 for _, op in convs)
+    assert any(op.groups == op.rows == op.cols // op.taps for _, op in convs), "depthwise"
+    assert any(isinstance(op.wfmt, Bipolar) for _, op in convs)
+    assert any(isinstance(g.input.fmt, Bipolar) for g, _ in convs), "bipolar image input"
+    assert any(isinstance(op.wfmt, Bipolar) and isinstance(g.types()[op.input].fmt, Bipolar)
+               for g, op in convs), "1-bit weights and activations"
+    pools = [op for g in graphs for op in g.ops if isinstance(op, Pool)]
+    assert {op.kind for op in pools} == {"max", "avg"} and any(any(op.pads) for op in pools)
+    assert sum(any(isinstance(op, Pool) for op in g.ops) for g in graphs) >= 15
+    assert sum(any(isinstance(op, Flatten) for op in g.ops) for g in graphs) >= 15
+    adds = [(g, op) for g in graphs for op in g.ops if isinstance(op, Add)]
+    assert len(adds) >= 20 and any((op.mult_a, op.mult_b) != (1, 1) for _, op in adds)
+    assert any(any(isinstance(o, Conv) for o in g.ops) for g, _ in adds), "residual conv block"
+    assert any(not any(isinstance(o, Conv) for o in g.ops) for g, _ in adds), "residual MLP block"
+    # The fork feeds the Add directly (an empty skip path) or through a layer.
+    assert {any(len(g.consumers(n)) == 2 for n in op.reads) for g, op in adds} == {True, False}
+    causal = [op for g in graphs for op in g.ops if isinstance(op, CausalConv)]
+    assert any(op.dilation > 1 and op.taps > 1 for op in causal)
+    for kind in ("cnn", "residual"):   # both styles: as imported (streamline's work) and streamlined
+        styles = {any(isinstance(op, Affine) for op in c.graph.ops) for c in cases if c.kind == kind}
+        assert styles == {True, False}, kind
+    assert all(c.error is None for c in cases if c.kind != "mlp"), [c.error for c in cases if c.error]
+    # Pixel streams: most convolutional designs move frames of several beats.
+    assert sum(c.final.types()[c.final.input.name].positions > 1 for c in cases if c.kind == "cnn") >= 30
 
 
 def test_minimise_shrinks_to_the_op_that_fails():
@@ -97,6 +138,25 @@ def test_minimise_shrinks_to_the_op_that_fails():
     mvs = [op for op in small.ops if isinstance(op, MatVec)]
     assert len(mvs) == 1 and mvs[0].weight.array.size == 1 and mvs[0].weight.array[0, 0] == 5
     assert len(xs) == 1 and small.input.n == 1
+
+
+@pytest.mark.parametrize("kind,marker", [("cnn", Conv), ("residual", Add), ("causal", CausalConv)])
+def test_minimise_shrinks_convolutions_and_residual_blocks_without_crashing(kind, marker):
+    """A stand-in bug 'fails while the graph holds a convolution (an Add, a causal convolution)':
+    shrinking keeps a valid graph with one, on one frame, and cuts what it can around it."""
+    cfg = FuzzConfig()
+    index = next(i for i in range(100) if case_kind(SEED, i, cfg) == kind)
+    case = compile_case(generate_case(SEED, index, cfg), cfg)
+
+    def failing_of(examples):
+        return [[0] if any(isinstance(op, marker) for op in g.ops) else [] for g, _ in examples]
+
+    small, xs, bad, rounds = minimise(case.final, case.inputs, failing_of, rounds=20)
+    assert rounds >= 2 and len(xs) == 1 and list(bad) == [0]
+    assert any(isinstance(op, marker) for op in small.ops)
+    assert len(small.ops) <= len(case.final.ops)
+    assert all(op.pe == op.simd == 1 for op in small.ops if isinstance(op, MatVec))
+    assert parse_graph(print_graph(small)) == small
 
 
 class _Misbehave(wiring.Component):
