@@ -330,25 +330,29 @@ class MatVecUnit(CheckedComponent):
 
         Only when a row group takes at least two cycles (``cols/simd >= 2``):
         the collector has then handed its vector on before the next fold
-        arrives, and the pipeline never waits for it at full rate.
+        arrives, and the pipeline never waits for it at full rate. Not with
+        sequential thresholds, whose last stage is not a pipeline register.
         """
-        return self.cols // self.simd >= 2
+        return self.cols // self.simd >= 2 and not self.sequential_thresholds
 
-    def _output_from_collector(self, m, adv, final, push, collect, main, main_valid):
+    def _output_from_collector(self, m, adv, final, final_next, push, collect, main,
+                               main_valid):
         """``collect → main``; ``waiting`` marks a finished vector in the collector.
-        A fold arriving while it waits stops the pipeline (``adv`` depends on
-        registers only: ``waiting`` and the final stage's valid tag)."""
+        A fold arriving while it waits stops the pipeline. ``adv`` is a register
+        (``stall``, loaded with the next cycle's ``waiting & final valid``): a
+        LUT in front of its fan-out to every pipeline enable was TFC-w1a1's
+        critical path on ECP5. ``final_next`` is the final valid tag's input."""
         waiting = Signal(name="collect_waiting")
+        stall = Signal(name="collect_stall")
         move = waiting & (~main_valid | self.source.ready)
-        m.d.comb += adv.eq(~(waiting & final["valid"]))
+        m.d.comb += adv.eq(~stall)
         with m.If(move):
             m.d.sync += [main.eq(collect), main_valid.eq(1)]
         with m.Elif(self.source.ready):
             m.d.sync += main_valid.eq(0)
-        with m.If(adv & push):
-            m.d.sync += waiting.eq(1)
-        with m.Elif(move):
-            m.d.sync += waiting.eq(0)
+        waiting_next = Mux(adv & push, 1, Mux(move, 0, waiting))
+        m.d.sync += [waiting.eq(waiting_next),
+                     stall.eq(waiting_next & Mux(adv, final_next, final["valid"]))]
 
     def _select_slice(self, m, adv):
         """The ``simd`` elements of the offered vector that this cycle issues.
@@ -541,7 +545,8 @@ class MatVecUnit(CheckedComponent):
         main, main_valid = Signal(len(vector), reset_less=True), Signal()
         m.d.comb += [self.source.valid.eq(main_valid), self.source.payload.eq(main)]
         if self.output_through_collector:
-            self._output_from_collector(m, adv, final, push, collect, main, main_valid)
+            self._output_from_collector(m, adv, final, pipe.inputs[-1]["valid"], push, collect,
+                                        main, main_valid)
         else:
             full = Signal()
             m.d.comb += adv.eq(~full)

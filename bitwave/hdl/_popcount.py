@@ -61,6 +61,7 @@ class Pipe:
         self.assigns = []
         self.comb = []
         self.stages = []
+        self.inputs = []
 
     def reg(self, value, name, *, reset=False):
         """A register of ``value``. Data registers have no reset (``reset_less``): a
@@ -72,7 +73,9 @@ class Pipe:
         return reg
 
     def push(self, tags, name):
-        """Register ``tags`` as the next stage's tags (with reset)."""
+        """Register ``tags`` as the next stage's tags (with reset); ``inputs[-1]``
+        keeps what they are loaded from."""
+        self.inputs.append(dict(tags))
         self.stages.append({k: self.reg(v, f"{name}_{k}", reset=True)
                             for k, v in tags.items()})
 
