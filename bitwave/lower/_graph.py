@@ -149,8 +149,10 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                           **_fmt_kwargs("w", op.wfmt), **_activation(act))
             cycles = op.cycles * types[op.name].positions
             if windowed:
-                make_window, window_est, window_cycles = lower_window(op, in_t)
-                stages.append(make_window)
+                # A slow convolution behind another layer gets a FIFO (see lower_window).
+                buffered = op.cycles > 1 and op.input != graph.input.name
+                window_stages, window_est, window_cycles = lower_window(op, in_t, buffered=buffered)
+                stages.extend(window_stages)
                 cycles = max(cycles, window_cycles)
             stages.append(partial(MatVecUnit, **kwargs))
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
