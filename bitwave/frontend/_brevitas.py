@@ -37,8 +37,9 @@ __all__ = ["import_model", "SUPPORTED_MODULES"]
 
 def _brevitas_layers():
     import brevitas.nn as qnn
+    eltwise = (qnn.QuantEltwiseAdd,) if hasattr(qnn, "QuantEltwiseAdd") else ()
     return (qnn.QuantLinear, qnn.QuantConv1d, qnn.QuantConv2d, qnn.QuantReLU, qnn.QuantIdentity,
-            qnn.QuantHardTanh, qnn.QuantSigmoid, qnn.QuantTanh)
+            qnn.QuantHardTanh, qnn.QuantSigmoid, qnn.QuantTanh, *eltwise)
 
 
 #: Float modules that pass through as layout or fold into thresholds (batch-norm).
@@ -47,14 +48,17 @@ _PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool
           nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity)
 
 SUPPORTED_MODULES = ("QuantLinear, QuantConv1d/2d, QuantReLU (max_val for ReLU6), QuantIdentity, "
-                     "QuantHardTanh, QuantSigmoid, QuantTanh, BatchNorm1d/2d, MaxPool1d/2d, AvgPool1d/2d, "
-                     "AdaptiveAvgPool1d/2d and AdaptiveMaxPool1d/2d (to size 1 or whole windows), Flatten, "
-                     "Unflatten (before the input quantiser), Dropout, Identity, Sequential, ModuleList, "
-                     "ModuleDict (and your own nn.Module classes combining them)")
+                     "QuantHardTanh, QuantSigmoid, QuantTanh, QuantEltwiseAdd, BatchNorm1d/2d, MaxPool1d/2d, "
+                     "AvgPool1d/2d, AdaptiveAvgPool1d/2d and AdaptiveMaxPool1d/2d (to size 1 or whole "
+                     "windows), Flatten, Unflatten (before the input quantiser), Dropout, Identity, Sequential, "
+                     "ModuleList, ModuleDict (and your own nn.Module classes combining them, residual adds "
+                     "x + f(x) of two tensors of one scale included)")
 
 #: Library modules with a more specific answer than "not supported".
 _HINTS = {"TruncAvgPool2d": "its truncation is not supported; use nn.AvgPool2d (or MaxPool2d) followed by a "
-                            "QuantIdentity, which requantises the average exactly"}
+                            "QuantIdentity, which requantises the average exactly",
+          "QuantCat": "concatenation is not supported; bitwave joins two branches only by adding them "
+                      "(QuantEltwiseAdd, or x + f(x) with one shared quantiser on both operands)"}
 
 #: Float activation modules: (is it monotone, the quantised layer that replaces it).
 _FLOAT_ACTIVATIONS = {

@@ -2,14 +2,15 @@
 
 QONNX is ONNX plus a few quantisation ops (``Quant``, ``BipolarQuant``) in the
 ``qonnx.custom_op.general`` domain; Brevitas, FINN, hls4ml and chisel4ml all
-speak it.  The reader accepts a *chain*: one float input (a vector, a 1-D
-signal ``(N, C, L)`` or an image ``(N, C, H, W)``), a quantiser on it, then
-layers made of a matrix product (``Gemm``/``MatMul``) or a convolution
-(``Conv``) whose weights are a ``Quant``/``BipolarQuant`` of a constant,
-optional per-channel affine nodes (``Add``/``Sub``/``Mul``/``Div``/
+speak it.  The reader accepts one float input (a vector, a 1-D signal
+``(N, C, L)`` or an image ``(N, C, H, W)``), a quantiser on it, then layers
+made of a matrix product (``Gemm``/``MatMul``) or a convolution (``Conv``)
+whose weights are a ``Quant``/``BipolarQuant`` of a constant, optional
+per-channel affine nodes (``Add``/``Sub``/``Mul``/``Div``/
 ``BatchNormalization``, folded into one IR ``Affine``), an optional monotone
 activation and an activation quantiser; pooling and flattening between them
-(``_qonnx_conv``).
+(``_qonnx_conv``).  Layers form a chain or residual blocks: a tensor read
+twice and an ``Add`` of two quantised tensors (``_qonnx_join``).
 
 Activations (``Relu``, ``Clip``, ``Sigmoid``, ``Tanh``) must be followed by a
 quantiser.  ``Relu`` and ``Clip`` only narrow the code range (for a
@@ -47,10 +48,11 @@ from onnx import numpy_helper
 
 from ..errors import FrontendError, VerifyError
 from ..ir import (Activation, Affine, Arith, Bipolar, Graph, Input, InputStep, Int, MatVec, Output, Quant,
-                  verify)
+                  reads, verify)
 from ._qonnx_acts import ACTIVATIONS, MONOTONE_HINT, NOT_MONOTONE, PASS_THROUGH, ActivationReader
 from ._qonnx_consts import ConstFolder, QConst, attrs, code_range
 from ._qonnx_conv import LAYOUT_OPS, ConvReader
+from ._qonnx_join import JoinReader
 from ._qonnx_pad import PAD_OPS, PadReader
 
 __all__ = ["import_qonnx", "MAX_BITS", "MAX_BIAS_BITS"]
@@ -132,21 +134,26 @@ def _exact_format(lo: int, hi: int) -> Int | None:
     return None
 
 
-class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
+class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader, JoinReader):
     def __init__(self, model: onnx.ModelProto, label: str, locations: dict[str, str]):
         self.model = model
         self.label = label
         self.locations = locations           # module path -> file.py:line of its definition
         self.consts: dict[str, object] = {}
         self.ops: list = []
-        self.types: list = []
+        self.types: dict[str, object] = {}   # op name -> its ValueType
         self.names: set[str] = set()
-        self.cur: str | None = None          # the ONNX tensor carrying the data
-        self.feat: tuple[int, ...] = ()      # its shape without the batch, as the model has it (C, H, W)
         self.batch: int = _SYMBOLIC_BATCH
+        # The data a node reads: the ONNX tensor ``cur``, which is the IR op ``head``'s codes
+        # (None: the raw model input) through the pending affine and activations; ``data`` keeps
+        # this state for every tensor computed so far (JoinReader).
+        self.cur: str | None = None          # the ONNX tensor carrying the data
+        self.head: str | None = None
+        self.feat: tuple[int, ...] = ()      # its shape without the batch, as the model has it (C, H, W)
         self.acts: list = []                 # activation nodes waiting for their quantiser
         self.pre: list[InputStep] = []       # scalar arithmetic on the raw input (Input.pre)
         self.affine_pending = None           # (mul, add, [(node, role)]) waiting to be emitted
+        self.data: dict[str, dict] = {}
 
     # -- messages -----------------------------------------------------------
     def where(self, node) -> str:
@@ -184,13 +191,14 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
                                 f"fixed feature dimensions, not {[d.dim_value or d.dim_param for d in dims]}")
         self.batch = dims[0].dim_value if dims[0].HasField("dim_value") else _SYMBOLIC_BATCH
         self.feat = tuple(d.dim_value for d in dims[1:])
+        self.save()
         for node in g.node:
             self.node(node)
         out = g.output[0].name
-        if out != self.cur:
-            raise FrontendError(f"{self.label}: the output {out!r} is not the end of the layer chain "
-                                f"(which ends in {self.cur!r}); bitwave reads sequential models only")
-        if not self.ops:
+        if out not in self.data:
+            raise FrontendError(f"{self.label}: the output {out!r} is not computed from the input")
+        self.switch(out)
+        if self.head is None:
             raise FrontendError(f"{self.label}: the model input is never quantised; add an input "
                                 "quantiser, e.g. QuantIdentity(bit_width=8, return_quant_tensor=False), "
                                 "as the first layer")
@@ -199,8 +207,8 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
             raise self.fail(self.acts[-1], f"the model ends in a {kind} without a quantiser; bitwave has "
                                            f"no float {kind}: use {layer} (or drop the final {kind})")
         self.flush_affine()
-        self.emit(Output(name=self.unique("output"), input=self.ops[-1].name), None)
-        graph = Graph(tuple(self.ops))
+        self.emit(Output(name=self.unique("output"), input=self.head), None)
+        graph = Graph(tuple(self.live()))
         try:
             verify(graph)
         except VerifyError as e:
@@ -216,14 +224,14 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
         return name
 
     def emit(self, op, node):
-        prev = self.types[-1] if self.types else None
         try:
-            t = op.out_type(prev)
+            t = op.out_type(*([self.types[r] for r in reads(op)] or [None]))
         except VerifyError as e:
             where = f"{self.where(node)}: " if node is not None else ""
             raise FrontendError(f"{self.label}: {where}{e}") from e
         self.ops.append(op)
-        self.types.append(t)
+        self.types[op.name] = t
+        self.head = op.name
         self.feat = t.shape[-1:] + t.shape[:-1]   # channels first again, as the model has it
 
     def node(self, node):
@@ -231,34 +239,44 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
             self.consts[node.output[0]] = self.constant_attr(node)
             return
         data = [i for i in node.input if i and i not in self.consts]
-        if node.op_type == "Shape" and data == [self.cur]:
+        if not data:
+            self.consts[node.output[0]] = self.const_eval(node)
+            return
+        unknown = [t for t in data if t not in self.data]
+        if unknown:
+            raise self.fail(node, f"reads {unknown[0]!r}, a second output of an earlier node; bitwave "
+                                  "reads only the first output of a node")
+        self.switch(data[0])
+        if node.op_type == "Shape" and len(data) == 1:
             a = attrs(node)  # reading the shape does not consume the data
             shape = np.array((self.batch, *self.feat), np.int64)
             self.consts[node.output[0]] = shape[a.get("start", 0):a.get("end")]
             return
-        if not data:
-            self.consts[node.output[0]] = self.const_eval(node)
-            return
+        if self.head is None and self.ops:
+            raise self.fail(node, "reads the unquantised model input after its input quantiser; bitwave "
+                                  "reads the model input through one quantiser: quantise it once and use "
+                                  "the quantised tensor on every path")
         self.check_activation(node, data)
-        if len(data) > 1 or data[0] != self.cur:
-            raise self.fail(node, f"reads {', '.join(map(repr, data))} but the layer chain is at "
-                                  f"{self.cur!r}; bitwave reads sequential models only (no branches, "
-                                  "no skip connections)")
+        if len(data) > 1:
+            self.join(node, data)
+            self.cur = node.output[0]
+            self.save()
+            return
         handler = getattr(self, "op_" + node.op_type, None)
         if handler is None and node.op_type in NOT_MONOTONE:
             raise self.fail(node, f"{NOT_MONOTONE[node.op_type]} is not monotone, so no thresholds can "
                                   f"represent it; {MONOTONE_HINT}")
         if handler is None:
             raise self.fail(node, f"op type {node.op_type} is not supported; supported: {_DATA_OPS}")
-        if not self.ops and node.op_type in ("Add", "Sub", "Mul", "Div"):
+        if self.head is None and node.op_type in ("Add", "Sub", "Mul", "Div"):
             self.input_step(node)
-            self.cur = node.output[0]
-            return
-        if not self.ops and node.op_type not in ("Quant", "BipolarQuant", *PASS_THROUGH):
+        elif self.head is None and node.op_type not in ("Quant", "BipolarQuant", *PASS_THROUGH):
             raise self.fail(node, "reads the unquantised model input; add an input quantiser, e.g. "
                                   "QuantIdentity(bit_width=8, return_quant_tensor=False), as the first layer")
-        handler(node)
+        else:
+            handler(node)
         self.cur = node.output[0]
+        self.save()
 
     # -- the data path ------------------------------------------------------
     def shape_text(self) -> str:
@@ -328,7 +346,7 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
         path = _module_path(node)
         s = self.per_channel(node, scale, "the quantiser scale")
         self.acts = []
-        if not self.ops:
+        if self.head is None:
             if not np.all(s == s[0]):
                 raise self.fail(node, "the input quantiser must have one scale for the whole tensor")
             name = self.unique(_identifier(path or node.name, "input"))
@@ -342,7 +360,7 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
         self.flush_affine()
         scale = s[0] if np.all(s == s[0]) else s
         name = self.unique(_identifier(path or node.name, "quant"))
-        self.emit(Quant(name=name, input=self.ops[-1].name, fmt=fmt, scale=scale, act=act,
+        self.emit(Quant(name=name, input=self.head, fmt=fmt, scale=scale, act=act,
                         narrow=narrow, src=self.src(node)), node)
 
     def affine(self, node, mul, add, role: str = ""):
@@ -365,7 +383,7 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
         base = _identifier(paths[-1], "affine") if paths else "affine"
         # "fc1.bias, bn1" — or, with locations, "fc1.bias, m.py:3; bn1, m.py:4".
         src = ("; " if srcs != paths else ", ").join(srcs)
-        self.emit(Affine(name=self.unique(base), input=self.ops[-1].name, mul=mul, add=add, src=src),
+        self.emit(Affine(name=self.unique(base), input=self.head, mul=mul, add=add, src=src),
                   parts[-1][0])
 
     def op_BatchNormalization(self, node):
@@ -473,7 +491,7 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
             raise self.fail(node, "the weight scale varies along the input dimension; only per-tensor "
                                   "or per-output-channel weight scales are supported")
         wscale = w.scale[:, 0] * alpha
-        in_scale = self.types[-1].scales[0]
+        in_scale = self.types[self.head].scales[0]
         bias_codes = None
         bias_real = None
         if bname is not None:
@@ -491,7 +509,7 @@ class _Importer(PadReader, ConstFolder, ActivationReader, ConvReader):
             if bias_codes is None:
                 bias_real = np.asarray(self.value(b), dtype=np.float64) * beta
         name = self.unique(self.layer_name(node, cls.opcode))
-        self.emit(cls(name=name, input=self.ops[-1].name, weight=w.codes, wfmt=w.fmt, wscale=wscale,
+        self.emit(cls(name=name, input=self.head, weight=w.codes, wfmt=w.fmt, wscale=wscale,
                       bias=bias_codes, src=self.src(node), **kw), node)
         if bias_real is not None:
             if not np.all(np.isfinite(bias_real)):
@@ -534,8 +552,9 @@ def _check_structure(model: onnx.ModelProto, label: str):
 def import_qonnx(source, *, label: str | None = None, locations: dict[str, str] | None = None) -> Graph:
     """Read a QONNX model (a file path or an ``onnx.ModelProto``) into an IR graph.
 
-    The graph is the pre-streamlining chain ``Input, (MatVec|Conv|Pool|Flatten, [Affine],
-    [Quant])..., Output`` with exact integer weight codes.  The input keeps the model's shape
+    The graph is the pre-streamlining ``Input, (MatVec|Conv|Pool|Flatten, [Affine],
+    [Quant])..., Output`` with exact integer weight codes, a chain or with residual blocks
+    (an op read twice, the two paths joined by an ``Add``).  The input keeps the model's shape
     (``Input.shape``, channels first); inside the graph tensors are channels last.  Raises :class:`FrontendError` naming the
     node, its op type and module for anything it cannot represent exactly.
 

@@ -31,12 +31,13 @@ PASS_THROUGH = ("Identity", "Dropout", "Flatten", "Reshape", "Transpose")
 
 
 class ActivationReader:
-    """The activation half of the importer: needs ``acts`` (the pending nodes), ``fail``,
-    ``const`` and ``per_channel``."""
+    """The activation half of the importer: needs ``acts`` (the pending nodes; ``data[t]["acts"]``
+    those of tensor ``t``), ``fail``, ``const`` and ``per_channel``."""
 
     def check_activation(self, node, data: list[str]):
         """Refuse a node that cannot follow the pending activations."""
-        if len(data) > 1 and node.op_type == "Mul" and any(a.op_type == "Sigmoid" for a in self.acts):
+        if len(data) > 1 and node.op_type == "Mul" and any(a.op_type == "Sigmoid"
+                                                            for t in data for a in self.data[t]["acts"]):
             raise self.fail(node, f"x * sigmoid(x) (SiLU, swish) is not monotone, so no thresholds can "
                                   f"represent it; {MONOTONE_HINT}")
         if self.acts and node.op_type not in ("Quant", "BipolarQuant", *ACTIVATIONS, *PASS_THROUGH):

@@ -104,7 +104,7 @@ class ConvReader:
                                   "(count_include_pad=False) is not supported; bitwave divides by the "
                                   "window size: use count_include_pad=True or padding=0")
         name = self.unique(self.layer_name(node, "pool"))
-        self.emit(Pool(name=name, input=self.ops[-1].name, kind=kind, src=self.src(node), **win), node)
+        self.emit(Pool(name=name, input=self.head, kind=kind, src=self.src(node), **win), node)
 
     def op_MaxPool(self, node):
         if len(node.output) > 1 and node.output[1]:
@@ -149,12 +149,12 @@ class ConvReader:
         """The data as one vector in the model's (C·H·W) order."""
         if len(self.feat) == 1:
             return
-        if not self.ops:
+        if self.head is None:
             self.feat = (self.n,)
             return
         self.flush_affine()
         name = self.unique(self.layer_name(node, "flatten"))
-        self.emit(Flatten(name=name, input=self.ops[-1].name, src=self.src(node)), node)
+        self.emit(Flatten(name=name, input=self.head, src=self.src(node)), node)
 
     def op_Flatten(self, node):
         axis = attrs(node).get("axis", 1)
@@ -183,7 +183,7 @@ class ConvReader:
         self.reshape(node, tuple(rest), f"reshape to {target}")
 
     def reshape(self, node, shape: tuple[int, ...], what: str):
-        if not self.ops or shape == self.feat:
+        if self.head is None or shape == self.feat:
             self.feat = shape
         elif len(shape) == 1:
             self.flatten(node)

@@ -224,17 +224,18 @@ def test_transposes_and_unflattening_reshapes_are_refused():
             "only to flatten")
 
 
-def test_branches_name_the_node_and_the_supported_ops():
+def test_a_residual_add_of_images_imports_and_concatenation_is_refused():
     b = Builder(0, shape=(1, 4, 4))
     conv_front(b)
     skip = b.cur
     b.cur = b.node("MaxPool", [b.cur], name="pool", kernel_shape=[1, 1])
     b.cur = b.node("Add", [b.cur, skip], name="residual")
-    rejects(b, 48, "'residual' (Add)", "no branches, no skip connections")
+    g = import_qonnx(b.model(48))
+    assert (g["residual"].input, g["residual"].other) == ("pool", "act")
     b = Builder(0, shape=(1, 4, 4))
     conv_front(b)
     b.cur = b.node("Concat", [b.cur, b.cur], name="cat", axis=1)
-    rejects(b, 96, "'cat' (Concat)", "sequential models only")
+    rejects(b, 96, "'cat' (Concat)", "concatenation (Concat) is not supported")
 
 
 def test_wrong_image_shapes_name_the_layer_and_what_it_expects():

@@ -188,10 +188,10 @@ def test_unsupported_layer_is_rejected_up_front():
     msg = rejects(WithLSTM(), torch.zeros(2, 8))
     assert msg == ("frontend: module rnn (torch.nn.LSTM) is not supported; supported: QuantLinear, "
                    "QuantConv1d/2d, QuantReLU (max_val for ReLU6), QuantIdentity, QuantHardTanh, QuantSigmoid, "
-                   "QuantTanh, BatchNorm1d/2d, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d and "
-                   "AdaptiveMaxPool1d/2d (to size 1 or whole windows), Flatten, Unflatten (before the input "
+                   "QuantTanh, QuantEltwiseAdd, BatchNorm1d/2d, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d "
+                   "and AdaptiveMaxPool1d/2d (to size 1 or whole windows), Flatten, Unflatten (before the input "
                    "quantiser), Dropout, Identity, Sequential, ModuleList, ModuleDict (and your own nn.Module "
-                   "classes combining them)")
+                   "classes combining them, residual adds x + f(x) of two tensors of one scale included)")
 
 
 def test_wrong_input_shape_names_expected_and_given(digits, data):

@@ -267,14 +267,6 @@ def test_relu_without_quantiser_is_rejected():
     reject(b.model(3), "'r' (Relu)", "ReLU without a quantiser", "QuantReLU")
 
 
-def test_branches_are_rejected():
-    b = Builder(4)
-    b.act(0.1, 8, name="inq")
-    q = b.cur
-    b.cur = b.node("Add", [q, q], name="skip")
-    reject(b.model(4), "'skip' (Add)", "sequential models only")
-
-
 def test_corrupt_file(tmp_path):
     p = tmp_path / "noise.onnx"
     p.write_bytes(bytes(RNG.integers(0, 256, size=3000, dtype=np.uint8)))
