@@ -143,10 +143,13 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
             windowed = isinstance(op, (Conv, CausalConv))
             weights = conv_weights(op) if windowed else op.weight.array
             simd = op.simd * weights.shape[1] // op.cols     # a grouped conv's zeros, spread
+            wfmt = op.wfmt
+            if isinstance(wfmt, Bipolar) and weights.shape[1] != op.cols:
+                wfmt = Int(2, True)          # ±1 weights and the other groups' zeros
             kwargs = dict(weights=weights.tolist(), acc_width=acc.bits,
                           bias=None if op.bias is None else op.bias.array.tolist(),
                           pe=op.pe, simd=simd, **_fmt_kwargs("in", in_t.fmt),
-                          **_fmt_kwargs("w", op.wfmt), **_activation(act))
+                          **_fmt_kwargs("w", wfmt), **_activation(act))
             cycles = op.cycles * types[op.name].positions
             if windowed:
                 # A slow convolution behind another layer gets a FIFO (see lower_window).
@@ -158,9 +161,9 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
             est = estimate_mvu(rows=op.rows, cols=weights.shape[1], pe=op.pe, simd=simd,
                                in_width=stream_format(in_t.fmt, 1).width,
-                               w_width=stream_format(op.wfmt, 1).width, acc_width=acc.bits,
+                               w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
                                n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
-                               bipolar=isinstance(op.wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
+                               bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
             if windowed:
                 est = merge_estimates(window_est, est)
             layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,) + ((act.name,) if act else ()),

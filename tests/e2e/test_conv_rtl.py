@@ -168,3 +168,18 @@ def test_a_deep_conv_stack_runs_at_its_slowest_layer():
     got, res, _ = simulate_graph(g, codes)
     np.testing.assert_array_equal(got, Interpreter(g).output(codes, codes=True))
     assert res.cycles_per_frame == plan(g).cycles_per_frame == 2592
+
+
+def test_grouped_convolution_with_one_bit_weights():
+    """The other groups' zeros cannot be ±1 bits: the unit gets 2-bit weights -1/0/+1 (found by
+    the fuzzer: a depthwise binary convolution did not lower)."""
+    from bitwave.ir import Bipolar
+    rng = np.random.default_rng(9)
+    g = InferBitwidths().run(Graph((
+        Input("x", n=2 * 16, fmt=Bipolar(), shape=(2, 4, 4)),
+        Conv("c", input="x", weight=rng.choice([-1, 1], size=(4, 9)), wfmt=Bipolar(),
+             kernel=(3, 3), groups=2),
+        Output("y", input="c"))))
+    codes = rng.choice([-1, 1], size=(6, 32))
+    got, _, _ = simulate_graph(g, codes)
+    np.testing.assert_array_equal(got, Interpreter(g).output(codes, codes=True))
