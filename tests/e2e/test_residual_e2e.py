@@ -25,7 +25,8 @@ KINDS = {"residual_mlp": ["matvec", "matvec", "add", "multithreshold", "matvec"]
                                   "multithreshold", "multithreshold", "matvec"]}
 
 
-@pytest.mark.parametrize("fn", list(KINDS))
+@pytest.mark.parametrize("fn", [pytest.param(k, marks=pytest.mark.slow) if k.endswith("eltwise") else k
+                                for k in KINDS])
 def test_residual_block_compiles_and_verifies(fn, tmp_path, capsys):
     out = tmp_path / fn
     main(["compile", f"{HERE / 'residual_models.py'}:{fn}", "-o", str(out)])

@@ -12,7 +12,7 @@ Two faults, each the kind of slip a generator or lowering change could make:
 import numpy as np
 import pytest
 
-import bitwave.hdl._mvu as mvu_module
+import bitwave.hdl._popcount as popcount_module
 import bitwave.verify as verify_module
 from bitwave.build_folder import TOP, load_build
 from bitwave.compile import CompileOptions, compile_graph
@@ -41,7 +41,7 @@ def dropped_carry(values):
 
 
 def test_fuzzer_catches_dropped_carry_and_minimises_it(monkeypatch):
-    monkeypatch.setattr(mvu_module, "add_pairs", dropped_carry)
+    monkeypatch.setattr(popcount_module, "add_pairs", dropped_carry)   # the lanes' adder trees
     lines = []
     report = fuzz(12, seed=5, cfg=FuzzConfig(minimise_limit=1, minimise_rounds=10), log=lines.append)
     wrong = [f for f in report.failures if f.kind == "rtl" and "frames differ" in f.detail]
