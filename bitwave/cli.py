@@ -48,7 +48,7 @@ def _print_layers(manifest) -> None:
         t.add_column(col)
     for L in manifest.layers:
         t.add_row(L.name, f"{L.rows}×{L.cols}", L.in_fmt, L.w_fmt, L.acc_fmt, L.out_fmt,
-                  f"{L.pe}/{L.simd}", str(L.cycles), str(L.estimate.lut))
+                  "-" if L.pe is None else f"{L.pe}/{L.simd}", str(L.cycles), str(L.estimate.lut))
     out.print(t)
 
 
