@@ -134,21 +134,9 @@ class Conv(MatVec):
         if isinstance(inp.fmt, Bipolar) and any(self.pads):
             raise self.error("a bipolar input (codes -1/+1) cannot be zero-padded; use padding=0 "
                              "or a multi-bit input quantiser before this layer")
-        s = inp.scales
-        if not np.allclose(s, s[0], rtol=1e-12, atol=0):
-            raise self.error("input scale differs between channels; a convolution needs one "
-                             "input scale")
-        lo, hi = self.bounds(inp.fmt)
-        acc = self.acc or _acc_for(lo, hi)
-        if int(lo.min()) < acc.min or int(hi.max()) > acc.max:
-            raise self.error(f"accumulator {acc} cannot hold [{int(lo.min())}, {int(hi.max())}]")
+        acc, scale = self.accumulator(inp)
         shape = out + (self.rows,)
-        return _vt(math.prod(shape), acc, self.wscale.array * s[0], shape)
-
-
-def _acc_for(lo, hi) -> Int:
-    need = int_format_for(int(lo.min()), int(hi.max()))
-    return Int(need.bits + (0 if need.signed else 1), True)
+        return _vt(math.prod(shape), acc, scale, shape)
 
 
 @dataclass(frozen=True)
@@ -192,14 +180,8 @@ class CausalConv(MatVec):
             raise self.error(f"input must be Int or Bipolar, not {inp.fmt}; quantise it first")
         if isinstance(inp.fmt, Bipolar):
             raise self.error("a bipolar input cannot start from rest (zeros); use a multi-bit input")
-        s = inp.scales
-        if not np.allclose(s, s[0], rtol=1e-12, atol=0):
-            raise self.error("input scale differs between channels; the layer needs one input scale")
-        lo, hi = self.bounds(inp.fmt)
-        acc = self.acc or _acc_for(lo, hi)
-        if int(lo.min()) < acc.min or int(hi.max()) > acc.max:
-            raise self.error(f"accumulator {acc} cannot hold [{int(lo.min())}, {int(hi.max())}]")
-        return _vt(self.rows, acc, self.wscale.array * s[0])
+        acc, scale = self.accumulator(inp)
+        return _vt(self.rows, acc, scale)
 
 
 class PoolKind:

@@ -331,9 +331,17 @@ class MatVec(Op):
         _flat(self, inp, "a MatVec")
         if inp.n != self.cols:
             raise self.error(f"input has {inp.n} elements but weight has {self.cols} columns")
+        acc, scale = self.accumulator(inp)
+        return _vt(self.rows, acc, scale)
+
+    def accumulator(self, inp) -> tuple[Int, np.ndarray]:
+        """The accumulator format (``acc``, or the exact-bound one when None) and the per-row
+        real scale of the result on input ``inp``, which must have one scale for all elements
+        (shared by the convolutions, whose input is a window of ``inp``)."""
         s = inp.scales
         if not np.allclose(s, s[0], rtol=1e-12, atol=0):
-            raise self.error("input scale differs between elements; MatVec needs a per-tensor input scale")
+            raise self.error(f"input scale differs between elements; {type(self).__name__} needs "
+                             "a per-tensor input scale")
         lo, hi = self.bounds(inp.fmt)
         need = int_format_for(int(lo.min()), int(hi.max()))
         need = Int(need.bits + (0 if need.signed else 1), True)
@@ -343,7 +351,7 @@ class MatVec(Op):
         elif int(lo.min()) < acc.min or int(hi.max()) > acc.max:
             raise self.error(f"accumulator {acc} cannot hold the exact range "
                              f"[{int(lo.min())}, {int(hi.max())}]; it needs at least {need}")
-        return _vt(self.rows, acc, self.wscale.array * s[0])
+        return acc, self.wscale.array * s[0]
 
 
 @dataclass(frozen=True)

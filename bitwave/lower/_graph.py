@@ -21,8 +21,8 @@ from ..build_folder import Layer
 from ..errors import PassError
 from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit, estimate_mvu,
                    estimate_threshold)
-from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Output,
-                  Pool, Requant, Wdf, verify)
+from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Pool,
+                  Requant, Wdf, verify)
 from ._residual import lower_residual
 from ._spatial import conv_weights, lower_flatten, lower_pool, lower_window, merge_estimates
 from ._wdf import lower_wdf_op

@@ -14,6 +14,7 @@ from ..build_folder import Layer
 from ..errors import PassError
 from ..hdl import Residual, estimate_residual
 from ..ir import Add, Graph, Input, Op
+from ._spatial import element_format
 
 __all__ = ["lower_residual", "fifo_depth"]
 
@@ -42,10 +43,6 @@ def fifo_depth(types: dict, fork: Op) -> int:
     return 2 * types[fork.name].positions + 16
 
 
-def _elem(fmt) -> tuple[int, bool]:
-    return fmt.width, bool(fmt.signed)
-
-
 def lower_residual(graph: Graph, types: dict, fork: Op, ops: list, lower_ops):
     """Lower the block opened by ``fork`` (read twice) from ``ops`` (the graph after the fork):
     returns (stage constructor, layer records, number of ops of ``ops`` used)."""
@@ -71,7 +68,7 @@ def lower_residual(graph: Graph, types: dict, fork: Op, ops: list, lower_ops):
     if len(stages_b) > len(stages_a):      # the FIFO goes on the path with fewer stages
         stages_a, stages_b, ta, tb, mult_a, mult_b = stages_b, stages_a, tb, ta, mult_b, mult_a
     out = types[join.name]
-    (aw, asg), (bw, bsg), (ow, osg) = _elem(ta.fmt), _elem(tb.fmt), _elem(out.fmt)
+    (aw, asg), (bw, bsg), (ow, osg) = element_format(ta.fmt), element_format(tb.fmt), element_format(out.fmt)
     params = dict(fifo_depth=fifo_depth(types, fork), elems=out.channels, a_width=aw,
                   a_signed=asg, b_width=bw, b_signed=bsg, mult_a=mult_a, mult_b=mult_b,
                   out_width=ow, out_signed=osg)

@@ -22,18 +22,18 @@ from ..hdl import (Estimate, Gather, SlidingWindow, StreamFifo, TemporalWindow, 
                    estimate_window_reduce)
 from ..ir import Bipolar, CausalConv, Flatten, Pool, PoolKind, ValueType
 
-__all__ = ["window_params", "conv_weights", "lower_window", "lower_pool", "lower_flatten",
-           "merge_estimates"]
+__all__ = ["window_params", "element_format", "conv_weights", "lower_window", "lower_pool",
+           "lower_flatten", "merge_estimates"]
 
 
-def _elem(fmt) -> tuple[int, bool]:
+def element_format(fmt) -> tuple[int, bool]:
     """Width and signedness of one element of ``fmt`` on a stream."""
     return (1, False) if isinstance(fmt, Bipolar) else (fmt.width, bool(fmt.signed))
 
 
 def window_params(op, in_t: ValueType, pad_code: int = 0) -> dict:
     """:class:`~bitwave.hdl.SlidingWindow` parameters of a Conv or Pool on ``in_t``."""
-    width, signed = _elem(in_t.fmt)
+    width, signed = element_format(in_t.fmt)
     spatial, d = in_t.spatial, len(op.kernel)
     dilation = getattr(op, "dilation", (1,) * d)
     if d == 1:     # a signal is an image one row high
@@ -90,7 +90,7 @@ def lower_window(op, in_t: ValueType, *, buffered: bool):
     many pixels (and a few to spare) the layer before runs ahead into it.
     """
     if isinstance(op, CausalConv):
-        width, signed = _elem(in_t.fmt)
+        width, signed = element_format(in_t.fmt)
         params = dict(channels=in_t.channels, elem_width=width, signed=signed, taps=op.taps,
                       dilation=op.dilation)
         return [partial(TemporalWindow, **params)], estimate_temporal_window(**params), 1
@@ -122,10 +122,10 @@ def lower_pool(op: Pool, in_t: ValueType, out_t: ValueType):
     pad = 0 if bipolar else op.pad_code(in_t.fmt)
     wparams = window_params(op, in_t, pad)
     checked = _checked(SlidingWindow, op, wparams)
-    width, signed = _elem(in_t.fmt)
+    width, signed = element_format(in_t.fmt)
     reduce = dict(positions=op.taps, channels=in_t.channels, elem_width=width, signed=signed,
                   op="or" if bipolar else ("max" if op.kind == PoolKind.MAX else "sum"),
-                  out_width=_elem(out_t.fmt)[0])
+                  out_width=element_format(out_t.fmt)[0])
     _checked(WindowReduce, op, reduce)
     est = merge_estimates(estimate_sliding_window(**wparams), estimate_window_reduce(**reduce))
     info = dict(kind="pool", rows=in_t.channels, cols=op.taps, pe=None, simd=None,
@@ -138,7 +138,7 @@ def lower_flatten(op: Flatten, in_t: ValueType, out_t: ValueType):
     """A frame of pixels collected into one vector in PyTorch's flatten order."""
     if len(in_t.shape) == 1:
         return [], None          # a vector is flat already
-    params = dict(beats=in_t.positions, elems=in_t.channels, width=_elem(in_t.fmt)[0],
+    params = dict(beats=in_t.positions, elems=in_t.channels, width=element_format(in_t.fmt)[0],
                   order=tuple(int(i) for i in op.order(in_t.shape)))
     info = dict(kind="flatten", rows=in_t.n, cols=1, pe=None, simd=None, cycles=in_t.positions,
                 in_fmt=str(in_t.fmt), out_fmt=str(out_t.fmt), estimate=estimate_gather(**params))
