@@ -209,11 +209,14 @@ def demo_cmd(output, bits, target_cycles, kind):
 @click.option("--scheduler", default=None,
               help="Spread the models over the running Dask cluster at this address (tcp://host:port) "
                    "or scheduler file; default: all in this process.")
-def fuzz_cmd(models, seed, first, no_minimise, json_path, scheduler):
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Spread the models over a local Dask cluster of this many worker processes "
+                   "(one per core is a good choice); default: all in this process.")
+def fuzz_cmd(models, seed, first, no_minimise, json_path, scheduler, workers):
     """Compile random models; check passes and RTL against the reference interpreter."""
     from .fuzz import run_cli
     code = run_cli(models=models, seed=seed, first=first, minimise=not no_minimise, json_path=json_path,
-                   scheduler=scheduler, log=_log, echo=lambda s: out.print(s, markup=False, soft_wrap=True))
+                   scheduler=scheduler, workers=workers, log=_log, echo=lambda s: out.print(s, markup=False, soft_wrap=True))
     if code:
         sys.exit(code)
 

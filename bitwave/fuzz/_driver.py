@@ -256,15 +256,16 @@ def fuzz_on_cluster(n_models: int, seed: int, *, scheduler: str | None = None, w
 
 
 def run_cli(*, models: int, seed: int, first: int = 0, minimise: bool = True, json_path=None,
-            scheduler: str | None = None, log: Callable[[str], None] = print,
+            scheduler: str | None = None, workers: int | None = None, log: Callable[[str], None] = print,
             echo: Callable[[str], None] = print) -> int:
-    """``bitwave fuzz``: run (here, or spread over the Dask cluster at ``scheduler``), print every
-    failure and the summary; exit status 1 on any failure."""
-    if scheduler is None:
+    """``bitwave fuzz``: run (here, over a local Dask cluster of ``workers`` processes, or over
+    the Dask cluster at ``scheduler``), print every failure and the summary; exit status 1 on
+    any failure."""
+    if scheduler is None and workers is None:
         report = fuzz(models, seed, first=first, minimise_failures=minimise, log=log)
     else:
-        report = fuzz_on_cluster(models, seed, scheduler=scheduler, first=first, minimise_failures=minimise,
-                                 log=log)
+        report = fuzz_on_cluster(models, seed, scheduler=scheduler, workers=workers, first=first,
+                                 minimise_failures=minimise, log=log)
     for f in report.failures:
         echo(f.describe())
     echo(report.summary())

@@ -36,3 +36,14 @@ def test_cli_fuzz_with_a_scheduler(dask_scheduler, tmp_path, capsys):
     assert "mismatches: 0" in text and "models/min" in text
     data = json.loads((tmp_path / "fuzz.json").read_text())
     assert data["models"] == 3 and data["mismatches"] == 0 and data["workers"] == 2
+
+
+def test_cli_fuzz_on_a_local_cluster(tmp_path, capsys):
+    # --workers starts (and stops) a local cluster of its own; models 0-2 as above, cached.
+    try:
+        main(["fuzz", "--models", "3", "--seed", str(SEED), "--workers", "1",
+              "--json", str(tmp_path / "fuzz.json")])
+    except SystemExit as e:
+        assert e.code in (0, None), capsys.readouterr()
+    data = json.loads((tmp_path / "fuzz.json").read_text())
+    assert data["models"] == 3 and data["mismatches"] == 0 and data["workers"] == 1
