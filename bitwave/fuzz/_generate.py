@@ -128,10 +128,6 @@ def generate_case(seed: int, index: int, cfg: FuzzConfig = FuzzConfig()) -> Fuzz
         pre = rng.random() < 0.4
         ops = _NETWORKS[kind](rng, min(cfg.max_width, 16), pre)
         user = _user_passes(rng, binary_activations=False) if pre and kind == "cnn" else []
-        if any(getattr(op, "groups", 1) > 1 for op in ops):
-            # quantise-1bit would make a grouped convolution's weights bipolar: the bug in
-            # lower/_spatial.py conv_weights that _networks._conv avoids.
-            user = [p for p in user if not p.startswith("quantise-1bit")]
     ops.append(Output("y", input=ops[-1].name))
     stall = STALL_RATES[int(rng.integers(len(STALL_RATES)))]
     return FuzzCase(seed, index, Graph(tuple(ops)), ",".join(user), stall, kind=kind)

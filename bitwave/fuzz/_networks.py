@@ -69,10 +69,8 @@ def _conv(rng, ops: list, name: str, src: str, *, pre: bool, same: bool = False,
     rows = out_channels or int(rng.integers(1, 5))
     common = [g for g in range(2, c + 1) if c % g == 0 and rows % g == 0]
     groups = int(rng.choice(common)) if common and rng.random() < 0.35 else 1
-    # Bug (lower/_spatial.py conv_weights): a grouped convolution's weights are spread over
-    # all channels with zeros, which a bipolar (±1) MatVecUnit refuses ("weights[0][1] = 0 is
-    # not -1 or +1"); grouped convolutions get Int weights until that is fixed.
-    wfmt = Bipolar() if groups == 1 and rng.random() < 0.25 else L.int_fmt(rng)
+    # A grouped bipolar convolution is built with -1/0/+1 weights (the other groups' zeros).
+    wfmt = Bipolar() if rng.random() < 0.25 else L.int_fmt(rng)
     w = L.weights(rng, wfmt, rows, math.prod(kernel) * c // groups)
     extra = {}
     if pre:
@@ -214,7 +212,7 @@ def causal(rng, max_width: int, pre: bool) -> list:
         rows = int(rng.integers(1, 7))
         common = [g for g in range(2, c + 1) if c % g == 0 and rows % g == 0]
         groups = int(rng.choice(common)) if common and rng.random() < 0.3 else 1
-        wfmt = Bipolar() if groups == 1 and rng.random() < 0.2 else L.int_fmt(rng)   # the bug in _conv
+        wfmt = Bipolar() if rng.random() < 0.2 else L.int_fmt(rng)
         extra = {"wscale": float(rng.uniform(0.01, 0.2))} if pre else {}
         if not pre and rng.random() < 0.5:
             extra["bias"] = rng.integers(-40, 41, size=rows)

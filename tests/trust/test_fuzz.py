@@ -90,6 +90,7 @@ def _covers_convolutions_pooling_and_residuals(cases):
     assert any(2 in op.dilation for _, op in convs) and any(op.groups > 1 for _, op in convs)
     assert any(op.groups == op.rows == op.cols // op.taps for _, op in convs), "depthwise"
     assert any(isinstance(op.wfmt, Bipolar) for _, op in convs)
+    assert any(isinstance(op.wfmt, Bipolar) and op.groups > 1 for _, op in convs), "grouped 1-bit"
     assert any(isinstance(g.input.fmt, Bipolar) for g, _ in convs), "bipolar image input"
     assert any(isinstance(op.wfmt, Bipolar) and isinstance(g.types()[op.input].fmt, Bipolar)
                for g, op in convs), "1-bit weights and activations"
