@@ -29,6 +29,9 @@ class Const:
     def __hash__(self):
         return hash((self.array.shape, self.array.tobytes()))
 
+    def __reduce__(self):     # pickling (Dask ships graphs to workers) rebuilds through __init__
+        return Const, (self.array, self.array.dtype)
+
     def __repr__(self):
         return f"Const(shape={self.array.shape}, dtype={self.array.dtype})"
 
