@@ -59,6 +59,27 @@ def _digest(*parts: str | bytes) -> str:
     return h.hexdigest()[:20]
 
 
+#: A build folder left by a process that died (killed mid-build) is removed this long after.
+ABANDONED_SECONDS = 3600
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Remove the ``<key>-<pid>-….tmp`` build folders of processes that no longer run and did not
+    touch them for :data:`ABANDONED_SECONDS` (a killed worker cannot clean up after itself; a
+    failed build's folder is kept that long for its logs)."""
+    now = time.time()
+    for tmp in parent.glob("*-*-*.tmp"):
+        try:
+            pid = int(tmp.name.split("-")[1])
+            if now - tmp.stat().st_mtime < ABANDONED_SECONDS:
+                continue
+            os.kill(pid, 0)            # raises if no such process
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
+
+
 def verilate(kind: str, files: Mapping[str, str | bytes], harness: Sequence[Traversable], *,
              top: str, flags: Sequence[str], verilator: tuple[Sequence[str], Mapping[str, str]],
              make_flags: Sequence[str] = (), jobs: int = 2, log_dir: Path | None = None,
@@ -84,7 +105,8 @@ def verilate(kind: str, files: Mapping[str, str | bytes], harness: Sequence[Trav
     folder = cache_dir(kind) / key
     if (folder / "sim").exists():
         return Build(folder / "sim", 0.0, cached=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{key}-", suffix=".tmp", dir=folder.parent))
+    _remove_abandoned(folder.parent)
+    work = Path(tempfile.mkdtemp(prefix=f"{key}-{os.getpid()}-", suffix=".tmp", dir=folder.parent))
     logs = log_dir or work
     start = time.monotonic()
     try:
