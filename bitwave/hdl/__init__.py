@@ -9,6 +9,7 @@ from ._chain import Chain
 from ._emit import emit_verilog, port_manifest
 from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._gather import Gather, Scatter, estimate_gather, estimate_scatter
+from ._i2s import I2SCodecBridge
 from ._mvu import MatVecUnit
 from ._reduce import ReduceOp, WindowReduce, estimate_window_reduce
 from ._resources import Estimate, Resources
@@ -27,4 +28,5 @@ __all__ = [
     "estimate_sliding_window", "estimate_temporal_window", "estimate_window_reduce",
     "estimate_gather", "estimate_scatter",
     "Residual", "StreamFifo", "estimate_fifo", "estimate_residual",
+    "I2SCodecBridge",
 ]
