@@ -118,7 +118,9 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     target = board if isinstance(board, Target) else get_target(board)
     platform = target.make_platform()
     clock_hz = float(platform.default_clk_frequency)
-    if target.board_io:
+    if target.make_top is not None:
+        top, baud = target.make_top(manifest, clock_hz), None
+    elif target.board_io:
         top = BoardTop(manifest, divisor=uart_divisor(clock_hz, baud))
     else:
         top, baud = ProbeTop(manifest), None

@@ -69,7 +69,7 @@ def boards_cmd():
         table.add_column(col)
     for t in list_boards():
         table.add_row(t.name, f"{t.device} {t.package}", f"{t.clock_hz / 1e6:g} MHz",
-                      "UART" if t.board_io else "probe",
+                      t.io_label or ("UART" if t.board_io else "probe"),
                       " ".join(t.programmer_args) or "–")
     _out.print(table)
 

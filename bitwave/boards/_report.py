@@ -124,7 +124,8 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
     return Report(
         target=plan.target.name, device=f"{plan.target.device} {plan.target.package}",
         family=family,
-        io=(f"uart {plan.baud} baud" if plan.baud else "probe (LFSR in, XOR out)"),
+        io=plan.target.io_label or (f"uart {plan.baud} baud" if plan.baud
+                                    else "probe (LFSR in, XOR out)"),
         baud=plan.baud,
         clock_mhz=round(clock_mhz, 2),
         fmax_mhz=None if fmax is None else round(fmax, 2),

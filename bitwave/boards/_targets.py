@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 from amaranth.build import Attrs, Clock, Pins, Resource
 from amaranth.build.plat import Platform
@@ -12,6 +13,7 @@ from amaranth.vendor import LatticeECP5Platform, LatticeICE40Platform
 from amaranth_boards.resources import UARTResource
 
 from ..errors import BoardError
+from ._i2s import i2s_board_top, pmod_i2s2_resource
 
 __all__ = ["Target", "list_boards", "get_target"]
 
@@ -60,8 +62,10 @@ _ORANGECRAB_UART = (UARTResource(0, rx="0", tx="1", conn=("io", 0),
 class Target:
     """Where a build goes.
 
-    ``board_io`` targets get the UART wrapper on the board's serial port;
-    the others (generic devices) get a probe wrapper: a 32-bit LFSR drives the
+    ``board_io`` targets get the UART wrapper on the board's serial port, or
+    the top ``make_top(manifest, clock_hz)`` returns when it is set (named
+    ``io_label`` in listings and reports); the others (generic devices) get a
+    probe wrapper: a 32-bit LFSR drives the
     accelerator's inputs and the XOR of its outputs drives one pin, so only two
     pins are used and nothing is optimised away.
     """
@@ -72,6 +76,8 @@ class Target:
     programmer_args: tuple[str, ...] = ()  # openFPGALoader cable/board selection
     pack_opts: tuple[str, ...] = ()
     extra_resources: tuple = field(default=(), compare=False, repr=False)
+    make_top: Callable | None = field(default=None, compare=False, repr=False)
+    io_label: str | None = None
 
     def platform_class(self) -> type[Platform]:
         return _load_platform_class(self.platform)
@@ -120,6 +126,10 @@ _BUILTIN = (
     Target("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
            "iCEBreaker (iCE40UP5K, 12 MHz), UART on the FTDI USB port",
            programmer_args=("-b", "ice40_generic")),
+    Target("icebreaker-i2s", "amaranth_boards.icebreaker:ICEBreakerPlatform",
+           "iCEBreaker (iCE40UP5K, 12 MHz), audio through a Pmod I2S2 on PMOD1A at 46.875 kHz",
+           programmer_args=("-b", "ice40_generic"), extra_resources=(pmod_i2s2_resource(0),),
+           make_top=i2s_board_top, io_label="I2S (Pmod I2S2)"),
     _ulx3s("12f"), _ulx3s("25f"), _ulx3s("45f"), _ulx3s("85f"),
     _orangecrab("25f"), _orangecrab("85f"),
     Target("ice40-up5k", f"{__name__}:GenericUP5KPlatform",

@@ -11,7 +11,7 @@ from ..errors import BoardError
 from ..hdl._uart import UARTStreamBridge
 from ..build_folder import BuildManifest
 
-__all__ = ["accelerator", "UartAccelerator", "BoardTop", "ProbeTop", "uart_divisor"]
+__all__ = ["accelerator", "UartAccelerator", "BoardTop", "ProbeTop", "uart_divisor", "status_led"]
 
 
 def accelerator(m: Module, manifest: BuildManifest, *,
@@ -90,14 +90,18 @@ class BoardTop(Elaboratable):
         m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
         m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
-        try:
-            led = platform.request("led", 0, dir="-")
-        except ResourceError:
-            led = None
-        if led is not None:
-            m.submodules.led_buffer = led_buffer = io.Buffer("o", led)
-            m.d.comb += led_buffer.o.eq(core.overrun)
+        status_led(m, platform, core.overrun)
         return m
+
+
+def status_led(m: Module, platform, signal) -> None:
+    """Drive the platform's LED 0 from ``signal``, when the board has one."""
+    try:
+        led = platform.request("led", 0, dir="-")
+    except ResourceError:
+        return
+    m.submodules.led_buffer = led_buffer = io.Buffer("o", led)
+    m.d.comb += led_buffer.o.eq(signal)
 
 
 class ProbeTop(Elaboratable):
