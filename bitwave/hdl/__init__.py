@@ -7,7 +7,7 @@ Lowering (:mod:`bitwave.lower`) maps IR ops onto these components with concrete 
 from ._branch import Residual, StreamFifo, estimate_fifo, estimate_residual
 from ._chain import Chain
 from ._emit import emit_verilog, port_manifest
-from ._estimate import ICE40, CostModel, estimate_mvu, estimate_threshold
+from ._estimate import ECP5, ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._gather import Gather, Scatter, estimate_gather, estimate_scatter
 from ._i2s import I2SCodecBridge
 from ._mvu import MatVecUnit
@@ -15,6 +15,7 @@ from ._reduce import ReduceOp, WindowReduce, estimate_window_reduce
 from ._resources import Estimate, Resources
 from ._stream import StreamFormat
 from ._threshold import ThresholdUnit
+from ._unrolled import UnrolledMatVec, estimate_unrolled
 from ._window import (SlidingWindow, TemporalWindow, estimate_sliding_window,
                       estimate_temporal_window)
 from ._wdf import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
