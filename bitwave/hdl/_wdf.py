@@ -12,7 +12,7 @@ from ._checked import CheckedComponent
 from ._params import check_bool, check_int, int_range
 from ._resources import Estimate, Resources
 
-__all__ = ["WdfProbe", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
+__all__ = ["WdfProbe", "WdfRounding", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
 
 
 class WdfProbe(enum.IntEnum):
@@ -22,12 +22,21 @@ class WdfProbe(enum.IntEnum):
     REACTANCE = 2
 
 
-def _round_shift(value, shift, nearest):
-    """``value · 2**-shift`` as an integer: round half up, or floor (arithmetic shift)."""
+class WdfRounding(enum.IntEnum):
+    """How a WDF datapath drops fraction bits."""
+    NEAREST = 0       # round half up: floor(x + 1/2)
+    FLOOR = 1         # toward minus infinity (an arithmetic shift)
+    MAGNITUDE = 2     # toward zero (magnitude truncation): never adds energy
+
+
+def _round_shift(value, shift, rounding):
+    """``value · 2**-shift`` as an integer, rounded by ``rounding`` (a :class:`WdfRounding`)."""
     if shift <= 0:
         return value << -shift
-    if nearest:
+    if rounding is WdfRounding.NEAREST:
         return (value + (1 << (shift - 1))) >> shift
+    if rounding is WdfRounding.MAGNITUDE:
+        return (value + Mux(value < 0, (1 << shift) - 1, 0)) >> shift
     return value >> shift
 
 
@@ -45,8 +54,9 @@ class WdfCoreParams:
 
     Widths and fraction bits of the input, the waves and the output; the adaptor
     coefficient ``coeff · 2**-coeff_frac``; the structure (``series``,
-    ``inductor``, ``probe``); the root table and its grid; rounding (nearest or
-    floor) and overflow (saturate or wrap) of the waves and of the output.
+    ``inductor``, ``probe``); the root table (values, then curvatures) and its
+    grid; rounding (:class:`WdfRounding`) and overflow (saturate or wrap) of
+    the waves and of the output.
     Checked on construction; errors name ``WdfCore``, whose parameters these are.
     """
     in_width: int
@@ -64,9 +74,9 @@ class WdfCoreParams:
     table_octaves: int
     segments_log2: int
     table: tuple[int, ...]
-    wave_round_nearest: bool = True
+    wave_rounding: WdfRounding = WdfRounding.NEAREST
     wave_saturate: bool = True
-    out_round_nearest: bool = True
+    out_rounding: WdfRounding = WdfRounding.NEAREST
     out_saturate: bool = True
 
     def __post_init__(self):
@@ -93,8 +103,12 @@ class WdfCoreParams:
             raise HdlError(f"{owner}: probe must be 0 (root), 1 (source) or 2 (reactance), "
                            f"not {self.probe}")
         object.__setattr__(self, "probe", WdfProbe(self.probe))
-        for name in ("wave_round_nearest", "wave_saturate", "out_round_nearest", "out_saturate"):
+        for name in ("wave_saturate", "out_saturate"):
             checked(name, check_bool)
+        for name in ("wave_rounding", "out_rounding"):
+            if not isinstance(getattr(self, name), WdfRounding):
+                raise HdlError(f"{owner}: {name} must be a WdfRounding (NEAREST, FLOOR or "
+                               f"MAGNITUDE), not {getattr(self, name)!r}")
 
         checked("table_range_log2", check_int)
         if not 0 <= self.span <= self.wave_width - 1:
@@ -109,11 +123,12 @@ class WdfCoreParams:
                            f"segments need segments narrower than one code; lower "
                            f"segments_log2 or table_octaves")
         table = self.table
-        entries = self.table_octaves * (1 << self.segments_log2) + 1
+        entries = 2 * self.segments + 1
         if isinstance(table, (str, bytes)) or not hasattr(table, "__len__") \
                 or len(table) != entries:
-            raise HdlError(f"{owner}: table must be a sequence of table_octaves·"
-                           f"2**segments_log2 + 1 = {entries} integers")
+            raise HdlError(f"{owner}: table must be a sequence of 2·table_octaves·"
+                           f"2**segments_log2 + 1 = {entries} integers (values, then "
+                           f"curvatures)")
         table = tuple(check_int(owner, f"table[{k}]", t) for k, t in enumerate(table))
         lo, hi = int_range(self.wave_width, True)
         for k, t in enumerate(table):
@@ -126,14 +141,37 @@ class WdfCoreParams:
         """Bits of ``|a|`` codes the root table covers (``table_range_log2 + wave_frac``)."""
         return self.table_range_log2 + self.wave_frac
 
+    @property
+    def segments(self) -> int:
+        """Segments of the root table (``table_octaves·2**segments_log2``)."""
+        return self.table_octaves << self.segments_log2
+
+    @property
+    def curve_bits(self) -> int:
+        """``Q``: bits of the segment offset that weigh the curvature (at most 15)."""
+        return min(self.segment_shift, 15)
+
+    @property
+    def curvature_width(self) -> int:
+        """Bits of the widest curvature, two's complement."""
+        n = self.segments
+        return max(max((c if c >= 0 else ~c).bit_length() for c in self.table[n + 1:]) + 1, 2)
+
+    @property
+    def segment_shift(self) -> int:
+        """``S``: log2 of the widest segment in codes (the interpolation's fraction bits)."""
+        return (self.span - self.table_octaves + 1 - self.segments_log2
+                + max(self.table_octaves - 2, 0))
+
 
 class _Step(enum.Enum, shape=3):
     IDLE = 0      # sink.ready: take a sample, convert it to a wave
     ADAPT = 1     # adaptor's wave up to the root
-    LOCATE = 2    # PWL segment of |b0| -> table address
-    ROOT = 3      # interpolate the table: the root's reflected wave
-    SCATTER = 4   # waves down to the leaves, new state, probe voltage
-    OUTPUT = 5    # source.valid until taken; the next sample may be taken with it
+    LOCATE = 2    # table segment of |b0| -> table addresses, offset into the segment
+    CURVE = 3     # u·(1 − u) of the offset (the quadratic term's weight)
+    ROOT = 4      # interpolate the table: the root's reflected wave
+    SCATTER = 5   # waves down to the leaves, new state, probe voltage
+    OUTPUT = 6    # source.valid until taken; the next sample may be taken with it
 
 
 class WdfCore(CheckedComponent):
@@ -143,14 +181,14 @@ class WdfCore(CheckedComponent):
     The tree: a 3-port adaptor (``series`` or parallel) with the resistive
     source on port 1 (it reflects the input), a capacitor or (``inductor``) an
     inductor on port 2 (it reflects its stored wave, negated for an inductor)
-    and a diode pair at the root, evaluated as a piecewise-linear table of
+    and a diode pair at the root, evaluated as a piecewise-quadratic table of
     ``b(|a|)`` with odd symmetry.  Per sample, with waves in ``signed(wave_width)``
     of ``wave_frac`` fraction bits and every sum or product brought back into that
-    format (rounding by ``wave_round_nearest``, overflow by ``wave_saturate``)::
+    format (rounding by ``wave_rounding``, overflow by ``wave_saturate``)::
 
         a1 = input (re-expressed in the wave format);  a2 = ±state
         parallel: b0 = a2 + g·(a1 − a2);   series: b0 = −(a1 + a2)
-        br = PWL(b0)
+        br = ROOT(b0)
         parallel: b1 = br + b0 − a1, b2 = br + b0 − a2
         series:   b1 = a1 − g·(br + a1 + a2), b2 = −(br + b1)
         state = b2;  output = (a_p + b_p)/2 of port ``probe`` (0 root, 1 source, 2 reactance)
@@ -158,26 +196,32 @@ class WdfCore(CheckedComponent):
     All names are fields of the :class:`WdfCoreParams` it is built from.
     ``g = coeff · 2**-coeff_frac``.  The table covers ``|a| < 2**(table_range_log2 +
     wave_frac)`` codes in ``table_octaves`` zones (zone 0, then octaves), each of
-    ``2**segments_log2`` equal segments; ``table`` holds the
-    ``table_octaves·2**segments_log2 + 1`` breakpoint values.  Beyond the table
-    the reflected wave continues with slope −1.
+    ``2**segments_log2`` equal segments; ``table`` holds the ``N + 1`` breakpoint
+    values ``t`` then the ``N`` segment curvatures ``c`` (``N`` segments).  With
+    ``f`` the offset into segment ``k`` in units of ``2**-S`` of a segment
+    (``S = segment_shift``) and ``g = f >> (S − Q)`` its top ``Q = min(S, 15)``
+    bits: ``q = (g·(2**Q − g)) >> Q`` and
+    ``ROOT = t[k] + round((t[k+1] − t[k])·f + (c[k]·q << (S − Q)), S)``.  Beyond the table the
+    reflected wave continues with slope −1.
 
-    Hardware: one sample in flight, a six-step sequence (accept, adapt, locate,
-    root, scatter, output) whose output step also accepts the next sample when
-    one is waiting and the result is taken, so a stream costs five cycles per
-    sample (``sink.ready`` then follows ``source.ready`` combinationally; every
-    other handshake output comes from registers); one coefficient multiply and
-    one interpolation multiply per sample.
-    The table is split into two memories, even and odd breakpoints, so both
-    ends of a segment come out in the same cycle from one read port each and
-    every entry is stored once.
+    Hardware: one sample in flight, a seven-step sequence (accept, adapt,
+    locate, curve, root, scatter, output) whose output step also accepts the
+    next sample when one is waiting and the result is taken, so a stream costs
+    six cycles per sample (``sink.ready`` then follows ``source.ready``
+    combinationally; every other handshake output comes from registers); one
+    coefficient multiply and three interpolation multiplies per sample, the
+    curve step's apart from the root step's two so no cycle chains two.
+    The breakpoint values are split into two memories, even and odd
+    breakpoints, so both ends of a segment come out in the same cycle from one
+    read port each and every entry is stored once; the curvatures are a third.
 
     Why not more steps: the state recurrence keeps one sample in flight, so
     the rate is ``fmax / cycles_per_sample`` and only shorter *total* logic
-    per sample helps.  Measured on the iCE40UP5K (24-bit waves, DSPs, before
-    the output step doubled as accept): six steps ran at 21.1 MHz; a seventh
-    registering the table read gave 21.2 MHz, an eighth registering the probe
-    24.6 MHz, both fewer samples per second.
+    per sample helps.  Measured on the iCE40UP5K for the piecewise-linear
+    table this core had before (24-bit waves, DSPs, before the output step
+    doubled as accept): six steps ran at 21.1 MHz; a seventh registering the
+    table read gave 21.2 MHz, an eighth registering the probe 24.6 MHz, both
+    fewer samples per second.
 
     Attributes
     ----------
@@ -185,16 +229,16 @@ class WdfCore(CheckedComponent):
         What the core was built from (``WdfCore(params)``).
     cycles_per_sample : int
         Cycles between accepted samples with ``sink`` always valid and ``source``
-        always ready (5: the next sample is taken in the cycle a result is).
+        always ready (6: the next sample is taken in the cycle a result is).
     latency : int
         Cycles from the cycle a sample is accepted to the first cycle its result is
-        valid on ``source`` (5).
+        valid on ``source`` (6).
     table_bits : int
         Bits of root-table memory (``len(table)·wave_width``).
     """
 
-    cycles_per_sample = 5
-    latency = 5
+    cycles_per_sample = 6
+    latency = 6
 
     @classmethod
     def check(cls, params) -> dict:
@@ -218,13 +262,13 @@ class WdfCore(CheckedComponent):
         W, F = p.wave_width, p.wave_frac
         K, seg = p.table_octaves, p.segments_log2
         span, low = p.span, p.span - p.table_octaves + 1
-        sh_max = low - seg + max(K - 2, 0)
+        S = p.segment_shift
 
         def fit(v):
             return _fit(v, W, p.wave_saturate)
 
         def rnd(v, shift):
-            return _round_shift(v, shift, p.wave_round_nearest)
+            return _round_shift(v, shift, p.wave_rounding)
 
         state = Signal(signed(W))
         a1 = Signal(signed(W))
@@ -235,32 +279,40 @@ class WdfCore(CheckedComponent):
         neg = Signal()
         beyond = Signal()
         excess = Signal(signed(W + 1))
-        frac = Signal(unsigned(max(sh_max, 1)))
+        Q = p.curve_bits
+        frac = Signal(unsigned(max(S, 1)))
+        curve = Signal(unsigned(max(Q, 1)))
 
         mask = (1 << W) - 1
-        words = [t & mask for t in p.table]
+        n = p.segments
+        words = [t & mask for t in p.table[:n + 1]]
         m.submodules.even = even = Memory(shape=unsigned(W), depth=len(words[0::2]),
                                           init=words[0::2])
         m.submodules.odd = odd = Memory(shape=unsigned(W), depth=len(words[1::2]),
                                         init=words[1::2])
-        rd_even, rd_odd = even.read_port(), odd.read_port()
+        CW = p.curvature_width
+        m.submodules.curv = curv = Memory(shape=unsigned(CW), depth=n,
+                                          init=[c & ((1 << CW) - 1) for c in p.table[n + 1:]])
+        rd_even, rd_odd, rd_curv = even.read_port(), odd.read_port(), curv.read_port()
         odd_k = Signal()      # the segment starts on an odd breakpoint
         seg_k = Signal(range(len(words)))
 
         step = Signal(_Step)
         # A sample may also be taken in the cycle the previous result is: a stream of
-        # samples costs five cycles each, not six.
+        # samples costs six cycles each, not seven.
         take = self.sink.valid & self.sink.ready
+        reading = step == _Step.LOCATE
         m.d.comb += [
             self.sink.ready.eq((step == _Step.IDLE)
                                | ((step == _Step.OUTPUT) & self.source.ready)),
             self.source.valid.eq(step == _Step.OUTPUT),
             self.source.payload.eq(out),
-            # Segment k spans breakpoints k and k+1: one is even, the other odd.
-            rd_even.en.eq(step == _Step.LOCATE),
-            rd_odd.en.eq(step == _Step.LOCATE),
+            # Segment k spans breakpoints k and k+1: one is even, the other odd.  The read
+            # ports hold their data until the next LOCATE, so ROOT reads it two steps on.
+            rd_even.en.eq(reading), rd_odd.en.eq(reading), rd_curv.en.eq(reading),
             rd_even.addr.eq((seg_k + 1) >> 1),
             rd_odd.addr.eq(seg_k >> 1),
+            rd_curv.addr.eq(seg_k),
         ]
 
         mag = Signal(unsigned(W))
@@ -270,8 +322,7 @@ class WdfCore(CheckedComponent):
         zone_bits = mag[low:span] if K > 1 else Const(0, 1)
         with m.If(take):
             m.d.sync += [
-                a1.eq(fit(_round_shift(self.sink.payload, p.in_frac - F,
-                                       p.wave_round_nearest))),
+                a1.eq(fit(_round_shift(self.sink.payload, p.in_frac - F, p.wave_rounding))),
                 a2.eq(fit(-state) if p.inductor else state),
             ]
         with m.Switch(step):
@@ -290,7 +341,7 @@ class WdfCore(CheckedComponent):
                     beyond.eq(mag >= (1 << span)),
                     excess.eq(mag - (1 << span)),
                     odd_k.eq(seg_k[0]),
-                    step.eq(_Step.ROOT),
+                    step.eq(_Step.CURVE),
                 ]
                 zone_width = max(K - 1, 1).bit_length()
                 with m.Switch(zone_bits):
@@ -300,13 +351,18 @@ class WdfCore(CheckedComponent):
                         pattern = ("0" * (K - 1 - z) + "1" + "-" * (z - 1)) if z else "0" * (K - 1)
                         with m.Case(pattern or "-"):
                             m.d.comb += seg_k.eq(Cat(mag[sh:sh + seg], Const(z, zone_width)))
-                            m.d.sync += frac.eq(mag[:sh] << (sh_max - sh) if sh else 0)
+                            m.d.sync += frac.eq(mag[:sh] << (S - sh) if sh else 0)
+            with m.Case(_Step.CURVE):
+                m.d.sync += [
+                    curve.eq((frac[S - Q:S] * ((1 << Q) - frac[S - Q:S])) >> Q),
+                    step.eq(_Step.ROOT),
+                ]
             with m.Case(_Step.ROOT):
                 lo_end, hi_end = rd_even.data.as_signed(), rd_odd.data.as_signed()
                 base = Mux(odd_k, hi_end, lo_end)
                 diff = Mux(odd_k, lo_end - hi_end, hi_end - lo_end)
-                inside = base + rnd(diff * frac, sh_max)
-                y = Mux(beyond, Const(p.table[-1], signed(W)) - excess, inside)
+                inside = base + rnd(diff * frac + ((rd_curv.data.as_signed() * curve) << (S - Q)), S)
+                y = Mux(beyond, Const(p.table[n], signed(W)) - excess, inside)
                 m.d.sync += [
                     br.eq(fit(Mux(neg, -y, y))),
                     step.eq(_Step.SCATTER),
@@ -321,8 +377,7 @@ class WdfCore(CheckedComponent):
                 probed = (b0 + br, a1 + b1, a2 + b2)[p.probe]
                 m.d.sync += [
                     state.eq(b2),
-                    out.eq(_fit(_round_shift(probed, F + 1 - p.out_frac,
-                                             p.out_round_nearest),
+                    out.eq(_fit(_round_shift(probed, F + 1 - p.out_frac, p.out_rounding),
                                 p.out_width, p.out_saturate)),
                     step.eq(_Step.OUTPUT),
                 ]
@@ -406,12 +461,13 @@ def estimate_wdf(params, model=None):
     ``params`` (one :class:`WdfCoreParams` per channel; iCE40 costs).
 
     Per core, following :meth:`WdfCore.elaborate`: six wave-wide registers,
-    the output and interpolation-fraction registers; the datapath (adders,
-    saturating clamps, the step multiplexers) at a measured cost per wave bit;
-    the two halves of the root table in block RAM or LUT ROM by Yosys' rule
-    (:class:`~bitwave.hdl.CostModel`); the coefficient multiply
-    (``wave_width + 1`` by the coefficient's bits) and the interpolation multiply
-    (``wave_width + 1`` by the fraction's bits).  Those go to SB_MAC16 DSPs, cut
+    the output, interpolation-fraction and curve registers; the datapath
+    (adders, saturating clamps, the step multiplexers) at a measured cost per
+    wave bit; the even and odd breakpoint values and the curvatures in block
+    RAM or LUT ROM by Yosys' rule (:class:`~bitwave.hdl.CostModel`); the
+    coefficient multiply (``wave_width + 1`` by the coefficient's bits), the
+    interpolation multiply (``wave_width + 1`` by the fraction's bits) and the
+    curve's two (``Q`` by ``Q + 1`` bits, curvature by ``Q + 1``).  Those go to SB_MAC16 DSPs, cut
     into 16-bit slices as Yosys' ``mul2dsp`` does, when the whole bank needs at
     most :data:`DSP_BUDGET` of them (then the board flow synthesises with
     ``-dsp``), else to soft multipliers.  Returns an :class:`Estimate`.
@@ -420,23 +476,22 @@ def estimate_wdf(params, model=None):
     model = model or ICE40
     cores = []
     for p in params:
-        W = p.wave_width
-        sh_max = max(p.span - p.table_octaves + 1 - p.segments_log2
-                     + max(p.table_octaves - 2, 0), 1)
-        mults = ((W + 1, p.coeff.bit_length() + 1), (W + 1, sh_max + 1))
+        W, S, Q, CW, n = (p.wave_width, max(p.segment_shift, 1), max(p.curve_bits, 1),
+                          p.curvature_width, p.segments)
+        mults = ((W + 1, p.coeff.bit_length() + 1), (W + 1, S + 1), (Q, Q + 1), (CW, Q + 1))
         dsp = sum(_dsp_slices(a) * _dsp_slices(b) for a, b in mults)
         soft = sum(a * b for a, b in mults) * _LUT_PER_SOFT_PRODUCT_BIT
         table_lut = table_ff = bram = 0
-        for words in (len(p.table[0::2]), len(p.table[1::2])):
-            blocks = min(-(-W // w) * -(-words // d) for d, w in model.bram_shapes)
-            if blocks * model.bram_cost < words * W * model.rom_logic_cost_per_bit:
+        for words, width in ((n // 2 + 1, W), ((n + 1) // 2, W), (n, CW)):
+            blocks = min(-(-width // w) * -(-words // d) for d, w in model.bram_shapes)
+            if blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit:
                 bram += blocks
             else:
                 per_bit = -(-words // model.rom_words_per_lut)
-                table_lut += W * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
-                table_ff += W
+                table_lut += width * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
+                table_ff += width
         lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
-        ff = 6 * W + p.out_width + sh_max + 8 + table_ff
+        ff = 6 * W + p.out_width + S + Q + 8 + table_ff
         cores.append((lut, ff, bram, dsp, soft))
     use_dsp = sum(c[3] for c in cores) <= DSP_BUDGET
     parts = {f"ch{i}": (round(lut + (0 if use_dsp else soft)), ff)

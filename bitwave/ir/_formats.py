@@ -22,6 +22,7 @@ __all__ = ["Format", "Int", "Bipolar", "Fixed", "Real", "Rounding", "Overflow", 
 class Rounding(enum.Enum):
     NEAREST = "nearest"      # round half up, floor(x + 1/2): one adder in hardware
     TRUNCATE = "truncate"    # toward minus infinity (drop bits)
+    MAGNITUDE = "magnitude"  # toward zero (magnitude truncation): keeps a WDF passive
 
 
 class Overflow(enum.Enum):

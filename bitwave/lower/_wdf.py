@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..errors import PassError
 from ..hdl import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
+from ..hdl._wdf import WdfRounding
 from ..ir import Overflow, Rounding, ValueType, Wdf
 from ..ir.wdf import Probe, WdfFixed
 
@@ -21,6 +22,9 @@ __all__ = ["wdf_core_params", "lower_wdf", "lower_wdf_op"]
 #: The IR's probe as the hardware names it (hdl never imports the IR).
 _PROBE = {Probe.ROOT: WdfProbe.ROOT, Probe.SOURCE: WdfProbe.SOURCE,
           Probe.REACTIVE: WdfProbe.REACTANCE}
+#: The IR's rounding modes as the hardware names them.
+ROUNDING = {Rounding.NEAREST: WdfRounding.NEAREST, Rounding.TRUNCATE: WdfRounding.FLOOR,
+            Rounding.MAGNITUDE: WdfRounding.MAGNITUDE}
 
 
 def wdf_core_params(spec: WdfFixed) -> WdfCoreParams:
@@ -42,9 +46,9 @@ def wdf_core_params(spec: WdfFixed) -> WdfCoreParams:
         series=spec.series, inductor=spec.inductor, probe=_PROBE[spec.probe],
         table_range_log2=spec.table_range_log2, table_octaves=spec.table_octaves,
         segments_log2=spec.segments_log2, table=spec.table,
-        wave_round_nearest=spec.wave.rounding is Rounding.NEAREST,
+        wave_rounding=ROUNDING[spec.wave.rounding],
         wave_saturate=spec.wave.overflow is Overflow.SATURATE,
-        out_round_nearest=spec.output.rounding is Rounding.NEAREST,
+        out_rounding=ROUNDING[spec.output.rounding],
         out_saturate=spec.output.overflow is Overflow.SATURATE,
     )
 

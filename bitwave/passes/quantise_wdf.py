@@ -1,8 +1,8 @@
 """``quantise-wdf``: a trained float WDF becomes its bit-exact fixed-point form.
 
 Every ``Wdf`` op still in float form (as the frontend imports a trainable
-layer) gets wave, output and coefficient formats and a piecewise-linear diode
-root table from :func:`quantise_wdf`: the word length is ``word_length`` if
+layer) gets wave, output and coefficient formats and a piecewise-quadratic
+diode root table from :func:`quantise_wdf`: the word length is ``word_length`` if
 given, else the shortest reaching ``target_snr_db`` against float64, else
 :data:`~bitwave.ir.wdf.DEFAULT_WORD_LENGTH`.  The channels of one op share one
 layout (the hardware runs them side by side), so they all get the longest
@@ -11,7 +11,7 @@ form are left alone, so the pass may run twice.
 
 The word-length search itself works on one :class:`~bitwave.ir.wdf.WdfTree`
 (:func:`quantise_wdf`, :func:`with_table_grid`), measured by
-:func:`fixed_snr_db` on a :func:`multitone`; the specification it produces and
+:func:`fixed_snr_db` on :func:`plucked_notes`; the specification it produces and
 its golden model live in :mod:`bitwave.ir.wdf`.
 """
 
@@ -29,7 +29,7 @@ from ..ir.wdf import (DEFAULT_WORD_LENGTH, Capacitor, DiodePair, Inductor, Paral
 from ._manager import Pass, note
 
 __all__ = ["QuantiseWdf", "quantise_wdf", "with_table_grid", "fixed_snr_db", "multitone",
-           "pwl_max_error"]
+           "plucked_notes", "root_table_error"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,25 +59,67 @@ def _clipper_parts(tree: WdfTree, owner: str):
     return t, src, rea, probe
 
 
-def _pwl_table(root: DiodePair, Rp: float, wave: Fixed, grid: tuple[int, int, int]):
+def _curvatures(f, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per segment, four times the gap between ``f`` and the chord at the midpoint (volts)."""
+    return 4.0 * (f(0.5 * (a[:-1] + a[1:])) - 0.5 * (b[:-1] + b[1:]))
+
+
+def _root_table(root: DiodePair, Rp: float, wave: Fixed, grid: tuple[int, int, int]):
+    """The root table (values, then curvatures; see ``bitwave.ir.wdf._fixed_root``) in codes."""
     a = pwl_breakpoints(*grid)
-    b = diode_pair_reflect(a, Rp, root.Is, root.n * root.Vt)
-    codes = np.clip(np.floor(b * 2.0 ** wave.frac_bits + 0.5), wave.min, wave.max)
+    Is, Vt = root.Is, root.n * root.Vt
+
+    def f(v):
+        return diode_pair_reflect(v, Rp, Is, Vt)
+    b = f(a)
+    volts = np.concatenate([b, _curvatures(f, a, b)])
+    codes = np.clip(np.floor(volts * 2.0 ** wave.frac_bits + 0.5), wave.min, wave.max)
     return tuple(int(c) for c in codes)
 
 
-def pwl_max_error(root: DiodePair, Rp: float, range_log2: int, octaves: int,
-                  segments_log2: int) -> float:
-    """Largest error (volts) in ``b`` of the unquantised PWL root, at port resistance ``Rp``.
+def root_table_error(root: DiodePair, Rp: float, range_log2: int, octaves: int,
+                     segments_log2: int, *, quadratic: bool = True) -> float:
+    """Largest error (volts) in ``b`` of the unquantised root table, at port resistance ``Rp``.
 
-    Measured at each segment's midpoint, where a convex or concave curve's
-    chord is farthest from it.
+    Sampled at nine points inside every segment; ``quadratic=False`` measures
+    the plain piecewise-linear table (the chords) on the same grid.
     """
     a = pwl_breakpoints(range_log2, octaves, segments_log2)
     Is, Vt = root.Is, root.n * root.Vt
-    b = diode_pair_reflect(a, Rp, Is, Vt)
-    exact = diode_pair_reflect(0.5 * (a[:-1] + a[1:]), Rp, Is, Vt)
-    return float(np.max(np.abs(0.5 * (b[:-1] + b[1:]) - exact)))
+
+    def f(v):
+        return diode_pair_reflect(v, Rp, Is, Vt)
+    b = f(a)
+    c = _curvatures(f, a, b) if quadratic else np.zeros(len(a) - 1)
+    worst = 0.0
+    for u in np.linspace(0.1, 0.9, 9):
+        approx = b[:-1] + u * (b[1:] - b[:-1]) + c * u * (1 - u)
+        worst = max(worst, float(np.max(np.abs(approx - f(a[:-1] + u * (a[1:] - a[:-1]))))))
+    return worst
+
+
+def plucked_notes(fs: float, n: int, *, seed: int = 0, peak: float = 3.0) -> np.ndarray:
+    """``n`` samples of Karplus–Strong plucked notes (E2 to D#5) at random levels up to ``peak`` V.
+
+    Each note is a one-period noise burst recirculated through a delay line of
+    one period with a two-tap average (a string losing its highs as it rings),
+    lasting 0.1–0.4 s; levels are uniform in ``[0.1, 1]·peak``.  Signals of
+    different ``seed`` are independent: the word-length search uses seed 0, the
+    tests and benchmarks hold out another seed.
+    """
+    from scipy.signal import lfilter
+    rng = np.random.default_rng(seed)
+    parts, total = [], 0
+    while total < n:
+        period = max(2, int(round(fs / (82.41 * 2.0 ** (rng.integers(0, 36) / 12)))))
+        burst = np.zeros(int(rng.uniform(0.1, 0.4) * fs))
+        burst[:period] = rng.uniform(-1.0, 1.0, period)
+        loop = np.zeros(period + 2)
+        loop[0], loop[period], loop[period + 1] = 1.0, -0.498, -0.498
+        note = lfilter([1.0], loop, burst)
+        parts.append(rng.uniform(0.1, 1.0) * peak * note / np.max(np.abs(note)))
+        total += len(note)
+    return np.concatenate(parts)[:n]
 
 
 def multitone(fs: float, n: int, *, peak: float = 1.0,
@@ -99,7 +141,7 @@ def fixed_snr_db(spec: WdfFixed, tree: WdfTree, x: np.ndarray) -> float:
 
     Both see the same input: ``x`` quantised to ``spec.input``; the float model
     gets the dequantised values, so the figure counts only the filter's own
-    fixed-point error (wave rounding, coefficient and PWL root).
+    fixed-point error (wave rounding, coefficient and root table).
     """
     inp = spec.input
     codes = np.clip(np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** inp.frac_bits + 0.5),
@@ -110,36 +152,62 @@ def fixed_snr_db(spec: WdfFixed, tree: WdfTree, x: np.ndarray) -> float:
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref ** 2) / noise))
 
 
+def _root_port(tree: WdfTree, t, src, rea) -> float:
+    Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
+    return Rs + Rr if isinstance(t, Series) else Rs * Rr / (Rs + Rr)
+
+
+def _output_int_bits(tree: WdfTree, Rp: float, int_bits: int, probe: Probe, series: bool) -> int:
+    """Integer bits (sign included) of the output: fewer than the input's where the probed
+    voltage is provably bounded.
+
+    A diode pair's voltage at the largest incident wave the waves can carry
+    bounds the root's port voltage, and a parallel adaptor gives every port
+    that voltage; any other probe keeps the input's range.
+    """
+    if series and probe is not Probe.ROOT:
+        return int_bits
+    a = 2.0 ** (int_bits - 1)
+    root = tree.root
+    v = 0.5 * (a + diode_pair_reflect(a, Rp, root.Is, root.n * root.Vt))
+    return min(int_bits, max(1, math.floor(math.log2(v)) + 2))
+
+
 def _spec_for(tree: WdfTree, word_length: int, int_bits: int, guard_bits: int,
-              rounding: Rounding, overflow: Overflow, owner: str) -> WdfFixed:
+              rounding: Rounding, overflow: Overflow, owner: str,
+              out_int_bits: int | None = None) -> WdfFixed:
     t, src, rea, probe = _clipper_parts(tree, owner)
     frac = word_length - int_bits
     if frac < 1:
         raise PassError(f"{owner}: word_length {word_length} leaves no fraction bits with "
                         f"int_bits={int_bits}; use at least {int_bits + 1}")
-    io = Fixed(int_bits, frac, rounding=rounding, overflow=overflow)
-    wave = Fixed(int_bits, frac + guard_bits, rounding=rounding, overflow=overflow)
-    Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
     series = isinstance(t, Series)
+    Rp = _root_port(tree, t, src, rea)
+    if out_int_bits is None:
+        out_int_bits = _output_int_bits(tree, Rp, int_bits, probe, series)
+    io = Fixed(int_bits, frac, rounding=rounding, overflow=overflow)
+    out = Fixed(out_int_bits, word_length - out_int_bits, rounding=rounding, overflow=overflow)
+    wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
+    Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
     gamma = Rs / (Rs + Rr) if series else Rr / (Rs + Rr)
-    Rp = Rs + Rr if series else Rs * Rr / (Rs + Rr)
     coeff_frac = wave.width
     range_log2 = int_bits - 1
     # Zone 0 ends near the diode knee (≈ 10·n·Vt): below it b(a) is almost straight, above
-    # it the curvature decays by octaves.  Segments per zone: the fewest whose PWL error
-    # stays under a quarter of an output LSB, at most 2**9 per zone.
+    # it the curvature decays by octaves.  Segments per zone: the fewest whose error stays
+    # under a quarter of an output LSB, at most 2**9 per zone.
     Vt = tree.root.n * tree.root.Vt
     knee_log2 = min(range_log2, max(range_log2 - 10, round(math.log2(10 * Vt)),
                                     -wave.frac_bits))
     octaves = range_log2 - knee_log2 + 1
     # Segments narrower than one wave code are meaningless (and refused by WdfFixed).
-    seg_log2 = min(3, range_log2 + wave.frac_bits - octaves + 1)
-    while (seg_log2 < 9 and seg_log2 < range_log2 + wave.frac_bits - octaves + 1
-           and pwl_max_error(tree.root, Rp, range_log2, octaves, seg_log2) > io.lsb / 4):
+    most = min(9, range_log2 + wave.frac_bits - octaves + 1)
+    seg_log2 = min(2, most)
+    while (seg_log2 < most
+           and root_table_error(tree.root, Rp, range_log2, octaves, seg_log2) > out.lsb / 4):
         seg_log2 += 1
-    table = _pwl_table(tree.root, Rp, wave, (range_log2, octaves, seg_log2))
+    table = _root_table(tree.root, Rp, wave, (range_log2, octaves, seg_log2))
     return WdfFixed(series=series, inductor=isinstance(rea, Inductor), probe=probe,
-                    input=io, wave=wave, output=io,
+                    input=io, wave=wave, output=out,
                     coeff=int(round(gamma * (1 << coeff_frac))), coeff_frac=coeff_frac,
                     table_range_log2=range_log2, table_octaves=octaves, segments_log2=seg_log2,
                     table=table, fs=tree.fs)
@@ -152,9 +220,8 @@ def with_table_grid(spec: WdfFixed, tree: WdfTree, octaves: int, segments_log2: 
     a finer grid than the one chosen for ``tree`` only makes the table more accurate.
     """
     t, src, rea, _ = _clipper_parts(tree, "with_table_grid")
-    Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
-    Rp = Rs + Rr if isinstance(t, Series) else Rs * Rr / (Rs + Rr)
-    table = _pwl_table(tree.root, Rp, spec.wave, (spec.table_range_log2, octaves, segments_log2))
+    table = _root_table(tree.root, _root_port(tree, t, src, rea), spec.wave,
+                        (spec.table_range_log2, octaves, segments_log2))
     return dataclasses.replace(spec, table_octaves=octaves, segments_log2=segments_log2,
                                table=table)
 
@@ -165,17 +232,23 @@ def quantise_wdf(tree: WdfTree, *, target_snr_db: float | None = None,
                  test_signal: np.ndarray | None = None) -> WdfFixed:
     """Fixed-point form of a clipper-class ``tree``.
 
-    ``word_length`` is the width of the input and output samples (``int_bits``
-    of them integer bits, sign included: 20 with ``int_bits=4`` is Q3.16);
-    waves inside carry ``guard_bits`` more fraction bits, so the filter's own
-    rounding stays below the output's.  ``target_snr_db`` instead picks the
-    shortest word length (12–32 bits) whose measured SNR against float64
-    (:func:`fixed_snr_db` on ``test_signal``, default 0.1 s of a 1 V-peak
-    :func:`multitone`) reaches the target.  Neither:
-    :data:`~bitwave.ir.wdf.DEFAULT_WORD_LENGTH`.  The adaptor coefficient gets as many
-    fraction bits as the waves are wide; the PWL root gets octave zones from
-    the diode's knee up and the fewest segments per zone (2**3 to 2**9) whose
-    error is below a quarter of an output LSB.
+    ``word_length`` is the width of the input and output samples.  The input
+    has ``int_bits`` integer bits, sign included (20 with ``int_bits=4`` is
+    Q3.16); the output as few as the probed voltage provably needs (a diode
+    pair's voltage, also seen through parallel adaptors, stays under 1 V for
+    the usual diodes, so the clipper's output is Q0.19 at 20 bits), else
+    ``int_bits``.  Waves inside carry ``guard_bits`` more fraction bits than the
+    output, so the filter's own rounding stays below the output's.
+    ``target_snr_db`` instead picks the shortest word length (12–32 bits) whose
+    measured SNR against float64 (:func:`fixed_snr_db` on ``test_signal``,
+    default 0.2 s of 3 V-peak :func:`plucked_notes`, seed 0) reaches the
+    target.  Neither: :data:`~bitwave.ir.wdf.DEFAULT_WORD_LENGTH`.  The adaptor
+    coefficient gets as many fraction bits as the waves are wide; the root
+    table gets octave zones from the diode's knee up and the fewest segments
+    per zone (2**2 to 2**9) whose interpolation error is below a quarter of an
+    output LSB.  ``rounding`` applies to every product and conversion:
+    ``Rounding.MAGNITUDE`` (toward zero) costs SNR but never adds energy, so
+    the filter stays passive.
     """
     owner = "quantise_wdf"
     if not isinstance(tree, WdfTree):
@@ -196,7 +269,7 @@ def quantise_wdf(tree: WdfTree, *, target_snr_db: float | None = None,
     if not isinstance(target_snr_db, (int, float)) or not 0 < target_snr_db < 200:
         raise PassError(f"{owner}: target_snr_db must be a number in (0, 200), "
                         f"not {target_snr_db!r}")
-    x = multitone(tree.fs, int(tree.fs / 10)) if test_signal is None else test_signal
+    x = plucked_notes(tree.fs, int(tree.fs / 5)) if test_signal is None else test_signal
     best = None
     for wl in range(max(12, int_bits + 1), 33):
         spec = _spec_for(tree, wl, int_bits, guard_bits, rounding, overflow, owner)
@@ -205,7 +278,7 @@ def quantise_wdf(tree: WdfTree, *, target_snr_db: float | None = None,
         if snr >= target_snr_db:
             return spec
     raise PassError(f"{owner}: no word length up to 32 bits reaches {target_snr_db} dB "
-                    f"(32 bits: {best[1]:.1f} dB, limited by the PWL root table of at most "
+                    f"(32 bits: {best[1]:.1f} dB, limited by the root table of at most "
                     f"2**9 segments per zone); lower the target")
 
 
@@ -236,7 +309,10 @@ class QuantiseWdf(Pass, name="quantise-wdf"):
             specs = [quantise_wdf(t, target_snr_db=self.target_snr_db,
                                   word_length=self.word_length, **opts) for t in trees]
             width = max(s.output.width for s in specs)
-            specs = [s if s.output.width == width else quantise_wdf(t, word_length=width, **opts)
+            out_int = max(s.output.int_bits for s in specs)
+            specs = [s if (s.output.width, s.output.int_bits) == (width, out_int)
+                     else _spec_for(t, width, self.int_bits, self.guard_bits, Rounding.NEAREST,
+                                    Overflow.SATURATE, "quantise_wdf", out_int_bits=out_int)
                      for s, t in zip(specs, trees)]
             octaves = max(s.table_octaves for s in specs)
             seg = max(s.segments_log2 for s in specs)
@@ -245,12 +321,13 @@ class QuantiseWdf(Pass, name="quantise-wdf"):
         except PassError as e:
             raise PassError(f"quantise-wdf: {op.where}: {e}") from None
         first = specs[0]
-        test = multitone(op.fs, int(op.fs / 10))
+        test = plucked_notes(op.fs, int(op.fs / 10), seed=1)
         snr = min(fixed_snr_db(s, t, test) for s, t in zip(specs, trees))
         note(self.name, f"{op.where}: {op.channels} channel(s), output {first.output}, waves "
                         f"{first.wave}, root table {len(first.table)} entries "
-                        f"({first.table_octaves} zones of 2**{first.segments_log2}); "
-                        f"SNR vs float64 {snr:.1f} dB (1 V multitone, worst channel)")
+                        f"({first.table_octaves} zones of 2**{first.segments_log2} segments, "
+                        f"values and curvatures); SNR vs float64 {snr:.1f} dB (plucked notes, "
+                        f"worst channel)")
         return op.replace(layout=WdfLayout(
             wave=first.wave, out=first.output,
             coeff=np.array([s.coeff for s in specs], dtype=np.int64),

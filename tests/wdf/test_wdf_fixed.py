@@ -11,12 +11,15 @@ from bitwave.ir import Fixed, Overflow, Rounding
 from bitwave.ir.wdf import (
     DEFAULT_WORD_LENGTH, Capacitor, DiodePair, Inductor, Open, Parallel, Probe, ResistiveSource,
     Series, WdfTree, port_resistance, pwl_breakpoints, run_fixed, simulate)
-from bitwave.ir.wdf._fixed import _pwl_locate, _pwl_root
-from bitwave.passes.quantise_wdf import fixed_snr_db, multitone, pwl_max_error, quantise_wdf
+from bitwave.ir.wdf._fixed_root import root_eval, root_locate
+from bitwave.passes.quantise_wdf import (fixed_snr_db, multitone, plucked_notes, quantise_wdf,
+                                         root_table_error)
 
 FS = 48_000.0
 R, C, IS, VT = 2.2e3, 10e-9, 2.52e-9, 45.3e-3
 X = multitone(FS, 4800)
+#: The held-out clipper signal: plucked notes of another seed than the word-length search's.
+HELD_OUT = plucked_notes(FS, 9600, seed=1)
 
 
 def clipper():
@@ -29,14 +32,20 @@ def default_spec():
     return quantise_wdf(clipper())
 
 
-def test_pwl_error_matches_reference_figure():
-    # REFERENCE.md: 256 uniform segments on [−4, 4] ≈ 8e-4 V (128 per side, odd symmetry).
+def test_root_table_error_matches_reference_figure():
+    # The published figure: 256 uniform chords on [−4, 4] ≈ 8e-4 V (128 per side, odd symmetry).
     Rp = port_resistance(clipper().tree, FS)
-    assert pwl_max_error(clipper().root, Rp, 2, 1, 7) == pytest.approx(8e-4, rel=0.01)
+    root = clipper().root
+    assert root_table_error(root, Rp, 2, 1, 7, quadratic=False) == pytest.approx(8e-4, rel=0.01)
     # Octave zones reach the same error as a uniform table with a third of the entries.
-    uniform = pwl_max_error(clipper().root, Rp, 3, 1, 12)
-    assert pwl_max_error(clipper().root, Rp, 3, 5, 8) <= uniform * 1.001
+    uniform = root_table_error(root, Rp, 3, 1, 12, quadratic=False)
+    assert root_table_error(root, Rp, 3, 5, 8, quadratic=False) <= uniform * 1.001
     assert len(pwl_breakpoints(3, 5, 8)) == 1281 < len(pwl_breakpoints(3, 1, 12)) == 4097
+    # The curvature term: the error falls ~8x per halving of the segments (a chord's ~4x),
+    # so 2**7 quadratic segments per zone beat 2**10 chords.
+    quad = [root_table_error(root, Rp, 3, 5, m) for m in (6, 7)]
+    assert 7.0 < quad[0] / quad[1] < 9.0
+    assert quad[1] < root_table_error(root, Rp, 3, 5, 10, quadratic=False)
 
 
 @given(st.integers(0, (1 << 23) - 1))
@@ -44,53 +53,79 @@ def test_pwl_error_matches_reference_figure():
 def test_pwl_locate_finds_the_segment(mag):
     span, K, m = 23, 5, 8          # [0, 8) V in codes of 20 fraction bits
     bp = np.round(pwl_breakpoints(3, K, m) * 2 ** 20).astype(np.int64)
-    k, f, sh = _pwl_locate(mag, span, K, m)
+    k, f, sh = root_locate(mag, span, K, m)
     assert bp[k] <= mag < bp[k + 1]
     assert f == mag - bp[k] and bp[k + 1] - bp[k] == 1 << sh
 
 
-def test_pwl_root_hits_table_at_breakpoints_and_is_odd(default_spec):
+def test_root_hits_table_at_breakpoints_and_is_odd(default_spec):
     s = default_spec
-    bp = np.round(pwl_breakpoints(s.table_range_log2, s.table_octaves, s.segments_log2)
-                  * 2 ** s.wave.frac_bits).astype(int)
-    for k in (0, 1, 100, 700, len(bp) - 2):
-        assert _pwl_root(s, int(bp[k])) == s.table[k]
-        assert _pwl_root(s, -int(bp[k])) == -s.table[k]
+    grid = (s.table_range_log2, s.table_octaves, s.segments_log2, s.wave)
+    bp = np.round(pwl_breakpoints(*grid[:3]) * 2 ** s.wave.frac_bits).astype(int)
+    n = len(bp) - 1
+    for k in (0, 1, 100, 300, n - 1):
+        assert root_eval(s.table, int(bp[k]), *grid) == s.table[k]
+        assert root_eval(s.table, -int(bp[k]), *grid) == -s.table[k]
     # Beyond the table (only the most negative code): slope −1 keeps v at its end value.
-    assert _pwl_root(s, s.wave.min) == -s.table[-1]
+    assert root_eval(s.table, s.wave.min, *grid) == -s.table[n]
 
 
-def test_default_format_reaches_90_db(default_spec):
+def test_default_format_reaches_100_db_on_held_out_notes(default_spec):
     assert DEFAULT_WORD_LENGTH == 20
-    assert default_spec.output == Fixed(4, 16)        # Q3.16
-    assert default_spec.wave == Fixed(4, 20)          # 4 guard bits inside
-    assert fixed_snr_db(default_spec, clipper(), X) >= 90.0
+    assert default_spec.input == Fixed(4, 16)         # Q3.16 in
+    assert default_spec.output == Fixed(1, 19)        # the diodes hold the output under 1 V
+    assert default_spec.wave == Fixed(4, 23)          # 4 guard bits below the output's LSB
+    assert fixed_snr_db(default_spec, clipper(), HELD_OUT) >= 100.0
+
+
+def test_24_bits_reach_120_db_on_held_out_notes():
+    spec = quantise_wdf(clipper(), word_length=24)
+    assert fixed_snr_db(spec, clipper(), HELD_OUT) >= 120.0
 
 
 def test_snr_grows_about_6_db_per_bit():
-    snr = {wl: fixed_snr_db(quantise_wdf(clipper(), word_length=wl), clipper(), X)
+    snr = {wl: fixed_snr_db(quantise_wdf(clipper(), word_length=wl), clipper(), HELD_OUT)
            for wl in (12, 16, 20)}
-    # Measured (multitone, 1 V peak): 47.1, 71.2, 95.2 dB.
-    assert snr[12] == pytest.approx(47.1, abs=1.0)
-    assert snr[16] == pytest.approx(71.2, abs=1.0)
-    assert snr[20] == pytest.approx(95.2, abs=1.0)
+    # Measured (0.2 s of held-out plucked notes): 58.6, 82.7, 106.8 dB.
+    assert snr[12] == pytest.approx(58.6, abs=1.0)
+    assert snr[16] == pytest.approx(82.7, abs=1.0)
+    assert snr[20] == pytest.approx(106.8, abs=1.0)
     per_bit = (snr[20] - snr[12]) / 8
     assert 5.5 < per_bit < 6.5
 
 
-def test_truncation_costs_snr():
-    near = fixed_snr_db(quantise_wdf(clipper(), word_length=16), clipper(), X)
-    trunc = fixed_snr_db(quantise_wdf(clipper(), word_length=16, rounding=Rounding.TRUNCATE),
-                         clipper(), X)
-    assert near - trunc > 6.0
+@pytest.mark.parametrize("rounding", [Rounding.TRUNCATE, Rounding.MAGNITUDE])
+def test_truncation_costs_snr(rounding):
+    near = fixed_snr_db(quantise_wdf(clipper(), word_length=16), clipper(), HELD_OUT)
+    trunc = fixed_snr_db(quantise_wdf(clipper(), word_length=16, rounding=rounding),
+                         clipper(), HELD_OUT)
+    assert near - trunc > 5.0
+
+
+def test_magnitude_truncation_rounds_toward_zero():
+    from bitwave.ir.wdf._fixed_arith import shift_round
+    got = [shift_round(v, 2, Rounding.MAGNITUDE) for v in (-7, -4, -1, 0, 1, 5, 7)]
+    assert got == [-1, -1, 0, 0, 0, 1, 1]
+    assert [shift_round(v, 2, Rounding.TRUNCATE) for v in (-7, -1)] == [-2, -1]
+
+
+def test_magnitude_truncation_decays_to_silence():
+    # Toward zero never adds energy: after the input stops, every wave shrinks to 0
+    # (no limit cycle), the output with it.
+    spec = quantise_wdf(WdfTree(DiodePair(IS, VT), Series(ResistiveSource(R),
+                                                          Inductor(1e-3, name="L")), FS,
+                                probe="L"), word_length=12, rounding=Rounding.MAGNITUDE)
+    burst = np.concatenate([np.round(X[:200] * 2 ** 8), np.zeros(2000)]).astype(np.int64)
+    y = run_fixed(spec, burst)
+    assert np.any(y[:200] != 0) and np.all(y[-500:] == 0)
 
 
 def test_target_snr_picks_shortest_word_length():
-    spec = quantise_wdf(clipper(), target_snr_db=80.0, test_signal=X)
-    assert spec.output.width == 18
-    assert fixed_snr_db(spec, clipper(), X) >= 80.0
-    shorter = quantise_wdf(clipper(), word_length=17)
-    assert fixed_snr_db(shorter, clipper(), X) < 80.0
+    spec = quantise_wdf(clipper(), target_snr_db=80.0, test_signal=HELD_OUT)
+    assert spec.output.width == 16
+    assert fixed_snr_db(spec, clipper(), HELD_OUT) >= 80.0
+    shorter = quantise_wdf(clipper(), word_length=15)
+    assert fixed_snr_db(shorter, clipper(), HELD_OUT) < 80.0
 
 
 def _error_lsb(spec, tree, x):
@@ -123,7 +158,7 @@ def test_full_scale_input_saturates_cleanly(default_spec):
     full = np.array(([default_spec.input.max] * 50 + [default_spec.input.min] * 50) * 2,
                     dtype=np.int64)
     assert _error_lsb(default_spec, clipper(), full * 2.0 ** -16) < 1.0
-    y = run_fixed(default_spec, full) * 2.0 ** -16
+    y = run_fixed(default_spec, full) * 2.0 ** -default_spec.output.frac_bits
     assert 0.6 < y[40:50].min() and y[40:50].max() < 0.66
 
 

@@ -99,8 +99,8 @@ def test_cycles_per_sample_and_latency():
     x = codes(spec, multitone(FS, 20))
     y, accepted, emitted = run_core(dut, x)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
-    assert set(np.diff(accepted)) == {dut.cycles_per_sample} == {5}
-    assert {e - a for a, e in zip(accepted, emitted)} == {dut.latency} == {5}
+    assert set(np.diff(accepted)) == {dut.cycles_per_sample} == {6}
+    assert {e - a for a, e in zip(accepted, emitted)} == {dut.latency} == {6}
 
 
 @pytest.mark.parametrize("adaptor,reactive,probe", [
@@ -115,7 +115,9 @@ def test_variants_bit_exact(adaptor, reactive, probe):
 
 @pytest.mark.parametrize("rounding,overflow", [(Rounding.TRUNCATE, Overflow.SATURATE),
                                                (Rounding.NEAREST, Overflow.WRAP),
-                                               (Rounding.TRUNCATE, Overflow.WRAP)])
+                                               (Rounding.TRUNCATE, Overflow.WRAP),
+                                               (Rounding.MAGNITUDE, Overflow.SATURATE),
+                                               (Rounding.MAGNITUDE, Overflow.WRAP)])
 def test_rounding_and_overflow_modes_at_full_scale(rounding, overflow):
     # A series adaptor at ±full scale overflows its waves, so saturation and wrap both act.
     spec = quantise_wdf(tree(Series), word_length=14, rounding=rounding, overflow=overflow)
@@ -134,7 +136,10 @@ def test_uniform_short_table_and_different_io_formats():
     wave = base.wave
     a = pwl_breakpoints(1, 1, 7)
     b = diode_pair_reflect(a, port_resistance(tree().tree, FS), IS, VT)
-    table = tuple(int(v) for v in np.floor(b * 2.0 ** wave.frac_bits + 0.5))
+    # Curvatures of alternating sign, up to 2**12 codes: every bit of the curve term acts.
+    curv = (np.arange(len(a) - 1) * 37 % 8191) - 4095
+    table = tuple(int(v) for v in np.floor(b * 2.0 ** wave.frac_bits + 0.5)) \
+        + tuple(int(c) for c in curv)
     spec = dataclasses.replace(base, input=Fixed(4, 8), output=Fixed(6, 22), table_range_log2=1,
                                table_octaves=1, segments_log2=7, table=table)
     x = np.random.default_rng(4).integers(spec.input.min, spec.input.max + 1, 150)
@@ -160,6 +165,8 @@ def test_parameter_validation():
         dataclasses.replace(params, table=(1 << 40,) + params.table[1:])
     with pytest.raises(HdlError, match=r"^WdfCore: series must be a bool"):
         dataclasses.replace(params, series="no")
+    with pytest.raises(HdlError, match=r"^WdfCore: wave_rounding must be a WdfRounding"):
+        dataclasses.replace(params, wave_rounding=True)
     with pytest.raises(HdlError, match=r"^WdfCore: params must be a WdfCoreParams, not dict"):
         WdfCore(dataclasses.asdict(params))
     with pytest.raises(PassError, match=r"^lower-wdf: expected a WdfFixed"):
@@ -192,13 +199,15 @@ def _estimate(word_length=None, channels=1):
 
 
 def test_bank_estimate_plans_dsps_within_the_up5k_budget():
-    one = _estimate()
-    # 25-bit operands: two 16-bit slices each; coefficient 2×2 slices, interpolation 2×1.
-    assert (one.dsp, one.bram > 0) == (6, True)
-    two = _estimate(channels=2)
-    assert two.dsp == 0 and two.lut > 2 * one.lut   # 12 DSPs > 8: soft multipliers
+    # 12 bits: 20-bit waves; coefficient 2×2 slices, interpolation 2×1, curve 1 + 1 = 8.
     small = _estimate(word_length=12)
-    assert (small.dsp, small.bram) == (2, 0)         # 17-bit: the 1-bit slice stays in LUTs
+    assert (small.dsp, small.bram) == (8, 0)
+    # Two channels need 16 > 8 DSPs: soft multipliers.
+    two = _estimate(word_length=12, channels=2)
+    assert two.dsp == 0 and two.lut > 2 * small.lut
+    # The default's 27-bit waves need 10 slices for one channel: soft too, tables in BRAM.
+    one = _estimate()
+    assert one.dsp == 0 and one.bram > 0 and one.lut > small.lut
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")   # the refused cores

@@ -48,7 +48,7 @@ def test_fixed_form_is_run_fixed_per_channel():
     g = QuantiseWdf().run(clipper_graph(channels=2, R=[2.2e3, 6.8e3]))
     op = g["clip"]
     t = verify(g)
-    assert t["clip"].fmt == Int(20) and t["clip"].scales[0] == 2.0 ** -16
+    assert t["clip"].fmt == Int(20) and t["clip"].scales[0] == 2.0 ** -19   # Q0.19: under 1 V
     codes = np.rint(audio(800, 2) * 2.0 ** 16).astype(np.int64)
     y = Interpreter(g).output(codes, codes=True)
     for c, spec in enumerate(op.specs(Fixed(4, 16))):

@@ -10,7 +10,8 @@ Finding a :class:`WdfFixed` for a tree (the word-length search) is a pass:
 :func:`bitwave.passes.quantise_wdf.quantise_wdf`.
 """
 
-from ._fixed import DEFAULT_WORD_LENGTH, Probe, WdfFixed, pwl_breakpoints, run_fixed
+from ._fixed import DEFAULT_WORD_LENGTH, Probe, WdfFixed, run_fixed
+from ._fixed_root import pwl_breakpoints
 from ._float import diode_pair_reflect, diode_reflect, simulate
 from ._tree import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
                     ResistiveSource, Resistor, RootSolver, Series, Short, WdfTree,
