@@ -12,6 +12,7 @@ from ._arith import balanced_sum, clamp_thresholds, requant_clip, requant_scale
 from ._checked import CheckedComponent
 from ._popcount import (LaneShape, Pipe, lane_stages, pair_corrections, pair_lanes,
                         product_lanes, rom_attrs, xnor_lanes)
+from ._mvu_input import SliceBuffer, select_slice
 from ._mvu_thresholds import sequential_thresholds
 from ._params import (check_activation, check_bool, check_int, format_name, int_matrix, int_range,
                       int_vector, signed_bits)
@@ -28,7 +29,8 @@ def _divisor_error(owner, name, value, dim_name, dim):
 class MatVecUnit(CheckedComponent):
     """Matrix-vector unit: ``acc = W·x + bias`` per input vector, then an activation.
 
-    One stream beat carries one whole vector; element ``i`` sits at bits
+    One stream beat carries one whole vector, or one slice of ``simd`` elements
+    when ``in_beats = cols/simd``; element ``i`` of a beat sits at bits
     ``[i*w, (i+1)*w)`` (two's complement when signed; for bipolar elements bit 1
     means +1 and bit 0 means -1).
 
@@ -40,7 +42,8 @@ class MatVecUnit(CheckedComponent):
     Structure (every arrow is a register, all advanced by one enable)::
 
         sink.payload (held by the source until the last slice is issued)
-                 │ slice (simd elements, one-hot AND-OR select)
+                 │ slice (simd elements, one-hot AND-OR select; or a read of
+                 │ the two-bank slice buffer when in_beats > 1, see _mvu_input)
                  ▼                         weights ROM[addr] (sync read)
               slice reg ───────────────────────────► lanes (see _popcount) ─►
               accumulator ─► activation ─► fold collector ─► output register ─► source
@@ -89,6 +92,9 @@ class MatVecUnit(CheckedComponent):
     out_width, out_signed : output format (required with an activation; without
         one the output is the accumulator, ``signed(acc_width)``).
     out_bias : added to the threshold count.
+    in_beats : beats per input vector: 1 (default), or ``cols/simd``, one slice per
+        beat, written into a RAM of two vectors and read a slice per cycle (no
+        multiplexer per input bit; one or two cycles more latency).
 
     Attributes
     ----------
@@ -108,7 +114,7 @@ class MatVecUnit(CheckedComponent):
     @classmethod
     def check(cls, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
               w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
-              out_width=None, out_signed=None, out_bias=0, requant=None) -> dict:
+              out_width=None, out_signed=None, out_bias=0, requant=None, in_beats=1) -> dict:
         """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = "MatVecUnit"
         p = SimpleNamespace()
@@ -142,6 +148,12 @@ class MatVecUnit(CheckedComponent):
         p.simd = check_int(owner, "simd", simd, minimum=1)
         if p.cols % p.simd:
             raise _divisor_error(owner, "simd", p.simd, "cols", p.cols)
+
+        p.in_beats = check_int(owner, "in_beats", in_beats, minimum=1)
+        if p.in_beats not in (1, p.cols // p.simd):
+            raise HdlError(f"{owner}: in_beats={p.in_beats} is neither 1 (the whole vector in "
+                           f"one beat) nor cols/simd={p.cols // p.simd} (one slice per beat); "
+                           f"use one of them")
 
         p.bias = ((0,) * p.rows if bias is None
                      else int_vector(owner, "bias", bias, length=p.rows))
@@ -181,10 +193,10 @@ class MatVecUnit(CheckedComponent):
         # shows on source the cycle after that last edge.
         self.latency = (self.cycles_per_frame + 2 + lane_stages(self.lane_shape, self.simd)
                         + self.weight_register_stage + self.activation_stages
-                        + self.output_through_collector)
+                        + self.output_through_collector + self.input_stages)
 
         super().__init__({
-            "sink": In(stream.Signature(unsigned(self.cols * self.in_width))),
+            "sink": In(stream.Signature(unsigned(self.cols // self.in_beats * self.in_width))),
             "source": Out(stream.Signature(unsigned(self.rows * self.out_width))),
         })
 
@@ -204,6 +216,15 @@ class MatVecUnit(CheckedComponent):
         if self.w_bipolar and not self.in_bipolar and self.pe > 1 and self.simd > 1:
             return LaneShape.PAIRS
         return LaneShape.PRODUCTS
+
+    @property
+    def input_stages(self):
+        """Cycles the slice buffer adds to the latency (``in_beats > 1``): a beat is
+        written before its slice is read, and the read is registered before any
+        logic unless the weights' register stage does it."""
+        if self.in_beats == 1:
+            return 0
+        return 1 + (not self.weight_register_stage)
 
     @property
     def sequential_thresholds(self):
@@ -354,27 +375,6 @@ class MatVecUnit(CheckedComponent):
         m.d.sync += [waiting.eq(waiting_next),
                      stall.eq(waiting_next & Mux(adv, final_next, final["valid"]))]
 
-    def _select_slice(self, m, adv):
-        """The ``simd`` elements of the offered vector that this cycle issues.
-
-        An AND-OR over the slices with a one-hot select register that rotates
-        with the slice counter: two slices per LUT4 and an OR tree, about 11
-        LUT4s per bit for 16 slices where a binary mux tree takes 14 and Yosys'
-        shifter for ``word_select`` 22 (ECP5, Yosys 0.50).
-        """
-        sfold, width = self.cols // self.simd, self.simd * self.in_width
-        if sfold == 1:
-            return self.sink.payload
-        hot = Signal(sfold, init=1, name="slice_hot")
-        with m.If(adv & self.sink.valid):
-            m.d.sync += hot.eq(hot.rotate_left(1))
-        slices = [self.sink.payload[k * width:(k + 1) * width] & hot[k].replicate(width)
-                  for k in range(sfold)]
-        while len(slices) > 1:
-            slices = [slices[i] | slices[i + 1] if i + 1 < len(slices) else slices[i]
-                      for i in range(0, len(slices), 2)]
-        return slices[0]
-
     def elaborate(self, platform):
         m = Module()
         pe, simd = self.pe, self.simd
@@ -400,28 +400,38 @@ class MatVecUnit(CheckedComponent):
             m.d.comb += [port.addr.eq(addr), port.en.eq(adv)]
             return port.data
 
-        # ── issue: slices are read straight from the offered vector ──
-        # A stream source holds its payload until the transfer, so the unit
-        # reads `simd` elements per cycle from `sink.payload` and accepts the
-        # vector only with its last slice: no copy of the vector is kept.
+        # ── issue: one slice of the input vector per cycle (see _mvu_input) ──
+        # In one beat, the vector is read straight from `sink.payload` (a stream
+        # source holds it until the transfer) and accepted with its last slice;
+        # in one beat per slice, from the two-bank slice buffer.
         sf = Signal(range(sfold))
         nf = Signal(range(nfold))
         addr = Signal(range(self.cycles_per_frame))
         last_sf = sf == sfold - 1
         last_nf = nf == nfold - 1
         frame_end = last_sf & last_nf
-        m.d.comb += self.sink.ready.eq(adv & frame_end)
-        with m.If(adv & self.sink.valid):
+        if self.in_beats == 1:
+            have = self.sink.valid
+            m.d.comb += self.sink.ready.eq(adv & frame_end)
+        else:
+            buffer = SliceBuffer(m, self.sink, adv, sf, sfold, simd * iw)
+            have = buffer.have
+            buffer.release(adv & have & frame_end)
+        with m.If(adv & have):
             m.d.sync += [
                 addr.eq(Mux(frame_end, 0, addr + 1)),
                 sf.eq(Mux(last_sf, 0, sf + 1)),
                 nf.eq(Mux(last_sf, Mux(last_nf, 0, nf + 1), nf)),
             ]
 
-        tags = {"valid": self.sink.valid, "first": sf == 0, "last": last_sf, "nf": nf,
+        tags = {"valid": have, "first": sf == 0, "last": last_sf, "nf": nf,
                 "lastfold": last_nf, "addr": addr}
         pipe.push(tags, "s1")
-        x_slice = register(self._select_slice(m, adv), "s1_x")
+        if self.in_beats == 1:
+            x_slice = register(select_slice(m, self.sink.payload, self.sink.valid, adv, sfold,
+                                            simd * iw), "s1_x")
+        else:
+            x_slice = buffer.data       # a synchronous read: lines up with s1
 
         # ── lanes: Σ of simd products per PE and cycle (see _popcount) ──
         def element(word, index, width, is_signed):
@@ -435,6 +445,10 @@ class MatVecUnit(CheckedComponent):
             return [[element(word, p * simd + s, ww, self.w_signed and not self.w_bipolar)
                      for s in range(simd)] for p in range(pe)]
 
+        def addr_for(stage):
+            """The address whose synchronous read lands in ``pipe.stages[stage]``."""
+            return addr if stage == 0 else pipe.stages[stage - 1]["addr"]
+
         shape = self.lane_shape
         extra = self.weight_register_stage
         if extra:
@@ -443,16 +457,21 @@ class MatVecUnit(CheckedComponent):
             ws = weights_at(addr, registered=True)
             x_slice = register(x_slice, "s2_x")
             pipe.advance("wreg")
+        elif self.in_beats > 1:
+            # so is the slice buffer's
+            x_slice = register(x_slice, "s2_x")
+            pipe.advance("xreg")
+        x_stage = len(pipe.stages) - 1
         xs = [element(x_slice, s, iw, self.in_signed and not self.in_bipolar)
               for s in range(simd)]
         if shape == LaneShape.XNOR:
-            partials = xnor_lanes(pipe, ws if extra else weights_at(addr), xs)
+            partials = xnor_lanes(pipe, ws if extra else weights_at(addr_for(x_stage)), xs)
         elif shape == LaneShape.PAIRS:
-            # The weights are read (or registered) one cycle later, to meet the
+            # The weights are read (or registered) one stage later, to meet the
             # shared pair sums.
-            s1_addr = pipe.stages[0]["addr"]
-            partials = pair_lanes(pipe, lambda: weights_at(addr, registered=True)
-                                  if self.weights_in_block_ram else weights_at(s1_addr), xs)
+            partials = pair_lanes(pipe, lambda: weights_at(addr_for(x_stage), registered=True)
+                                  if self.weights_in_block_ram
+                                  else weights_at(addr_for(x_stage + 1)), xs)
         else:
             def product(w, x):
                 if self.w_bipolar:
@@ -460,7 +479,8 @@ class MatVecUnit(CheckedComponent):
                 if self.in_bipolar:
                     return Mux(x, w, -w)
                 return x * w
-            partials = product_lanes(pipe, ws if extra else weights_at(addr), xs, product)
+            partials = product_lanes(pipe, ws if extra else weights_at(addr_for(x_stage)), xs,
+                                     product)
         stages = pipe.stages
 
         # ── accumulator ──
