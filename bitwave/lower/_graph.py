@@ -1,8 +1,9 @@
 """Lowering: the one place that knows both IR ops and HDL components.
 
 Each ``MatVec`` (fused with a following ``MultiThreshold`` or ``Requant``)
-becomes a :class:`~bitwave.hdl.MatVecUnit`; a convolution is the same unit
-behind a window generator, and pooling and flatten have their own blocks
+becomes a :class:`~bitwave.hdl.MatVecUnit` (a fully parallel dense one an
+:class:`~bitwave.hdl.UnrolledMatVec`, :mod:`bitwave.lower._unrolled`); a
+convolution is the same unit behind a window generator, and pooling and flatten have their own blocks
 (:mod:`bitwave.lower._spatial`: a stream carries one pixel per beat); a threshold or requant op that
 does not follow a MatVec becomes a :class:`~bitwave.hdl.ThresholdUnit`; a
 fixed-point ``Wdf`` becomes a bank of :class:`~bitwave.hdl.WdfCore` (one per
@@ -25,6 +26,7 @@ from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiT
                   Requant, Wdf, verify)
 from ._residual import lower_residual
 from ._spatial import conv_weights, lower_flatten, lower_pool, lower_window, merge_estimates
+from ._unrolled import is_unrolled, lower_unrolled
 from ._wdf import lower_wdf_op
 
 __all__ = ["Lowered", "lower", "plan", "stream_format"]
@@ -116,14 +118,14 @@ def plan(graph: Graph) -> Lowered:
 
 def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[list, list[Layer]]:
     """Stages and layer records of ``ops``, a run of the graph in order after the op ``before``:
-    a chain, or a chain with residual blocks (an op read twice opens one, its Add closes it;
+    a chain, or a chain with branch blocks (an op read twice opens one, its Add or Concat closes it;
     :func:`~bitwave.lower._residual.lower_residual`).  ``before`` None: the run is one path
     of a block, whose fork is already taken care of."""
     stages, layers = [], []
     i = 0
     while i < len(ops):
         last = ops[i - 1] if i else before
-        if last is not None and len(graph.consumers(last.name)) > 1:   # a fork: up to its Add
+        if last is not None and len(graph.consumers(last.name)) > 1:   # a fork: up to its join
             make, block_layers, used = lower_residual(graph, types, last, ops[i:], lower_ops)
             stages.append(make)
             layers.extend(block_layers)
@@ -157,13 +159,17 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                 window_stages, window_est, window_cycles = lower_window(op, in_t, buffered=buffered)
                 stages.extend(window_stages)
                 cycles = max(cycles, window_cycles)
-            stages.append(partial(MatVecUnit, **kwargs))
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
-            est = estimate_mvu(rows=op.rows, cols=weights.shape[1], pe=op.pe, simd=simd,
-                               in_width=stream_format(in_t.fmt, 1).width,
-                               w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
-                               n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
-                               bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
+            if is_unrolled(op):      # fully parallel dense layer: constant weights (_unrolled)
+                make, est = lower_unrolled(kwargs)
+                stages.append(make)
+            else:
+                stages.append(partial(MatVecUnit, **kwargs))
+                est = estimate_mvu(rows=op.rows, cols=weights.shape[1], pe=op.pe, simd=simd,
+                                   in_width=stream_format(in_t.fmt, 1).width,
+                                   w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
+                                   n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
+                                   bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
             if windowed:
                 est = merge_estimates(window_est, est)
             layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,) + ((act.name,) if act else ()),
