@@ -13,6 +13,7 @@ from ._checked import CheckedComponent
 from ._popcount import (LaneShape, Pipe, lane_stages, pair_corrections, pair_lanes,
                         product_lanes, rom_attrs, xnor_lanes)
 from ._mvu_input import SliceBuffer, select_slice
+from ._mvu_output import credit_output, queue_depth, stall_output
 from ._mvu_thresholds import sequential_thresholds
 from ._params import (check_activation, check_bool, check_int, format_name, int_matrix, int_range,
                       int_vector, signed_bits)
@@ -39,7 +40,7 @@ class MatVecUnit(CheckedComponent):
     next vector is accepted in the cycle of the current vector's last issue, so
     a continuously fed unit with a ready output reaches exactly that rate.
 
-    Structure (every arrow is a register, all advanced by one enable)::
+    Structure (every arrow is a register)::
 
         sink.payload (held by the source until the last slice is issued)
                  │ slice (simd elements, one-hot AND-OR select; or a read of
@@ -52,15 +53,19 @@ class MatVecUnit(CheckedComponent):
     mode; shared pair sums and differences of the slice for ±1 weights on
     multi-bit inputs; otherwise registered products and an adder tree.
 
-    The unit keeps no copy of the input vector: it reads ``simd`` elements per
-    cycle from ``sink.payload`` (a stream source holds it until the transfer)
-    and accepts the vector with its last slice. The fold collector is also the
-    output register's second entry: only a finished vector that finds the
-    output register taken stalls the pipeline, so ``sink.ready`` and the
-    pipeline enable depend on registers only, never on ``source.ready``. When
-    a row group takes two cycles or more, a finished vector goes through the
-    collector into the output register one cycle later (no multiplexer, see
-    :attr:`output_through_collector`).
+    With one beat per vector the unit keeps no copy of it: it reads ``simd``
+    elements per cycle from ``sink.payload`` (a stream source holds it until
+    the transfer) and accepts the vector with its last slice.
+
+    What stops the unit when the output is not taken (see ``_mvu_output``):
+    when a row group takes two cycles or more (:attr:`output_through_collector`),
+    the pipeline registers have no enable; a row group begins only with a
+    credit for an entry of a small fold queue before the collector, and a
+    finished vector goes through the collector into the output register.
+    Otherwise one enable advances every pipeline register and a finished
+    vector that finds the output register taken waits in the collector and
+    stops the pipeline. Either way ``sink.ready`` depends on registers only,
+    never on ``source.ready``.
 
     Activation: thresholds are compared all at once (``L`` comparators per PE,
     two registers) unless a row takes more than ``L`` cycles (``cols/simd >
@@ -347,33 +352,15 @@ class MatVecUnit(CheckedComponent):
     def output_through_collector(self):
         """Whether a finished vector reaches the output register only through the
         fold collector (one cycle later), so that the output register loads from
-        one source and needs no multiplexer (one LUT per output bit).
+        one source and needs no multiplexer (one LUT per output bit), and the
+        unit runs the credit scheme of ``_mvu_output`` (no pipeline enable).
 
         Only when a row group takes at least two cycles (``cols/simd >= 2``):
         the collector has then handed its vector on before the next fold
-        arrives, and the pipeline never waits for it at full rate. Not with
+        arrives, and the unit never waits for it at full rate. Not with
         sequential thresholds, whose last stage is not a pipeline register.
         """
         return self.cols // self.simd >= 2 and not self.sequential_thresholds
-
-    def _output_from_collector(self, m, adv, final, final_next, push, collect, main,
-                               main_valid):
-        """``collect → main``; ``waiting`` marks a finished vector in the collector.
-        A fold arriving while it waits stops the pipeline. ``adv`` is a register
-        (``stall``, loaded with the next cycle's ``waiting & final valid``): a
-        LUT in front of its fan-out to every pipeline enable was TFC-w1a1's
-        critical path on ECP5. ``final_next`` is the final valid tag's input."""
-        waiting = Signal(name="collect_waiting")
-        stall = Signal(name="collect_stall")
-        move = waiting & (~main_valid | self.source.ready)
-        m.d.comb += adv.eq(~stall)
-        with m.If(move):
-            m.d.sync += [main.eq(collect), main_valid.eq(1)]
-        with m.Elif(self.source.ready):
-            m.d.sync += main_valid.eq(0)
-        waiting_next = Mux(adv & push, 1, Mux(move, 0, waiting))
-        m.d.sync += [waiting.eq(waiting_next),
-                     stall.eq(waiting_next & Mux(adv, final_next, final["valid"]))]
 
     def elaborate(self, platform):
         m = Module()
@@ -381,9 +368,11 @@ class MatVecUnit(CheckedComponent):
         nfold, sfold = self.rows // pe, self.cols // simd
         iw, ww, ow = self.in_width, self.w_width, self.out_width
 
-        # Every pipeline register advances together when `adv` is high. Only a
-        # full skid entry in the output register slice lowers it.
-        adv = Signal()
+        # In the stall scheme every pipeline register advances together when `adv`
+        # is high; in the credit scheme they always do (see _mvu_output).
+        credits = self.output_through_collector
+        adv = Const(1) if credits else Signal()
+        room = Signal(name="fold_room")      # a row group may begin (credit scheme)
         pipe = Pipe()
 
         register = pipe.reg
@@ -410,26 +399,30 @@ class MatVecUnit(CheckedComponent):
         last_sf = sf == sfold - 1
         last_nf = nf == nfold - 1
         frame_end = last_sf & last_nf
+        may_issue = room | (sf != 0) if credits else Const(1)
         if self.in_beats == 1:
             have = self.sink.valid
-            m.d.comb += self.sink.ready.eq(adv & frame_end)
+            m.d.comb += self.sink.ready.eq(adv & may_issue & frame_end)
         else:
             buffer = SliceBuffer(m, self.sink, adv, sf, sfold, simd * iw)
             have = buffer.have
-            buffer.release(adv & have & frame_end)
-        with m.If(adv & have):
+        go = have & may_issue
+        issue = adv & go
+        if self.in_beats > 1:
+            buffer.release(issue & frame_end)
+        with m.If(issue):
             m.d.sync += [
                 addr.eq(Mux(frame_end, 0, addr + 1)),
                 sf.eq(Mux(last_sf, 0, sf + 1)),
                 nf.eq(Mux(last_sf, Mux(last_nf, 0, nf + 1), nf)),
             ]
 
-        tags = {"valid": have, "first": sf == 0, "last": last_sf, "nf": nf,
+        tags = {"valid": go, "first": sf == 0, "last": last_sf, "nf": nf,
                 "lastfold": last_nf, "addr": addr}
         pipe.push(tags, "s1")
         if self.in_beats == 1:
-            x_slice = register(select_slice(m, self.sink.payload, self.sink.valid, adv, sfold,
-                                            simd * iw), "s1_x")
+            x_slice = register(select_slice(m, self.sink.payload, issue, sfold, simd * iw),
+                               "s1_x")
         else:
             x_slice = buffer.data       # a synchronous read: lines up with s1
 
@@ -547,39 +540,13 @@ class MatVecUnit(CheckedComponent):
         fold = Cat(*fold_parts)
         final = stages[-1]
 
-        # ── fold collector and output register ──
-        # Row folds shift into `collect`; the finished vector goes straight to
-        # `main` when that is free (or being taken). Otherwise it waits in
-        # `collect` and `full` stops the pipeline: `full` is a register, so no
-        # combinational path runs from `source.ready` upstream, and `collect`
-        # doubles as the output register's second entry.
-        collect = Signal(self.rows * ow, reset_less=True)
-        if nfold > 1:
-            vector = Cat(collect[pe * ow:], fold)
+        # ── fold collector and output register (see _mvu_output) ──
+        if credits:
+            depth = queue_depth(sfold, len(stages))
+            m.d.comb += room.eq(credit_output(m, self.source, final, fold, nfold, depth,
+                                              issue & (sf == 0)))
         else:
-            vector = fold
-        with m.If(adv & final["valid"]):
-            m.d.sync += collect.eq(vector)
-        push = final["valid"] & final["lastfold"]
-
-        main, main_valid = Signal(len(vector), reset_less=True), Signal()
-        m.d.comb += [self.source.valid.eq(main_valid), self.source.payload.eq(main)]
-        if self.output_through_collector:
-            self._output_from_collector(m, adv, final, pipe.inputs[-1]["valid"], push, collect,
-                                        main, main_valid)
-        else:
-            full = Signal()
-            m.d.comb += adv.eq(~full)
-            with m.If(full):
-                with m.If(self.source.ready):
-                    m.d.sync += [main.eq(collect), full.eq(0)]
-            with m.Elif(push):
-                with m.If(~main_valid | self.source.ready):
-                    m.d.sync += [main.eq(vector), main_valid.eq(1)]
-                with m.Else():
-                    m.d.sync += full.eq(1)
-            with m.Elif(self.source.ready):
-                m.d.sync += main_valid.eq(0)
+            stall_output(m, self.source, adv, final, fold, nfold)
 
         m.d.comb += pipe.comb
         with m.If(adv):

@@ -26,13 +26,13 @@ from ._popcount import BRAM_MIN_BITS
 __all__ = ["select_slice", "SliceBuffer", "slice_buffer_attrs"]
 
 
-def select_slice(m, payload, valid, adv, sfold, width):
+def select_slice(m, payload, issue, sfold, width):
     """The slice of ``payload`` (``sfold`` slices of ``width`` bits) that this
-    cycle issues; a one-hot register rotates with every issued slice."""
+    cycle issues; a one-hot register rotates with every issued slice (``issue``)."""
     if sfold == 1:
         return payload
     hot = Signal(sfold, init=1, name="slice_hot")
-    with m.If(adv & valid):
+    with m.If(issue):
         m.d.sync += hot.eq(hot.rotate_left(1))
     slices = [payload[k * width:(k + 1) * width] & hot[k].replicate(width)
               for k in range(sfold)]

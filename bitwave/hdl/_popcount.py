@@ -54,8 +54,9 @@ def rom_attrs(words, width):
 
 
 class Pipe:
-    """The pipeline registers (all advanced by one enable) and, per stage, the tags
-    (valid, first, last, row group, …) that travel with the data."""
+    """The pipeline registers (advanced together: by one enable, or every cycle)
+    and, per stage, the tags (valid, first, last, row group, …) that travel with
+    the data."""
 
     def __init__(self):
         self.assigns = []
