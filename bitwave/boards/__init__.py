@@ -9,8 +9,8 @@ from ._build import (BuildPlan, BuildProgress, BuildResult, Step, build, execute
                      plan_build, target_folder)
 from ._flash import flash, flash_command
 from ._host import open_serial, run_on_board
-from ._i2s import (I2SAccelerator, I2SBoardTop, codec_sample_rate, i2s_expected_dac, i2s_inputs,
-                   pmod_i2s2_resource, simulate_i2s_build)
+from ._i2s import (I2SAccelerator, I2SBoardTop, answer_frames, codec_sample_rate, i2s_expected_dac,
+                   i2s_inputs, pmod_i2s2_resource, simulate_i2s_build)
 from ._report import Report, read_report
 from ._selftest import AddConstant, selftest_expected, write_selftest_build
 from ._targets import Target, get_target, list_boards
@@ -20,7 +20,7 @@ from ._wrap import BoardTop, ProbeTop, UartAccelerator, uart_divisor
 __all__ = [
     "BuildPlan", "BuildProgress", "BuildResult", "Step", "build", "execute_plan", "plan_build",
     "target_folder",
-    "I2SAccelerator", "I2SBoardTop", "codec_sample_rate", "i2s_expected_dac", "i2s_inputs",
+    "I2SAccelerator", "I2SBoardTop", "answer_frames", "codec_sample_rate", "i2s_expected_dac", "i2s_inputs",
     "pmod_i2s2_resource", "simulate_i2s_build",
     "flash", "flash_command", "open_serial", "run_on_board", "UartSimResult", "simulate_uart",
     "Report", "read_report",

@@ -28,7 +28,7 @@ from ..sim._i2s import I2SSimResult, simulate_i2s
 from ._wrap import accelerator, status_led
 
 __all__ = ["I2SAccelerator", "I2SBoardTop", "pmod_i2s2_resource", "codec_sample_rate",
-           "i2s_board_top", "simulate_i2s_build", "i2s_inputs", "i2s_expected_dac"]
+           "answer_frames", "i2s_board_top", "simulate_i2s_build", "i2s_inputs", "i2s_expected_dac"]
 
 CLOCKS_PER_BIT = 4
 
@@ -68,13 +68,30 @@ def codec_sample_rate(clock_hz: float, clocks_per_bit: int = CLOCKS_PER_BIT) -> 
     return rate
 
 
+def answer_frames(manifest: BuildManifest, clocks_per_bit: int = CLOCKS_PER_BIT) -> int:
+    """LRCK periods the accelerator needs to answer a sample: its latency plus the cycles to
+    take the sample, rounded up to whole periods. BoardError if it cannot take one sample
+    per period."""
+    period = 64 * clocks_per_bit
+    cycles = manifest.cycles_per_frame
+    if cycles > period - 2:
+        raise BoardError(f"I2S: {manifest.name} takes {cycles} cycles per sample, more than the "
+                         f"{period - 2} clocks an LRCK period of {period} leaves it; compile it "
+                         f"less folded (a lower --target-cycles)")
+    return max(1, -(-((manifest.latency or 0) + cycles + 2) // period))
+
+
 class I2SAccelerator(wiring.Component):
-    """The I2S bridge around the accelerator (``bitwave_top``): codec pins and status outputs."""
+    """The I2S bridge around the accelerator (``bitwave_top``): codec pins and status outputs.
+
+    The accelerator gets :func:`answer_frames` periods per answer; the latency
+    from ADC to DAC is one period more (``bridge.latency_frames``)."""
 
     def __init__(self, manifest: BuildManifest, *, clocks_per_bit: int = CLOCKS_PER_BIT):
         self.manifest = manifest
         self.bridge = I2SCodecBridge(to_acc=manifest.sink, from_acc=manifest.source,
-                                     clocks_per_bit=clocks_per_bit)
+                                     clocks_per_bit=clocks_per_bit,
+                                     answer_frames=answer_frames(manifest, clocks_per_bit))
         super().__init__({"sclk": Out(1), "lrck": Out(1), "dac_sdata": Out(1), "adc_sdata": In(1),
                           "dropped": Out(16), "missed": Out(16), "overrun": Out(1)})
 
@@ -134,9 +151,12 @@ def i2s_inputs(adc, manifest: BuildManifest) -> np.ndarray:
                         otypes=[np.int64])(samples).reshape(-1, fmt.elems)
 
 
-def i2s_expected_dac(outputs, manifest: BuildManifest, *, latency: int = 2) -> np.ndarray:
-    """The DAC frames (N + latency, 2) for accelerator outputs (N, source elems): ``latency``
-    silent frames, then each output mapped to 24 bits, a mono output on both channels."""
+def i2s_expected_dac(outputs, manifest: BuildManifest, *,
+                     clocks_per_bit: int = CLOCKS_PER_BIT) -> np.ndarray:
+    """The DAC frames (N + latency, 2) for accelerator outputs (N, source elems): the wrapper's
+    latency in silent frames, then each output mapped to 24 bits, a mono output on both
+    channels."""
+    latency = answer_frames(manifest, clocks_per_bit) + 1
     fmt = manifest.source
     values = np.asarray(outputs, dtype=np.int64).reshape(-1, fmt.elems)
     words = np.vectorize(lambda v: element_to_dac(int(v), fmt.width, fmt.signed),
@@ -148,7 +168,7 @@ def i2s_expected_dac(outputs, manifest: BuildManifest, *, latency: int = 2) -> n
 def simulate_i2s_build(build_dir: Path | str, adc, *,
                        clocks_per_bit: int = CLOCKS_PER_BIT) -> I2SSimResult:
     """The board's I2S wrapper around ``build_dir``'s accelerator, in Verilator against the codec
-    model: (N, 2) ADC samples in, N + 2 DAC frames out (the bridge's latency is 2 frames)."""
+    model: (N, 2) ADC samples in, N + latency DAC frames out (``bridge.latency_frames``)."""
     manifest = BuildManifest.load(build_dir)
     core = I2SAccelerator(manifest, clocks_per_bit=clocks_per_bit)
     wrapper = verilog.convert(core, name="bitwave_i2s_top",

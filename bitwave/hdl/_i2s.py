@@ -23,22 +23,26 @@ Samples and the accelerator's streams, one beat per LRCK period:
   24-bit word: MSB-aligned (the top ``width`` bits; a wider element gets
   zeros below), two's complement when signed, offset binary (MSB flipped)
   when unsigned. :func:`adc_to_element` is the same mapping in Python.
-* A beat taken from ``sink`` (the accelerator's source) is held until the
-  end of the period and serialised to the DAC in the next one: one element
-  goes to both channels, two to left and right, mapped back to 24 bits the
-  same way (:func:`element_to_dac`).
-* Latency, fixed: a sample read in LRCK period *n* is on the DAC in period
-  *n + 2*, however fast the accelerator is, as long as it takes each input
-  and hands back its result within one period (``mclk_per_lrck`` clocks).
+* A beat taken from ``sink`` (the accelerator's source) is its answer to
+  the oldest unanswered sample; it waits in a small FIFO until due and is
+  serialised to the DAC in the frame after: one element goes to both
+  channels, two to left and right, mapped back to 24 bits the same way
+  (:func:`element_to_dac`).
+* Latency, fixed: the accelerator has ``answer_frames`` LRCK periods (A) to
+  answer a sample, counted from the end of the period it was read in, and
+  must take each input within one period. A sample read in period *n* is on
+  the DAC in period *n + A + 1* (``latency_frames``), however fast the
+  accelerator is; a pipelined accelerator whose latency exceeds one period
+  gets a larger A.
 
 A late accelerator never stalls the bus, which keeps running off the clock:
 
-* ``dropped`` counts inputs the accelerator had not taken when the next one
-  was read (the old one is replaced) and results overwritten before the DAC
-  played them;
-* ``missed`` counts periods for which no result was there in time although
-  one was due: the DAC plays zeros for that period, and the late result
-  goes out one period later than the fixed latency;
+* ``dropped`` counts inputs the accelerator had not taken by the next frame
+  end (the new sample replaces the old one, which is never answered) and
+  answers that found the FIFO full;
+* ``missed`` counts answers that were not there when due: the DAC plays
+  zeros for that period, and the late answer is thrown away when it comes,
+  so the latency stays fixed;
 * ``overrun`` is high from the first of either until reset (the board's LED).
 
 Both counters saturate at ``2**16 - 1``.
@@ -49,10 +53,12 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream
 from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
 from ._checked import CheckedComponent
+from ._params import check_int
 from ._stream import StreamFormat
 
 __all__ = ["I2SCodecBridge", "WORD_BITS", "SLOT_BITS", "adc_to_element", "element_to_dac"]
@@ -95,22 +101,25 @@ class I2SCodecBridge(CheckedComponent):
 
     ``to_acc`` is the accelerator's sink format (what ``source`` carries),
     ``from_acc`` its source format (what ``sink`` takes); ``clocks_per_bit``
-    is a power of two >= 2. The ports ``sclk``, ``lrck`` and ``dac_sdata`` go
+    is a power of two >= 2; ``answer_frames`` (>= 1) the LRCK periods the
+    accelerator has for each answer. The ports ``sclk``, ``lrck`` and ``dac_sdata`` go
     to both codecs' pins (the DAC's SDIN), ``adc_sdata`` comes from the ADC's
     SDOUT. See the module docstring for the timing, the sample mapping, the
     latency and the status outputs ``dropped``, ``missed`` and ``overrun``.
     """
 
     @classmethod
-    def check(cls, *, to_acc, from_acc, clocks_per_bit=4) -> dict:
+    def check(cls, *, to_acc, from_acc, clocks_per_bit=4, answer_frames=1) -> dict:
         """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = cls.__name__
         cpb = clocks_per_bit
         if isinstance(cpb, bool) or not isinstance(cpb, int) or cpb < 2 or cpb & (cpb - 1):
             raise HdlError(f"{owner}: clocks_per_bit must be a power of two >= 2, not {cpb!r}")
+        answer = check_int(owner, "answer_frames", answer_frames, minimum=1)
         return dict(to_acc=_check_format(owner, "sink", to_acc),
                     from_acc=_check_format(owner, "source", from_acc), clocks_per_bit=cpb,
-                    mclk_per_lrck=2 * SLOT_BITS * cpb, latency_frames=2)
+                    answer_frames=answer, mclk_per_lrck=2 * SLOT_BITS * cpb,
+                    latency_frames=answer + 1)
 
     def __init__(self, **_):
         super().__init__({
@@ -141,9 +150,11 @@ class I2SCodecBridge(CheckedComponent):
             m.d.sync += [self.source.valid.eq(1),
                          self.source.payload.eq(Cat(_word_to_element(w, fmt)
                                                     for w in words[:fmt.elems]))]
-            with m.If(self.source.valid & ~self.source.ready):
-                self._bump(m, self.dropped)
-        self._dac(m, phase, frame_end, k)
+        # The accelerator has not taken the last sample: the new one replaces it.
+        dropping = self.source.valid & ~self.source.ready
+        with m.If(frame_end & dropping):
+            self._bump(m, self.dropped)
+        self._dac(m, phase, frame_end, k, dropping)
         m.d.comb += self.overrun.eq((self.dropped != 0) | (self.missed != 0))
         return m
 
@@ -169,39 +180,45 @@ class I2SCodecBridge(CheckedComponent):
                 m.d.sync += right.eq(Cat(sdata, right[:-1]))
         return [left, right]
 
-    def _dac(self, m: Module, phase: Signal, frame_end: Signal, k: int) -> None:
+    def _dac(self, m: Module, phase: Signal, frame_end: Signal, k: int, dropping: Signal) -> None:
         fmt = self.from_acc
         width = fmt.width
-        held = [Signal(WORD_BITS, name="held_left"), Signal(WORD_BITS, name="held_right")]
-        fresh = Signal()
-        # Pairs handed to the accelerator and not answered yet (it answers each one once).
-        pending = Signal(2)
-        m.d.comb += self.sink.ready.eq(1)
-        took = self.sink.valid
+        # Answers wait here until due: at most answer_frames are outstanding.
+        m.submodules.answers = answers = SyncFIFO(width=2 * WORD_BITS, depth=self.answer_frames)
         elements = [self.sink.payload[i * width:(i + 1) * width] for i in range(fmt.elems)]
-        with m.If(took):
-            m.d.sync += [h.eq(_element_to_word(elements[i % fmt.elems], fmt))
-                         for i, h in enumerate(held)]
-            m.d.sync += fresh.eq(1)
-            with m.If(fresh & ~frame_end):
-                self._bump(m, self.dropped)
-        with m.Elif(frame_end):
-            m.d.sync += fresh.eq(0)
-        with m.If(frame_end & ~took):
-            m.d.sync += pending.eq(Mux(pending.all(), pending, pending + 1))
-        with m.Elif(took & ~frame_end & (pending != 0)):
-            m.d.sync += pending.eq(pending - 1)
+        m.d.comb += [self.sink.ready.eq(1),
+                     answers.w_data.eq(Cat(_element_to_word(elements[i % fmt.elems], fmt)
+                                           for i in range(2)))]
+        # asked[i]: a sample went to the accelerator i + 1 frame ends ago (not replaced
+        # before it was taken); its answer is due when i + 1 == answer_frames.
+        asked = Signal(self.answer_frames)
+        due = asked[-1] & ~dropping if self.answer_frames == 1 else asked[-1]
+        with m.If(frame_end):
+            m.d.sync += asked.eq(Cat(Const(1, 1), asked[0] & ~dropping, asked[1:-1])
+                                 if self.answer_frames > 1 else 1)
+        # A missed answer, when it comes after all, is thrown away: the latency stays fixed.
+        owed = Signal(_COUNTER_BITS)
+        miss = frame_end & due & ~answers.r_rdy
+        discard = self.sink.valid & ((owed != 0) | miss)
+        with m.If(miss & ~discard & ~owed.all()):
+            m.d.sync += owed.eq(owed + 1)
+        with m.Elif(discard & ~miss):
+            m.d.sync += owed.eq(owed - 1)
+        with m.If(miss):
+            self._bump(m, self.missed)
+        m.d.comb += [answers.w_en.eq(self.sink.valid & ~discard),
+                     answers.r_en.eq(frame_end & due)]
+        with m.If(answers.w_en & ~answers.w_rdy):
+            self._bump(m, self.dropped)
 
         # The DAC frame, MSB first: per channel one empty cell, the word, zeros to 32 cells.
         frame = Signal(2 * SLOT_BITS)
         pad = Const(0, SLOT_BITS - WORD_BITS - 1)
-        play = [Mux(fresh, h, 0) for h in held]
+        play = Mux(due & answers.r_rdy, answers.r_data, 0)
         m.d.comb += self.dac_sdata.eq(frame[-1])
         with m.If(frame_end):
-            m.d.sync += frame.eq(Cat(pad, play[1], Const(0, 1), pad, play[0], Const(0, 1)))
-            # The pair handed over at the last frame end is due now.
-            with m.If(~fresh & (pending != 0)):
-                self._bump(m, self.missed)
+            m.d.sync += frame.eq(Cat(pad, play[WORD_BITS:], Const(0, 1), pad, play[:WORD_BITS],
+                                     Const(0, 1)))
         with m.Elif(phase[:k] == self.clocks_per_bit - 1):
             m.d.sync += frame.eq(frame << 1)
 

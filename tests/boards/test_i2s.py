@@ -1,10 +1,12 @@
 """The iCEBreaker's audio target: the Pmod I2S2 pins, the codec clocking check, the I2S wrapper
 around a compiled accelerator in Verilator against the codec model, and its build."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from bitwave.boards import (build, codec_sample_rate, get_target, i2s_expected_dac, i2s_inputs,
+from bitwave.boards import (answer_frames, build, codec_sample_rate, get_target, i2s_expected_dac, i2s_inputs,
                             list_boards, plan_build, selftest_expected, simulate_i2s_build,
                             write_selftest_build)
 from bitwave.build_folder import BuildManifest
@@ -32,6 +34,16 @@ def test_clocking_the_codecs_cannot_take_is_refused(clock, cpb, chip):
     with pytest.raises(BoardError, match=rf"I2S: a {clock / 1e6:g} MHz MCLK at MCLK/LRCK = "
                                          rf"{64 * cpb} gives .* kHz, which the {chip}"):
         codec_sample_rate(clock, cpb)
+
+
+def test_the_accelerator_gets_whole_periods_for_its_latency(mono16):
+    manifest = BuildManifest.load(mono16)
+    assert answer_frames(manifest) == 1                              # 1 cycle of latency
+    # The fully folded TCN of examples/tcn.py: 192 cycles per sample, 488 of latency.
+    assert answer_frames(replace(manifest, cycles_per_frame=192, latency=488)) == 3
+    with pytest.raises(BoardError, match=r"I2S: selftest-add3 takes 300 cycles per sample, more "
+                                         r"than the 254 clocks an LRCK period of 256 leaves it"):
+        answer_frames(replace(manifest, cycles_per_frame=300))
 
 
 def test_the_target_puts_the_pmod_i2s2_on_pmod1a(mono16):

@@ -30,12 +30,16 @@ def _load_example():
     return module
 
 
-def test_two_seconds_of_audio_through_the_codec_equal_the_reference(tmp_path):
+@pytest.mark.parametrize("target_cycles,latency", [(8, 2), (None, 4)])
+def test_two_seconds_of_audio_through_the_codec_equal_the_reference(tmp_path, target_cycles,
+                                                                    latency):
+    """At 8 cycles per sample the TCN answers within a period; fully folded (192 cycles per
+    sample, 488 of latency) it gets three, and the DAC plays each answer four frames late."""
     ex = _load_example()
     bundle = ex.tcn(seconds=SAMPLES / ex.SAMPLE_RATE)
     signal = bundle.inputs
     res = compile_graph(import_model(bundle.model, signal), tmp_path / "tcn",
-                        CompileOptions(stream=True, target_cycles=8), dataset=Dataset(signal),
+                        CompileOptions(stream=True, target_cycles=target_cycles), dataset=Dataset(signal),
                         name="tcn")
     manifest = BuildManifest.load(res.out_dir)
     rows = signal[0].T                                       # one row per sample
@@ -54,8 +58,8 @@ def test_two_seconds_of_audio_through_the_codec_equal_the_reference(tmp_path):
     want = Interpreter(res.graph).device(rows)
     expected = i2s_expected_dac(manifest.source.encode(want), manifest)
     assert result.bus_errors == 0 and (result.dropped, result.missed, result.overrun) == (0, 0, False)
-    assert result.dac.shape == (SAMPLES + 2, 2)
+    assert result.dac.shape == (SAMPLES + latency, 2)
     mismatches = int(np.sum(np.any(result.dac != expected, axis=1)))
-    print(f"I2S TCN: {SAMPLES} samples, {result.cycles} cycles in {result.seconds:.1f} s "
+    print(f"I2S TCN (target {target_cycles}): {SAMPLES} samples, latency {latency} frames, {result.cycles} cycles in {result.seconds:.1f} s "
           f"({result.cycles_per_second / 1e6:.2f} M cycles/s), {mismatches} mismatches")
     assert mismatches == 0

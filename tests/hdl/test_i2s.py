@@ -4,8 +4,9 @@ late accelerator does, in Verilator against the codec model (bitwave/sim/i2s_har
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from bitwave.errors import HdlError
@@ -18,8 +19,9 @@ DELAY_BITS = 10
 
 
 class _Echo(wiring.Component):
-    """A test accelerator: answers each stereo beat with itself after as many clocks as the
-    right channel's low 10 bits say, and takes nothing while it waits."""
+    """A pipelined test accelerator: answers each stereo beat with itself, as many clocks after
+    taking it as the right channel's low 10 bits say; holds up to 3 beats, and is not ready
+    while it holds 3."""
 
     def __init__(self):
         super().__init__({"sink": In(stream.Signature(STEREO.bits)),
@@ -27,25 +29,23 @@ class _Echo(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        busy = Signal()
-        wait = Signal(DELAY_BITS)
-        m.d.comb += self.sink.ready.eq(~busy)
-        with m.If(self.sink.valid & self.sink.ready):
-            m.d.sync += [busy.eq(1), self.source.payload.eq(self.sink.payload),
-                         wait.eq(self.sink.payload[24:24 + DELAY_BITS])]
-        with m.If(busy & ~self.source.valid):
-            with m.If(wait == 0):
-                m.d.sync += self.source.valid.eq(1)
-            with m.Else():
-                m.d.sync += wait.eq(wait - 1)
-        with m.If(self.source.valid & self.source.ready):
-            m.d.sync += [self.source.valid.eq(0), busy.eq(0)]
+        now = Signal(16)
+        m.d.sync += now.eq(now + 1)
+        m.submodules.held = held = SyncFIFO(width=STEREO.bits + 16, depth=3)
+        delay = self.sink.payload[24:24 + DELAY_BITS]
+        m.d.comb += [held.w_data.eq(Cat(self.sink.payload, now + delay)),
+                     held.w_en.eq(self.sink.valid), self.sink.ready.eq(held.w_rdy)]
+        when = held.r_data[STEREO.bits:]
+        m.d.comb += [self.source.payload.eq(held.r_data[:STEREO.bits]),
+                     self.source.valid.eq(held.r_rdy & ~(now - when)[15]),
+                     held.r_en.eq(self.source.valid & self.source.ready)]
         return m
 
 
 class _Loop(wiring.Component):
-    def __init__(self):
-        self.bridge = I2SCodecBridge(to_acc=STEREO, from_acc=STEREO, clocks_per_bit=4)
+    def __init__(self, answer_frames):
+        self.bridge = I2SCodecBridge(to_acc=STEREO, from_acc=STEREO, clocks_per_bit=4,
+                                     answer_frames=answer_frames)
         super().__init__({"sclk": Out(1), "lrck": Out(1), "dac_sdata": Out(1), "adc_sdata": In(1),
                           "dropped": Out(16), "missed": Out(16), "overrun": Out(1)})
 
@@ -61,12 +61,14 @@ class _Loop(wiring.Component):
         return m
 
 
-def _run(adc, tmp_path):
-    top = _Loop()
+def _run(adc, tmp_path, answer_frames=1):
+    top = _Loop(answer_frames)
     ports = [top.sclk, top.lrck, top.dac_sdata, top.adc_sdata, top.dropped, top.missed, top.overrun]
     files = {"i2s_loop.v": verilog.convert(top, name="i2s_loop", ports=ports)}
-    return simulate_i2s(files, top="i2s_loop", adc=adc, mclk_per_lrck=top.bridge.mclk_per_lrck,
-                        frames_out=len(adc) + top.bridge.latency_frames, work=tmp_path)
+    result = simulate_i2s(files, top="i2s_loop", adc=adc, mclk_per_lrck=top.bridge.mclk_per_lrck,
+                          frames_out=len(adc) + top.bridge.latency_frames, work=tmp_path)
+    assert top.bridge.latency_frames == answer_frames + 1
+    return result
 
 
 def _samples(n, delays, seed=0):
@@ -77,29 +79,36 @@ def _samples(n, delays, seed=0):
 
 
 @pytest.mark.sim
-def test_every_sample_comes_back_two_frames_later(tmp_path):
-    # Edge values on the left, any answer time up to 240 clocks of the 256-clock period.
-    rng = np.random.default_rng(1)
-    adc = _samples(600, rng.integers(0, 241, size=600))
+@pytest.mark.parametrize("answer_frames,slowest", [(1, 240), (3, 740)])
+def test_every_sample_comes_back_at_the_fixed_latency(tmp_path, answer_frames, slowest):
+    """Answers taking any time up to the budget (240 of 256 clocks for one period, 740 of 768 for
+    three, pipelined) come out exactly ``answer_frames + 1`` frames after their sample."""
+    rng = np.random.default_rng(answer_frames)
+    adc = _samples(600, rng.integers(0, slowest + 1, size=600))
     adc[:4, 0] = [-(1 << 23), (1 << 23) - 1, 0, -1]
-    result = _run(adc, tmp_path)
+    result = _run(adc, tmp_path, answer_frames)
+    latency = answer_frames + 1
     assert result.bus_errors == 0
     assert (result.dropped, result.missed, result.overrun) == (0, 0, False)
-    assert result.cycles >= 602 * 256
-    assert np.array_equal(result.dac[:2], np.zeros((2, 2)))
-    assert np.array_equal(result.dac[2:], adc)
+    assert result.cycles >= (600 + latency) * 256
+    assert np.array_equal(result.dac[:latency], np.zeros((latency, 2)))
+    assert np.array_equal(result.dac[latency:], adc)
 
 
 @pytest.mark.sim
-def test_a_late_accelerator_is_counted_and_never_stops_the_bus(tmp_path):
-    # 50 frames on time, then 20 whose answers take 400 clocks (more than a period), then on time.
-    delays = [10] * 50 + [400] * 20 + [10] * 50
+def test_a_late_accelerator_is_counted_and_never_shifts_or_stops_the_bus(tmp_path):
+    # 50 frames on time, then 20 whose answers take 1000 clocks (four periods: the test
+    # accelerator fills up and stops taking samples), then on time again. A sample it never
+    # took is never due, so silence = missed answers + dropped samples.
+    delays = [10] * 50 + [1000] * 20 + [10] * 50
     adc = _samples(len(delays), delays, seed=2)
     result = _run(adc, tmp_path)
     assert result.bus_errors == 0 and len(result.dac) == len(adc) + 2
     assert result.overrun and result.missed > 0 and result.dropped > 0
-    assert np.array_equal(result.dac[2:52], adc[:50])          # before the slow stretch: exact
-    assert np.array_equal(result.dac[-20:], adc[-20:])         # recovered at the fixed latency
+    # Every frame is its own sample's answer or silence, never another sample's.
+    right, silent = (result.dac[2:] == adc).all(axis=1), (result.dac[2:] == 0).all(axis=1)
+    assert np.all(right | silent) and right[:50].all() and right[-20:].all()
+    assert silent.sum() == result.missed + result.dropped
 
 
 def test_sample_mapping_is_msb_aligned():
