@@ -79,7 +79,8 @@ def _samples(n, delays, seed=0):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("answer_frames,slowest", [(1, 240), (3, 740)])
+@pytest.mark.parametrize("answer_frames,slowest", [
+    (1, 240), pytest.param(3, 740, marks=pytest.mark.slow)])      # 3: a second Verilator build
 def test_every_sample_comes_back_at_the_fixed_latency(tmp_path, answer_frames, slowest):
     """Answers taking any time up to the budget (240 of 256 clocks for one period, 740 of 768 for
     three, pipelined) come out exactly ``answer_frames + 1`` frames after their sample."""
