@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from ..errors import HdlError
 from ._mvu import _divisor_error
+from ._mvu_output import queue_depth
 from ._popcount import (BRAM_MIN_BITS, BRAM_MIN_WORDS, CARRY_LEVELS_PER_STAGE,
-                        XNOR_LOGIC_LEVELS, _tree_registers, tree_levels)
+                        XNOR_LOGIC_LEVELS, LaneShape, _tree_registers, lane_stages,
+                        tree_levels)
 from ._params import check_bool, check_int
 from ._resources import Estimate, Resources
 
@@ -84,14 +86,19 @@ def _bits(n):
     return max(n - 1, 0).bit_length()
 
 
+def _blocks(model, words, width):
+    """Block RAMs of a ``words`` × ``width`` memory. One narrower than a block's port
+    is folded into it (Yosys' memory_libmap reads w // width words at once and
+    selects one), so 4096 × 1 bits fill one block."""
+    return min(-(-width // w) * -(-words // d) if width >= w
+               else -(-words // (d * (w // width))) for d, w in model.bram_shapes)
+
+
 def _table(model, words, width):
     """(lut, ff, bram, in_bram) of a read-only table with a registered read port."""
     if words <= 1 or width == 0:
         return 0, 0, 0, False
-    # A table narrower than a block's port is folded into it (Yosys' memory_libmap
-    # reads w // width words at once and selects one), so 4096 × 1 bits fill one block.
-    blocks = min(-(-width // w) * -(-words // d) if width >= w
-                 else -(-words // (d * (w // width))) for d, w in model.bram_shapes)
+    blocks = _blocks(model, words, width)
     if (blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit
             or (words * width >= BRAM_MIN_BITS and words >= BRAM_MIN_WORDS)):
         return 0, 0, blocks, True
@@ -114,7 +121,7 @@ def _adder_tree(model, terms, width):
 
 
 def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresholds,
-                 out_width, bipolar, model=ICE40):
+                 out_width, bipolar, in_beats=1, model=ICE40):
     """Estimate LUT4s, flip-flops and block RAMs of one :class:`MatVecUnit`.
 
     ``bipolar`` means 1-bit mode (XNOR-popcount, ``in_width = w_width = 1``);
@@ -125,7 +132,10 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     Parts, in pipeline order, with ``NF = rows/pe``, ``SF = cols/simd``:
 
     - input select: a ``SF``:1 mux per slice bit (the unit reads the offered vector,
-      it keeps no copy); slice register: ``simd·in_width`` FFs;
+      it keeps no copy); slice register: ``simd·in_width`` FFs; or, with
+      ``in_beats = SF`` (one slice per beat), a slice buffer of two banks of
+      ``SF`` slices (block RAM from 2048 bits, else LUT RAM at 16 bits per LUT
+      and a bank mux per bit) and its write and bank control;
     - weights: ``NF·SF`` words × ``pe·simd·w_width`` bits, BRAM or LUT ROM
       (see :class:`CostModel`), constants when ``NF·SF == 1``;
     - products: ``pe·simd`` XNOR LUTs, or ``in_width·w_width``-LUT soft multipliers,
@@ -140,6 +150,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
       output register;
     - fold collector ``rows·out_width`` FFs, output register ``rows·out_width``
       FFs plus a mux LUT per bit;
+    - fold queue (row groups of two cycles or more): a few ``pe·out_width`` entries
+      and a credit counter;
     - control: constants of the model.
 
     Returns an :class:`Estimate` whose ``parts`` map each part to its ``(lut, ff)``;
@@ -160,6 +172,9 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     n_thresholds = check_int(owner, "n_thresholds", n_thresholds, minimum=0)
     out_width = check_int(owner, "out_width", out_width, minimum=1)
     bipolar = check_bool(owner, "bipolar", bipolar)
+    in_beats = check_int(owner, "in_beats", in_beats, minimum=1)
+    if in_beats not in (1, cols // simd):
+        raise HdlError(f"{owner}: in_beats={in_beats} is neither 1 nor cols/simd={cols // simd}")
     if bipolar and (in_width, w_width) != (1, 1):
         raise HdlError(f"{owner}: bipolar=True needs in_width=1 and w_width=1, "
                        f"not {in_width} and {w_width}")
@@ -168,7 +183,17 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     parts = {}
     pairs = -(-sf // 2) if sf > 1 else 0
     select = pairs * model.lut_per_select_pair + -(-(pairs - 1) // 3) if pairs else 0
-    parts["input select"] = (simd * in_width * select, sf if sf > 1 else 0)
+    slice_bram = 0
+    if in_beats == 1:
+        parts["input select"] = (simd * in_width * select, sf if sf > 1 else 0)
+    else:
+        words, width = 2 << _bits(sf), simd * in_width
+        control = (2 * _bits(sf) + 4, _bits(sf) + 3)
+        if words * width >= BRAM_MIN_BITS:
+            slice_bram = _blocks(model, words, width)
+            parts["slice buffer"] = control
+        else:
+            parts["slice buffer"] = (control[0] + width * (-(-words // 16) + 1), control[1])
     parts["slice register"] = (0, simd * in_width)
 
     w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf, pe * simd * w_width)
@@ -232,10 +257,18 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     # loaded from the collector only (no mux) when a row group takes two cycles or more
     parts["output register"] = (rows * out_width * model.lut_per_mux_bit if sf == 1 else 0,
                                 rows * out_width)
+    if sf > 1 and not 1 < n_thresholds < sf:
+        # the credit scheme's fold queue (MatVecUnit's _mvu_output): about as many
+        # stages as the lanes' registers, the slice, accumulator and activation
+        shape = (LaneShape.XNOR if bipolar else LaneShape.PAIRS if pairs
+                 else LaneShape.PRODUCTS)
+        stages = lane_stages(shape, simd) + 3 + (n_thresholds > 1)
+        entries, width = queue_depth(sf, stages), pe * out_width + 1
+        parts["fold queue"] = (width + _bits(entries) * 4, entries * width + 2 * _bits(entries))
     parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),
                         model.control_ff + _bits(sf) + _bits(nf) + _bits(nf * sf))
 
-    return _result(parts, bram=w_bram + t_bram, weights_in_bram=weights_in_bram)
+    return _result(parts, bram=w_bram + t_bram + slice_bram, weights_in_bram=weights_in_bram)
 
 
 def _scaled(n, cost):

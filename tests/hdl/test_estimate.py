@@ -112,3 +112,23 @@ def test_estimate_is_within_20_percent_of_yosys(tmp_path):
         assert est.resources.bram == count["SB_RAM40_4K"], name
         assert est.resources.lut == pytest.approx(count["SB_LUT4"], rel=0.2), name
         assert est.resources.ff == pytest.approx(count["SB_DFF"], rel=0.2), name
+
+
+def test_estimate_prices_a_slice_buffer_instead_of_the_select_with_slice_beats():
+    # TFC's 8-bit first layer: the select was a 16:1 AND-OR per slice bit
+    args = dict(rows=64, cols=784, pe=16, simd=49, in_width=8, w_width=1, acc_width=18,
+                n_thresholds=1, out_width=1, bipolar=False)
+    whole, sliced = estimate_mvu(**args), estimate_mvu(**args, in_beats=16)
+    assert "input select" not in sliced.parts
+    assert whole.parts["input select"][0] == 392 * 11
+    assert sliced.parts["slice buffer"][0] < 50
+    # two banks of 16 × 392 bits in block RAM: 25 iCE40 blocks of 256 × 16
+    assert sliced.resources.bram == whole.resources.bram + 25
+    small = estimate_mvu(**dict(args, simd=49, in_width=1), in_beats=16)   # 1568 bits
+    assert small.resources.bram == estimate_mvu(**dict(args, in_width=1)).resources.bram
+
+
+def test_estimate_refuses_in_beats_that_the_unit_refuses():
+    with pytest.raises(HdlError) as info:
+        _xnor(rows=16, cols=8, simd=2, in_beats=2)
+    assert str(info.value) == "estimate_mvu: in_beats=2 is neither 1 nor cols/simd=4"
