@@ -1,4 +1,4 @@
-"""Branches in the QONNX reader: the op each tensor is, and the ``Add`` that joins a residual block.
+"""Branches in the QONNX reader: the op each tensor is, and the ``Add`` or ``Concat`` that joins two.
 
 A residual block reads one tensor twice (the fork) and adds two (the join), so
 the reader cannot keep one "current op" as for a chain.  For every ONNX tensor
@@ -15,7 +15,9 @@ multi-bit integer codes of one shape whose scales are in an exact integer
 ratio (:func:`~bitwave.ir.add_multipliers`): a shared quantiser on both
 operands, or Brevitas' ``QuantEltwiseAdd`` (which requantises both operands
 with one quantiser before adding), gives ratio 1.  ``x + x`` is an affine
-doubling.  Concatenation and any other node joining two tensors are refused.
+doubling.  A ``Concat`` of two computed tensors along the channel axis becomes
+the IR ``Concat`` when both are quantised (each channel keeps its scale).  Any
+other node joining two tensors is refused.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import copy
 
 import numpy as np
 
-from ..ir import Add, Int, add_multipliers, reads
+from ..ir import Add, Concat, Int, add_multipliers, reads
 from ._qonnx_acts import ACTIVATIONS
+from ._qonnx_consts import attrs
 
 __all__ = ["JoinReader", "DATA_STATE"]
 
@@ -57,12 +60,14 @@ class JoinReader:
         self.cur = tensor
 
     def join(self, node, data: list[str]):
-        """A node reading two computed tensors: the ``Add`` that ends a residual block (x + f(x))."""
+        """A node reading two computed tensors: the ``Add`` that ends a residual block (x + f(x)),
+        or a ``Concat`` of two paths' channels."""
+        if node.op_type == "Concat" and len(data) == 2:
+            return self.concat(node, data)
         if node.op_type != "Add" or len(data) != 2:
-            what = ("concatenation (Concat) is not supported" if node.op_type == "Concat" else
-                    f"{node.op_type} of {len(data)} computed tensors is not supported")
-            raise self.fail(node, f"{what}; bitwave joins two branches only by adding them: an Add of two "
-                                  "quantised tensors, as a residual block x + f(x) has")
+            raise self.fail(node, f"{node.op_type} of {len(data)} computed tensors is not supported; bitwave "
+                                  "joins two branches by adding them (an Add of two quantised tensors, as a "
+                                  "residual block x + f(x) has) or by concatenating their channels (Concat)")
         if data[0] == data[1] and self.head is not None:   # x + x: an affine, requantised as any
             self.affine(node, 2.0, 0.0)
             return
@@ -92,6 +97,24 @@ class JoinReader:
         name = self.unique(self.layer_name(node, "add"))
         self.emit(Add(name=name, input=a, other=b, mult_a=mults[0], mult_b=mults[1],
                       src=self.src(node)), node)
+
+    def concat(self, node, data: list[str]):
+        """``Concat`` of two quantised tensors along the channel axis (axis 1 of ``(N, C, …)``)."""
+        operands = []
+        for tensor in data:
+            self.switch(tensor)
+            why = self.real_valued()
+            if why is not None:
+                raise self.fail(node, f"concatenates {why}; a concatenation reads integer codes: quantise "
+                                      "both operands")
+            operands.append((self.head, self.feat))
+        (a, fa), (b, fb) = operands
+        axis = attrs(node).get("axis", 0)
+        if axis % (1 + len(fa)) != 1:
+            raise self.fail(node, f"concatenates along axis {axis} of tensors shaped (N, "
+                                  f"{', '.join(map(str, fa))}); bitwave concatenates channels only (axis 1)")
+        name = self.unique(self.layer_name(node, "concat"))
+        self.emit(Concat(name=name, input=a, other=b, src=self.src(node)), node)
 
     def real_valued(self) -> str | None:
         """What makes the current data real-valued rather than integer codes, if anything."""

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..ir import Add, Bipolar, CausalConv, Conv, Flatten, Input, Int, Pool, PoolKind, Quant
+from ..ir import Add, Bipolar, CausalConv, Concat, Conv, Flatten, Input, Int, Pool, PoolKind, Quant
 from . import _layers as L
 
 __all__ = ["cnn", "residual", "causal"]
@@ -154,7 +154,7 @@ def _path_layer(rng, ops: list, name: str, src: str, image: bool, *, pre: bool, 
 
 def residual(rng, max_width: int, pre: bool) -> list:
     """x [→ layer] = fork ─► 1–2 layers ───────────┐
-                           └► nothing or one layer ─(+)→ activation → [pool, flatten, dense]."""
+                           └► nothing or one layer ─(+ or concat)→ activation → [pool, flatten, dense]."""
     image = rng.random() < 0.6
     shape = _image_shape(rng) if image else (L.width(rng, 16),)
     ops: list = [_input(rng, shape, bipolar_ok=False)]
@@ -183,7 +183,10 @@ def residual(rng, max_width: int, pre: bool) -> list:
             L.standalone(rng, ops, "s0", src=fork, int_only=True, scale=skip_scale)
         skip = ops[-1].name
     a, b, ma, mb = (branch, skip, mult_a, mult_b) if rng.random() < 0.5 else (skip, branch, mult_b, mult_a)
-    ops.append(Add("add", input=a, other=b, mult_a=ma, mult_b=mb))
+    if rng.random() < 0.3:      # or join the paths' channels (each keeps its scale)
+        ops.append(Concat("add", input=a, other=b))
+    else:
+        ops.append(Add("add", input=a, other=b, mult_a=ma, mult_b=mb))
     if pre:
         real = L.type_of(ops).real(L.sample(ops, rng))
         fmt = L.act_fmt(rng)

@@ -108,41 +108,103 @@ def _check_adder(owner, *, elems, a_width, a_signed, b_width, b_signed, mult_a, 
     return p
 
 
-class _ElementwiseAdd(wiring.Component):
-    """``out[c] = a[c]·mult_a + b[c]·mult_b`` on two streams, one pair of beats per cycle.
+def _check_join(owner, *, join, elems, b_elems, b_first, **formats) -> dict:
+    """The checked parameters of an add (``b_elems`` None or ``elems``) or a concatenation."""
+    if join == "add":
+        if b_elems not in (None, elems):
+            raise HdlError(f"{owner}: an add pairs elements one to one; b_elems must equal elems "
+                           f"({elems}), not {b_elems}")
+        p = _check_adder(owner, elems=elems, **formats)
+        p["b_elems"], p["b_first"], p["join"] = p["elems"], False, join
+        return p
+    if join != "concat":
+        raise HdlError(f"{owner}: join must be 'add' or 'concat', not {join!r}")
+    if (formats.pop("mult_a"), formats.pop("mult_b")) != (1, 1):
+        raise HdlError(f"{owner}: a concatenation has no multipliers; leave mult_a and mult_b at 1")
+    p = _check_concat(owner, elems=elems, b_elems=elems if b_elems is None else b_elems, **formats)
+    p["b_first"], p["join"] = check_bool(owner, "b_first", b_first), join
+    return p
+
+
+def _check_concat(owner, *, elems, b_elems, a_width, a_signed, b_width, b_signed, out_width,
+                  out_signed) -> dict:
+    """The concatenation's checked parameters (HdlError when the output format misses an operand)."""
+    p = dict(elems=check_int(owner, "elems", elems, minimum=1),
+             b_elems=check_int(owner, "b_elems", b_elems, minimum=1),
+             a_width=check_int(owner, "a_width", a_width, minimum=1),
+             a_signed=check_bool(owner, "a_signed", a_signed),
+             b_width=check_int(owner, "b_width", b_width, minimum=1),
+             b_signed=check_bool(owner, "b_signed", b_signed),
+             out_width=check_int(owner, "out_width", out_width, minimum=1),
+             out_signed=check_bool(owner, "out_signed", out_signed), mult_a=1, mult_b=1)
+    out_lo, out_hi = int_range(p["out_width"], p["out_signed"])
+    for side in "ab":
+        lo, hi = int_range(p[f"{side}_width"], p[f"{side}_signed"])
+        if not out_lo <= lo <= hi <= out_hi:
+            raise HdlError(f"{owner}: {side} elements ({format_name(p[f'{side}_width'], p[f'{side}_signed'])}) "
+                           f"do not fit the output {format_name(p['out_width'], p['out_signed'])}; "
+                           f"use out_width >= {signed_bits(lo, hi) if p['out_signed'] else hi.bit_length()}")
+    return p
+
+
+class _Join(wiring.Component):
+    """Two streams into one, a pair of beats per cycle, ``out = combine(a, b)``.
 
     A pair is taken only when both ``sink_a`` and ``sink_b`` offer a beat; the
-    sums go through a :class:`SkidBuffer`, so both sinks' ``ready`` and the
+    result goes through a :class:`SkidBuffer`, so both sinks' ``ready`` and the
     source depend on registers and on the other sink's ``valid`` only, never
     on ``source.ready``. ``latency`` 1 once both beats are there.
     """
 
-    def __init__(self, p):
-        self.p = p
+    def __init__(self, p, a_elems, b_elems, out_elems):
+        self.p, self.out_elems = p, out_elems
         super().__init__({
-            "sink_a": In(stream.Signature(unsigned(p["elems"] * p["a_width"]))),
-            "sink_b": In(stream.Signature(unsigned(p["elems"] * p["b_width"]))),
-            "source": Out(stream.Signature(unsigned(p["elems"] * p["out_width"]))),
+            "sink_a": In(stream.Signature(unsigned(a_elems * p["a_width"]))),
+            "sink_b": In(stream.Signature(unsigned(b_elems * p["b_width"]))),
+            "source": Out(stream.Signature(unsigned(out_elems * p["out_width"]))),
         })
 
-    def _element(self, side, i):
+    def _element(self, side, i, mult=1):
         width, signed = self.p[f"{side}_width"], self.p[f"{side}_signed"]
         value = getattr(self, f"sink_{side}").payload[i * width:(i + 1) * width]
-        return (value.as_signed() if signed else value) * self.p[f"mult_{side}"]
+        return (value.as_signed() if signed else value) * mult
 
     def elaborate(self, platform):
         m = Module()
         ow = self.p["out_width"]
-        m.submodules.output = out = SkidBuffer(self.p["elems"] * ow)
-        # The sums fit out_width (checked), so keeping their low bits is exact.
-        sums = [(self._element("a", i) + self._element("b", i))[:ow]
-                for i in range(self.p["elems"])]
-        m.d.comb += [out.sink.payload.eq(Cat(*sums)),
+        m.submodules.output = out = SkidBuffer(self.out_elems * ow)
+        # Every element fits out_width (checked): widened (by its own sign) or cut to out_width bits.
+        elements = [Signal(ow, name=f"out_{i}") for i in range(self.out_elems)]
+        m.d.comb += [e.eq(v) for e, v in zip(elements, self.combine())]
+        m.d.comb += [out.sink.payload.eq(Cat(*elements)),
                      out.sink.valid.eq(self.sink_a.valid & self.sink_b.valid),
                      self.sink_a.ready.eq(out.sink.ready & self.sink_b.valid),
                      self.sink_b.ready.eq(out.sink.ready & self.sink_a.valid)]
         wiring.connect(m, out.source, wiring.flipped(self.source))
         return m
+
+
+class _ElementwiseAdd(_Join):
+    """``out[c] = a[c]·mult_a + b[c]·mult_b``."""
+
+    def __init__(self, p):
+        super().__init__(p, p["elems"], p["elems"], p["elems"])
+
+    def combine(self):
+        return [self._element("a", i, self.p["mult_a"]) + self._element("b", i, self.p["mult_b"])
+                for i in range(self.p["elems"])]
+
+
+class _Concatenate(_Join):
+    """``out = a ++ b`` (or ``b ++ a`` when ``b_first``): the elements of both beats, widened."""
+
+    def __init__(self, p):
+        super().__init__(p, p["elems"], p["b_elems"], p["elems"] + p["b_elems"])
+
+    def combine(self):
+        a = [self._element("a", i) for i in range(self.p["elems"])]
+        b = [self._element("b", i) for i in range(self.p["b_elems"])]
+        return b + a if self.p["b_first"] else a + b
 
 
 def _check_path(owner, name, stages, *, allow_empty):
@@ -229,22 +291,23 @@ class Residual(CheckedComponent):
 
     @classmethod
     def check(cls, *, branch, skip=(), fifo_depth, elems, a_width, a_signed, b_width, b_signed,
-              mult_a=1, mult_b=1, out_width, out_signed) -> dict:
+              mult_a=1, mult_b=1, out_width, out_signed, join="add", b_elems=None,
+              b_first=False) -> dict:
         """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = "Residual"
-        p = _check_adder(owner, elems=elems, a_width=a_width, a_signed=a_signed,
-                         b_width=b_width, b_signed=b_signed, mult_a=mult_a, mult_b=mult_b,
-                         out_width=out_width, out_signed=out_signed)
+        p = _check_join(owner, join=join, elems=elems, b_elems=b_elems, a_width=a_width,
+                        a_signed=a_signed, b_width=b_width, b_signed=b_signed, mult_a=mult_a,
+                        mult_b=mult_b, out_width=out_width, out_signed=out_signed, b_first=b_first)
         p["fifo_depth"] = _check_fifo_depth(owner, fifo_depth)
         p["branch"] = _check_path(owner, "branch", branch, allow_empty=False)
         p["skip"] = _check_path(owner, "skip", skip, allow_empty=True)
-        elems = p["elems"]
+        b_elems, b_count = p["b_elems"], "b_elems" if join == "concat" else "elems"
         into_branch = _payload_bits(p["branch"][0], "sink")
         into_skip = (_payload_bits(p["skip"][0], "sink") if p["skip"]
-                     else elems * p["b_width"])
+                     else b_elems * p["b_width"])
         if into_branch != into_skip:
             skip_name = ("the skip path" if p["skip"]
-                         else f"the skip path (identity, elems·b_width = {elems}·{p['b_width']})")
+                         else f"the skip path (identity, {b_count}·b_width = {b_elems}·{p['b_width']})")
             raise HdlError(f"{owner}: the branch takes {into_branch}-bit beats but {skip_name} "
                            f"takes {into_skip}-bit beats; both paths see the same input")
         for side, path, name in (("a", p["branch"], "the branch"),
@@ -252,9 +315,10 @@ class Residual(CheckedComponent):
             if side == "b" and not path:
                 continue
             got, width = _payload_bits(path[-1], "source"), p[f"{side}_width"]
-            if got != elems * width:
-                raise HdlError(f"{owner}: {name} emits {got}-bit beats but elems·{side}_width = "
-                               f"{elems}·{width} = {elems * width}; pass the element format "
+            n, count = (p["elems"], "elems") if side == "a" else (b_elems, b_count)
+            if got != n * width:
+                raise HdlError(f"{owner}: {name} emits {got}-bit beats but {count}·{side}_width = "
+                               f"{n}·{width} = {n * width}; pass the element format "
                                f"of its output as {side}_width")
         ratios = _beat_ratio(p["branch"]), _beat_ratio(p["skip"])
         if ratios[0] != ratios[1]:
@@ -272,17 +336,23 @@ class Residual(CheckedComponent):
                         else max(branch_latency, skip_latency + FIFO_LATENCY) + 1)
         super().__init__({
             "sink": In(stream.Signature(unsigned(_payload_bits(self.branch[0], "sink")))),
-            "source": Out(stream.Signature(unsigned(self.elems * self.out_width))),
+            "source": Out(stream.Signature(unsigned(self.out_elems * self.out_width))),
         })
+
+    @property
+    def out_elems(self) -> int:
+        """Elements per output beat: ``elems`` for an add, ``elems + b_elems`` for a concatenation."""
+        return self.elems + (self.b_elems if self.join == "concat" else 0)
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.branch = branch = Chain(self.branch)
-        m.submodules.skip_fifo = fifo = StreamFifo(elems=self.elems, width=self.b_width,
+        m.submodules.skip_fifo = fifo = StreamFifo(elems=self.b_elems, width=self.b_width,
                                                    depth=self.fifo_depth)
-        m.submodules.adder = adder = _ElementwiseAdd({k: getattr(self, k) for k in (
-            "elems", "a_width", "a_signed", "b_width", "b_signed", "mult_a", "mult_b",
-            "out_width", "out_signed")})
+        joiner = _Concatenate if self.join == "concat" else _ElementwiseAdd
+        m.submodules.adder = adder = joiner({k: getattr(self, k) for k in (
+            "elems", "b_elems", "b_first", "a_width", "a_signed", "b_width", "b_signed", "mult_a",
+            "mult_b", "out_width", "out_signed")})
         if self.skip:
             m.submodules.skip = skip = Chain(self.skip)
             wiring.connect(m, skip.source, fifo.sink)
@@ -362,30 +432,35 @@ def _constant_product_lut(model, width, mult):
 
 
 def estimate_residual(*, elems, fifo_depth, a_width, a_signed, b_width, b_signed, mult_a=1,
-                      mult_b=1, out_width, out_signed, model=ICE40):
+                      mult_b=1, out_width, out_signed, join="add", b_elems=None, b_first=False,
+                      model=ICE40):
     """Estimate what a :class:`Residual` adds to its stages (LUT4s, flip-flops, block RAMs).
 
     Takes the block's parameters without ``branch`` and ``skip``: the caller
     adds the stages' own estimates. Parts: the fork (a flag per path and the
     ready/valid gating, a few LUTs); the skip FIFO (:func:`estimate_fifo` of
-    ``fifo_depth`` beats of ``elems·b_width`` bits); the adder, per element one
+    ``fifo_depth`` beats of ``b_elems·b_width`` bits); for an add, per element one
     ``out_width``-bit carry-chain adder plus one per extra set bit of each
-    multiplier (powers of two are wiring), and its two-entry output buffer
-    (:class:`SkidBuffer`). The adder and its buffer measured within 20 % of
-    Yosys 0.70 ``synth_ice40`` (LUT4 and FF, three formats with multipliers
-    1 to 5).
+    multiplier (powers of two are wiring; a concatenation is wiring only),
+    and the two-entry output buffer (:class:`SkidBuffer`). The adder and its
+    buffer measured within 20 % of Yosys 0.70 ``synth_ice40`` (LUT4 and FF,
+    three formats with multipliers 1 to 5).
     """
     owner = "estimate_residual"
-    p = _check_adder(owner, elems=elems, a_width=a_width, a_signed=a_signed, b_width=b_width,
-                     b_signed=b_signed, mult_a=mult_a, mult_b=mult_b, out_width=out_width,
-                     out_signed=out_signed)
-    fifo = estimate_fifo(elems=p["elems"], width=p["b_width"],
+    p = _check_join(owner, join=join, elems=elems, b_elems=b_elems, b_first=b_first,
+                    a_width=a_width, a_signed=a_signed, b_width=b_width, b_signed=b_signed,
+                    mult_a=mult_a, mult_b=mult_b, out_width=out_width, out_signed=out_signed)
+    fifo = estimate_fifo(elems=p["b_elems"], width=p["b_width"],
                          depth=_check_fifo_depth(owner, fifo_depth), model=model)
-    per_elem = (p["out_width"] * model.lut_per_adder_bit
-                + _constant_product_lut(model, p["a_width"], p["mult_a"])
-                + _constant_product_lut(model, p["b_width"], p["mult_b"]))
+    if join == "add":
+        per_elem = (p["out_width"] * model.lut_per_adder_bit
+                    + _constant_product_lut(model, p["a_width"], p["mult_a"])
+                    + _constant_product_lut(model, p["b_width"], p["mult_b"]))
+        out_elems = p["elems"]
+    else:
+        per_elem, out_elems = 0, p["elems"] + p["b_elems"]
     parts = {"fork": (4, 2),
              "skip fifo": (fifo.resources.lut, fifo.resources.ff),
              "adder": (p["elems"] * per_elem, 0),
-             "output buffer": skid_cost(model, p["elems"] * p["out_width"])}
+             "output buffer": skid_cost(model, out_elems * p["out_width"])}
     return _result(parts, bram=fifo.resources.bram, weights_in_bram=False)

@@ -2,7 +2,7 @@
 
 from ._activation import Activation, quantise_activation
 from ._formats import Bipolar, Fixed, Format, Int, Overflow, Real, Rounding, int_format_for
-from ._add import Add, add_multipliers
+from ._add import Add, Concat, Join, add_multipliers
 from ._conv import CausalConv, Conv, Flatten, Pool, PoolKind
 from ._graph import OP_CLASSES, Graph, parse_graph, print_graph, reads, verify
 from ._interp import Interpreter, quantise_input, run_graph
@@ -17,5 +17,5 @@ __all__ = [
     "Output", "Wdf", "WdfLayout", "OP_CLASSES", "Graph", "verify", "print_graph", "parse_graph",
     "Interpreter", "run_graph", "quantise_input", "Activation", "quantise_activation",
     "Arith", "InputStep", "code_min", "channels_last",
-    "Conv", "CausalConv", "Pool", "PoolKind", "Flatten", "Add", "add_multipliers", "reads",
+    "Conv", "CausalConv", "Pool", "PoolKind", "Flatten", "Add", "Concat", "Join", "add_multipliers", "reads",
 ]

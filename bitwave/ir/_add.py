@@ -1,8 +1,8 @@
-"""``Add``: the join of a residual branch, the one op that reads two tensors.
+"""Joins, the ops that read two tensors: ``Add`` (a residual branch) and ``Concat`` (channels).
 
-A graph whose ops are all single-input is a chain; an ``Add`` makes it a DAG:
-some op's output is read twice (the fork), once by the branch and once by the
-skip path, and the two meet again in the ``Add``.
+A graph whose ops are all single-input is a chain; a join makes it a DAG: some
+op's output is read twice (the fork), once by each of two paths, and the two
+meet again in the join.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from ._formats import Bipolar, Int, int_format_for
 from ._ops import Op, _vt
 
-__all__ = ["Add", "add_multipliers"]
+__all__ = ["Join", "Add", "Concat", "add_multipliers"]
 
 
 def add_multipliers(sa: np.ndarray, sb: np.ndarray, limit: int = 1 << 8):
@@ -35,7 +35,31 @@ def add_multipliers(sa: np.ndarray, sb: np.ndarray, limit: int = 1 << 8):
 
 
 @dataclass(frozen=True)
-class Add(Op):
+class Join(Op):
+    """An op reading two tensors, ``input`` and ``other`` (see :class:`Add`, :class:`Concat`)."""
+    input: str = ""
+    other: str = ""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.other, str) or not self.other.isidentifier():
+            raise self.error(f"other must name the op it joins, not {self.other!r}")
+
+    @property
+    def reads(self) -> tuple[str, str]:
+        return (self.input, self.other)
+
+    def _both(self, b):
+        if b is None:
+            raise self.error(f"a {type(self).__name__} needs the types of both operands")
+
+    def combine(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The output codes of operand codes ``a`` and ``b`` (``(N, *shape)``, channels last)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Add(Join):
     """``input·mult_a + other·mult_b`` on the integer codes, per element (exact).
 
     The real value is ``(a·sa) + (b·sb)``; with ``sa = mult_a·s`` and ``sb =
@@ -43,8 +67,6 @@ class Add(Op):
     quantiser on both operands gives ``mult_a = mult_b = 1``).  Both operands
     have one shape; the output format is the narrowest holding every sum.
     """
-    input: str = ""
-    other: str = ""
     mult_a: int = 1
     mult_b: int = 1
     opcode: ClassVar[str] = "add"
@@ -55,16 +77,12 @@ class Add(Op):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise self.error(f"{name} must be a positive integer, not {v!r}")
-        if not isinstance(self.other, str) or not self.other.isidentifier():
-            raise self.error(f"other must name the op it adds, not {self.other!r}")
 
-    @property
-    def reads(self) -> tuple[str, str]:
-        return (self.input, self.other)
+    def combine(self, a, b):
+        return a * self.mult_a + b * self.mult_b
 
     def out_type(self, a, b=None):
-        if b is None:
-            raise self.error("an Add needs the types of both operands")
+        self._both(b)
         for side, t in (("input", a), ("other", b)):
             if not isinstance(t.fmt, Int) or isinstance(t.fmt, Bipolar):
                 raise self.error(f"{side} must be Int codes, not {t.fmt}; quantise both "
@@ -78,3 +96,33 @@ class Add(Op):
         lo = a.fmt.min * self.mult_a + b.fmt.min * self.mult_b
         hi = a.fmt.max * self.mult_a + b.fmt.max * self.mult_b
         return _vt(a.n, int_format_for(lo, hi), sb / self.mult_b, a.shape)
+
+
+@dataclass(frozen=True)
+class Concat(Join):
+    """The channels of ``input`` followed by those of ``other``, at every position.
+
+    Both operands have one spatial shape (``(n,)`` vectors concatenate to ``(na + nb,)``) and
+    Int codes (or both bipolar); each channel keeps its own scale, so nothing is rescaled and
+    the codes pass unchanged.  The output format is the narrowest holding both operands'.
+    """
+    opcode: ClassVar[str] = "concat"
+
+    def combine(self, a, b):
+        return np.concatenate([a, b], axis=-1)
+
+    def out_type(self, a, b=None):
+        self._both(b)
+        bipolar = [isinstance(t.fmt, Bipolar) for t in (a, b)]
+        for side, t in (("input", a), ("other", b)):
+            if not isinstance(t.fmt, (Int, Bipolar)):
+                raise self.error(f"{side} must be quantised (Int or bipolar codes), not {t.fmt}")
+        if bipolar[0] != bipolar[1]:
+            raise self.error(f"operands are {a.fmt} and {b.fmt}: concatenate two bipolar tensors "
+                             "or two multi-bit ones")
+        if a.shape[:-1] != b.shape[:-1] or len(a.shape) != len(b.shape):
+            raise self.error(f"operands have shapes {a.shape} and {b.shape}; all but the channels "
+                             "(the last axis) must be equal")
+        shape = a.shape[:-1] + (a.channels + b.channels,) if a.shape else (a.n + b.n,)
+        fmt = a.fmt if bipolar[0] else int_format_for(min(a.fmt.min, b.fmt.min), max(a.fmt.max, b.fmt.max))
+        return _vt(a.n + b.n, fmt, np.concatenate([a.scales, b.scales]), shape)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from ..errors import VerifyError
 from ._activation import Activation
 from ._formats import Bipolar, Fixed, Int, Overflow, Real, Rounding
-from ._add import Add
+from ._add import Add, Concat, Join
 from ._conv import CausalConv, Conv, Flatten, Pool
 from ._ops import (Affine, Const, Input, MatVec, MultiThreshold, Op, Output, Quant, Requant,
                    ValueType)
@@ -20,13 +20,13 @@ from .wdf import Probe
 __all__ = ["Graph", "verify", "print_graph", "parse_graph", "OP_CLASSES", "reads"]
 
 OP_CLASSES = {cls.__name__: cls
-              for cls in (Input, MatVec, Conv, CausalConv, Pool, Flatten, Add, Affine, Quant,
+              for cls in (Input, MatVec, Conv, CausalConv, Pool, Flatten, Add, Concat, Affine, Quant,
                           MultiThreshold, Requant, Output, Wdf)}
 
 
 def reads(op: Op) -> tuple[str, ...]:
-    """Names of the ops ``op`` reads: none for the Input, two for an Add, else one."""
-    if isinstance(op, Add):
+    """Names of the ops ``op`` reads: none for the Input, two for a join (Add, Concat), else one."""
+    if isinstance(op, Join):
         return op.reads
     return (op.input,) if hasattr(op, "input") else ()
 

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import VerifyError
 from . import wdf
 from ._activation import apply_activation, quantise_activation
-from ._add import Add
+from ._add import Join
 from ._conv import CausalConv, Conv, Flatten, Pool, PoolKind, grouped_matvec, windows
 from ._formats import Bipolar
 from ._steps import apply_steps
@@ -93,8 +93,8 @@ class Interpreter:
                     raise VerifyError(f"interpreter: input codes outside {op.fmt}"
                                       + (" (narrow)" if op.narrow else ""))
                 v = v.reshape((len(v),) + self.types[op.name].shape)
-            elif isinstance(op, Add):
-                v = values[op.input] * op.mult_a + values[op.other] * op.mult_b
+            elif isinstance(op, Join):
+                v = op.combine(values[op.input], values[op.other])
             else:
                 v = self.step(op, values[op.input])
             values[op.name] = v

@@ -97,6 +97,52 @@ def test_residual_adds_beat_by_beat_under_random_stalls(case):
     assert got == want
 
 
+# (a format, b format, b_first, skip stage): the branch gives 3 elements of a; the skip path 3
+# of b (the input itself, or a clipped copy); the output holds both, widened to one format.
+CONCAT_CASES = {
+    "unsigned ++ unsigned": ((3, False), (4, False), False, False),
+    "signed ++ unsigned, skip first": ((3, True), (4, False), True, False),
+    "skip stage, unsigned ++ signed": ((2, False), (3, True), False, True),
+}
+
+
+@pytest.mark.parametrize("case", CONCAT_CASES)
+def test_concatenation_joins_the_channels_beat_by_beat_under_random_stalls(case):
+    a, b, b_first, skip_stage = CONCAT_CASES[case]
+    elems = 3
+    x_format = (5, True) if skip_stage else b
+    skip = [requant_branch(elems, x_format, b)] if skip_stage else []
+    lo, hi = min(extremes(*a)[0], extremes(*b)[0]), max(extremes(*a)[1], extremes(*b)[1])
+    out_width, out_signed = sum_width(lo, hi)
+    unit = Residual(branch=[requant_branch(elems, x_format, a)], skip=skip, fifo_depth=3,
+                    elems=elems, b_elems=elems, a_width=a[0], a_signed=a[1], b_width=b[0],
+                    b_signed=b[1], out_width=out_width, out_signed=out_signed, join="concat",
+                    b_first=b_first)
+    rng = np.random.default_rng(len(case))
+    xs = [random_inputs(rng, elems, *x_format) for _ in range(60)]
+    result = run_frames(unit, [pack(x, x_format[0]) for x in xs], len(xs), p_in_stall=0.3,
+                        p_out_stall=0.4, seed=len(case))
+    got = [unpack(o, 2 * elems, out_width, out_signed) for o in result["outputs"]]
+    want = []
+    for x in xs:
+        wet, dry = requant_model(x, a).tolist(), (requant_model(x, b) if skip_stage else np.array(x)).tolist()
+        want.append(dry + wet if b_first else wet + dry)
+    assert got == want
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(mult_a=2), "a concatenation has no multipliers"),
+    (dict(out_width=3), r"b elements \(unsigned\(4\)\) do not fit the output unsigned\(3\)"),
+    (dict(join="mul"), "join must be 'add' or 'concat'"),
+])
+def test_concatenation_rejects_bad_parameters(changes, message):
+    params = dict(branch=[requant_branch(2, (4, False), (3, False))], fifo_depth=3, elems=2,
+                  a_width=3, a_signed=False, b_width=4, b_signed=False, out_width=4,
+                  out_signed=False, join="concat")
+    with pytest.raises(HdlError, match=message):
+        Residual(**{**params, **changes})
+
+
 # ---------------------------------------------------------------- Residual, convolution branch
 
 def conv_branch(rng, height, width, channels, *, simd):

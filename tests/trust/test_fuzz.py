@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from bitwave.fuzz import FuzzConfig, compile_case, fuzz, generate_case, minimise
 from bitwave.fuzz._generate import case_kind
 from bitwave.hdl import StreamFormat
-from bitwave.ir import (Add, Affine, Bipolar, CausalConv, Conv, Flatten, Graph, Input, Int, MatVec,
+from bitwave.ir import (Add, Affine, Bipolar, CausalConv, Concat, Conv, Flatten, Graph, Input, Int, MatVec,
                         MultiThreshold, Output, Pool, Quant, Requant, parse_graph, print_graph)
 from bitwave.passes.fold import divisors
 from bitwave.sim import MultiStreamSim
@@ -98,8 +98,9 @@ def _covers_convolutions_pooling_and_residuals(cases):
     assert {op.kind for op in pools} == {"max", "avg"} and any(any(op.pads) for op in pools)
     assert sum(any(isinstance(op, Pool) for op in g.ops) for g in graphs) >= 15
     assert sum(any(isinstance(op, Flatten) for op in g.ops) for g in graphs) >= 15
+    assert sum(isinstance(op, Concat) for g in graphs for op in g.ops) >= 3, "concatenations"
     adds = [(g, op) for g in graphs for op in g.ops if isinstance(op, Add)]
-    assert len(adds) >= 20 and any((op.mult_a, op.mult_b) != (1, 1) for _, op in adds)
+    assert len(adds) >= 12 and any((op.mult_a, op.mult_b) != (1, 1) for _, op in adds)
     assert any(any(isinstance(o, Conv) for o in g.ops) for g, _ in adds), "residual conv block"
     assert any(not any(isinstance(o, Conv) for o in g.ops) for g, _ in adds), "residual MLP block"
     # The fork feeds the Add directly (an empty skip path) or through a layer.
