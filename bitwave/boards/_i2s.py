@@ -22,7 +22,8 @@ from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..build_folder import BuildManifest
-from ..errors import BoardError
+from ..errors import BoardError, HdlError
+from ..hdl._checked import CheckedComponent
 from ..hdl._i2s import I2SCodecBridge, adc_to_element, element_to_dac
 from ..sim._i2s import I2SSimResult, simulate_i2s
 from ._wrap import accelerator, status_led
@@ -81,17 +82,26 @@ def answer_frames(manifest: BuildManifest, clocks_per_bit: int = CLOCKS_PER_BIT)
     return max(1, -(-((manifest.latency or 0) + cycles + 2) // period))
 
 
-class I2SAccelerator(wiring.Component):
+class I2SAccelerator(CheckedComponent):
     """The I2S bridge around the accelerator (``bitwave_top``): codec pins and status outputs.
 
     The accelerator gets :func:`answer_frames` periods per answer; the latency
     from ADC to DAC is one period more (``bridge.latency_frames``)."""
 
-    def __init__(self, manifest: BuildManifest, *, clocks_per_bit: int = CLOCKS_PER_BIT):
-        self.manifest = manifest
-        self.bridge = I2SCodecBridge(to_acc=manifest.sink, from_acc=manifest.source,
-                                     clocks_per_bit=clocks_per_bit,
-                                     answer_frames=answer_frames(manifest, clocks_per_bit))
+    @classmethod
+    def check(cls, manifest: BuildManifest, *, clocks_per_bit: int = CLOCKS_PER_BIT) -> dict:
+        """The bridge for ``manifest``'s streams; BoardError when they are not sample streams."""
+        try:
+            bridge = I2SCodecBridge(to_acc=manifest.sink, from_acc=manifest.source,
+                                    clocks_per_bit=clocks_per_bit,
+                                    answer_frames=answer_frames(manifest, clocks_per_bit))
+        except HdlError as exc:
+            raise BoardError(f"I2S: {manifest.name}: {exc}; compile an audio model as a stream "
+                             f"(bitwave compile … -p to-stream), or build this one for the "
+                             f"UART (--board icebreaker)") from None
+        return dict(manifest=manifest, bridge=bridge)
+
+    def __init__(self, manifest: BuildManifest, **_):
         super().__init__({"sclk": Out(1), "lrck": Out(1), "dac_sdata": Out(1), "adc_sdata": In(1),
                           "dropped": Out(16), "missed": Out(16), "overrun": Out(1)})
 
@@ -109,10 +119,10 @@ class I2SAccelerator(wiring.Component):
 
 
 class I2SBoardTop(Elaboratable):
-    """A board design: the platform's ``pmod_i2s2`` 0 to the accelerator; LED 0 lights on overrun."""
+    """A board design: the platform's ``pmod_i2s2`` 0 to ``core``; LED 0 lights on overrun."""
 
-    def __init__(self, manifest: BuildManifest, *, clocks_per_bit: int = CLOCKS_PER_BIT):
-        self.core = I2SAccelerator(manifest, clocks_per_bit=clocks_per_bit)
+    def __init__(self, core: I2SAccelerator):
+        self.core = core
 
     def elaborate(self, platform):
         m = Module()
@@ -140,7 +150,7 @@ class I2SBoardTop(Elaboratable):
 def i2s_board_top(manifest: BuildManifest, clock_hz: float) -> I2SBoardTop:
     """The board top of an I2S target (its ``make_top``), after checking the codecs' clocking."""
     codec_sample_rate(clock_hz)
-    return I2SBoardTop(manifest)
+    return I2SBoardTop(I2SAccelerator(manifest))
 
 
 def i2s_inputs(adc, manifest: BuildManifest) -> np.ndarray:

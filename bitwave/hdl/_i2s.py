@@ -102,9 +102,9 @@ class I2SCodecBridge(CheckedComponent):
     ``to_acc`` is the accelerator's sink format (what ``source`` carries),
     ``from_acc`` its source format (what ``sink`` takes); ``clocks_per_bit``
     is a power of two >= 2; ``answer_frames`` (>= 1) the LRCK periods the
-    accelerator has for each answer. The ports ``sclk``, ``lrck`` and ``dac_sdata`` go
-    to both codecs' pins (the DAC's SDIN), ``adc_sdata`` comes from the ADC's
-    SDOUT. See the module docstring for the timing, the sample mapping, the
+    accelerator has for each answer. The ports ``sclk``, ``lrck`` and
+    ``dac_sdata`` go to both codecs' pins (the DAC's SDIN), ``adc_sdata``
+    comes from the ADC's SDOUT. See the module docstring for the timing, the sample mapping, the
     latency and the status outputs ``dropped``, ``missed`` and ``overrun``.
     """
 

@@ -59,6 +59,14 @@ def test_the_target_puts_the_pmod_i2s2_on_pmod1a(mono16):
     assert "uart" not in pcf
 
 
+def test_a_model_that_is_not_a_sample_stream_is_refused(tmp_path):
+    folder = write_selftest_build(tmp_path, elems=4, elem_width=8)
+    with pytest.raises(BoardError, match=r"I2S: selftest-add3: I2SCodecBridge: the accelerator's "
+                                         r"sink stream is 4 × 8 bit; audio needs .*; compile an "
+                                         r"audio model as a stream"):
+        plan_build(folder, "icebreaker-i2s")
+
+
 @pytest.mark.sim
 def test_the_wrapper_streams_every_sample_through_the_accelerator(mono16):
     """2,000 frames of random stereo: the left channel, cut to 16 bits, plus 3, on both channels."""
