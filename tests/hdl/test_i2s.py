@@ -61,11 +61,12 @@ class _Loop(wiring.Component):
         return m
 
 
-def _run(adc, tmp_path, answer_frames=1):
+def _run(adc, tmp_path, answer_frames=1, codec_ratio=None):
     top = _Loop(answer_frames)
     ports = [top.sclk, top.lrck, top.dac_sdata, top.adc_sdata, top.dropped, top.missed, top.overrun]
     files = {"i2s_loop.v": verilog.convert(top, name="i2s_loop", ports=ports)}
-    result = simulate_i2s(files, top="i2s_loop", adc=adc, mclk_per_lrck=top.bridge.mclk_per_lrck,
+    result = simulate_i2s(files, top="i2s_loop", adc=adc,
+                          mclk_per_lrck=codec_ratio or top.bridge.mclk_per_lrck,
                           frames_out=len(adc) + top.bridge.latency_frames, work=tmp_path)
     assert top.bridge.latency_frames == answer_frames + 1
     return result
@@ -110,6 +111,14 @@ def test_a_late_accelerator_is_counted_and_never_shifts_or_stops_the_bus(tmp_pat
     right, silent = (result.dac[2:] == adc).all(axis=1), (result.dac[2:] == 0).all(axis=1)
     assert np.all(right | silent) and right[:50].all() and right[-20:].all()
     assert silent.sum() == result.missed + result.dropped
+
+
+@pytest.mark.sim
+def test_the_codec_model_flags_a_bus_it_could_not_follow(tmp_path):
+    """A codec expecting MCLK/LRCK = 512 sees every 256-clock period as a bus error."""
+    result = _run(_samples(20, [0] * 20), tmp_path, codec_ratio=512)
+    # Each period is checked at the next one's start: 22 frames recorded, 22 checks.
+    assert len(result.dac) == 22 and result.bus_errors == 22
 
 
 def test_sample_mapping_is_msb_aligned():
