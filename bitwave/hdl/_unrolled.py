@@ -127,12 +127,13 @@ class UnrolledMatVec(CheckedComponent):
         iw = self.in_width
         adv = Signal(init=1, name="advance")      # a register: the pipeline's enable
         sig = {}
+        loads = []                  # every pipeline register, loaded together when adv
 
-        def reg(value, shape, name):
+        def reg(value, shape, name, flag=False):
+            """A pipeline register (``flag``: a valid flag, cleared by reset)."""
             value = Value.cast(value)
-            r = Signal(value.shape() if shape is None else shape, name=name, reset_less=True)
-            with m.If(adv):
-                m.d.sync += r.eq(value)
+            r = Signal(value.shape() if shape is None else shape, name=name, reset_less=not flag)
+            loads.append(r.eq(value))
             return r
 
         def value(v, t):
@@ -160,11 +161,13 @@ class UnrolledMatVec(CheckedComponent):
         last = plan.stages
         valid = self.sink.valid
         for t in range(last + self.activation_stages):
-            valid = reg(valid, 1, f"valid{t + 1}")
+            valid = reg(valid, 1, f"valid{t + 1}", flag=True)
         out_shape = signed(self.out_width) if self.out_signed else unsigned(self.out_width)
         outs = [self._activation(r, value, last, reg, out_shape) for r in range(self.rows)]
         self._output(m, adv, valid, Cat(*outs), reg)
         m.d.comb += self.sink.ready.eq(adv)
+        with m.If(adv):
+            m.d.sync += loads
         return m
 
     def _activation(self, r, value, last, reg, out_shape):
