@@ -2,15 +2,16 @@
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import enum, stream
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HdlError
 from ._checked import CheckedComponent
-from ._params import check_bool, check_int, int_range
-from ._resources import Estimate, Resources
+from ._params import check_bool, check_int
+from ._wdf_estimate import estimate_wdf
+from ._wdf_root import (RootTable, check_core_params, fit_signed, root_table_logic, round_shift,
+                        sample_streams)
 
 __all__ = ["WdfProbe", "WdfRounding", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
 
@@ -27,25 +28,6 @@ class WdfRounding(enum.IntEnum):
     NEAREST = 0       # round half up: floor(x + 1/2)
     FLOOR = 1         # toward minus infinity (an arithmetic shift)
     MAGNITUDE = 2     # toward zero (magnitude truncation): never adds energy
-
-
-def _round_shift(value, shift, rounding):
-    """``value · 2**-shift`` as an integer, rounded by ``rounding`` (a :class:`WdfRounding`)."""
-    if shift <= 0:
-        return value << -shift
-    if rounding is WdfRounding.NEAREST:
-        return (value + (1 << (shift - 1))) >> shift
-    if rounding is WdfRounding.MAGNITUDE:
-        return (value + Mux(value < 0, (1 << shift) - 1, 0)) >> shift
-    return value >> shift
-
-
-def _fit(value, width, saturate):
-    """``value`` brought into ``signed(width)``: clamp, or keep the low bits (wrap)."""
-    if saturate:
-        lo, hi = int_range(width, True)
-        value = Mux(value < lo, lo, Mux(value > hi, hi, value))
-    return value[:width].as_signed()
 
 
 @dataclass(frozen=True)
@@ -111,30 +93,9 @@ class WdfCoreParams:
                                f"MAGNITUDE), not {getattr(self, name)!r}")
 
         checked("table_range_log2", check_int)
-        if not 0 <= self.span <= self.wave_width - 1:
-            raise HdlError(f"{owner}: table_range_log2 + wave_frac = {self.span} must lie in "
-                           f"[0, wave_width − 1 = {self.wave_width - 1}]: the table cannot "
-                           f"reach past the wave format")
-        checked("table_octaves", check_int, minimum=1)
-        checked("segments_log2", check_int, minimum=0)
-        if self.table_octaves > self.span + 1 or \
-                self.segments_log2 > self.span - self.table_octaves + 1:
-            raise HdlError(f"{owner}: {self.table_octaves} octaves of 2**{self.segments_log2} "
-                           f"segments need segments narrower than one code; lower "
-                           f"segments_log2 or table_octaves")
-        table = self.table
-        entries = 2 * self.segments + 1
-        if isinstance(table, (str, bytes)) or not hasattr(table, "__len__") \
-                or len(table) != entries:
-            raise HdlError(f"{owner}: table must be a sequence of 2·table_octaves·"
-                           f"2**segments_log2 + 1 = {entries} integers (values, then "
-                           f"curvatures)")
-        table = tuple(check_int(owner, f"table[{k}]", t) for k, t in enumerate(table))
-        lo, hi = int_range(self.wave_width, True)
-        for k, t in enumerate(table):
-            if not lo <= t <= hi:
-                raise HdlError(f"{owner}: table[{k}] = {t} does not fit signed({self.wave_width})")
-        object.__setattr__(self, "table", table)
+        root = RootTable(owner, self.wave_width, self.span, self.table_octaves,
+                         self.segments_log2, 1, self.table)
+        object.__setattr__(self, "table", root.table)
 
     @property
     def span(self) -> int:
@@ -142,26 +103,10 @@ class WdfCoreParams:
         return self.table_range_log2 + self.wave_frac
 
     @property
-    def segments(self) -> int:
-        """Segments of the root table (``table_octaves·2**segments_log2``)."""
-        return self.table_octaves << self.segments_log2
-
-    @property
-    def curve_bits(self) -> int:
-        """``Q``: bits of the segment offset that weigh the curvature (at most 15)."""
-        return min(self.segment_shift, 15)
-
-    @property
-    def curvature_width(self) -> int:
-        """Bits of the widest curvature, two's complement."""
-        n = self.segments
-        return max(max((c if c >= 0 else ~c).bit_length() for c in self.table[n + 1:]) + 1, 2)
-
-    @property
-    def segment_shift(self) -> int:
-        """``S``: log2 of the widest segment in codes (the interpolation's fraction bits)."""
-        return (self.span - self.table_octaves + 1 - self.segments_log2
-                + max(self.table_octaves - 2, 0))
+    def root(self) -> RootTable:
+        """The root table (one half: odd symmetry)."""
+        return RootTable("WdfCore", self.wave_width, self.span, self.table_octaves,
+                         self.segments_log2, 1, self.table)
 
 
 class _Step(enum.Enum, shape=3):
@@ -242,33 +187,23 @@ class WdfCore(CheckedComponent):
 
     @classmethod
     def check(cls, params) -> dict:
-        """The checked parameters (the :class:`WdfCoreParams` checked themselves)."""
-        if not isinstance(params, WdfCoreParams):
-            raise HdlError(f"WdfCore: params must be a WdfCoreParams, not "
-                           f"{type(params).__name__}; bitwave.lower.wdf_core_params(spec) makes "
-                           f"one from a WdfFixed")
-        return {"params": params}
+        """The checked parameters (they checked their own fields when made)."""
+        return check_core_params("WdfCore", params, WdfCoreParams, "bitwave.lower.wdf_core_params(spec) from a WdfFixed")
 
     def __init__(self, params):
         self.table_bits = len(params.table) * params.wave_width
-        super().__init__({
-            "sink": In(stream.Signature(signed(params.in_width))),
-            "source": Out(stream.Signature(signed(params.out_width))),
-        })
+        super().__init__(sample_streams(params))
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         W, F = p.wave_width, p.wave_frac
-        K, seg = p.table_octaves, p.segments_log2
-        span, low = p.span, p.span - p.table_octaves + 1
-        S = p.segment_shift
 
         def fit(v):
-            return _fit(v, W, p.wave_saturate)
+            return fit_signed(v, W, p.wave_saturate)
 
         def rnd(v, shift):
-            return _round_shift(v, shift, p.wave_rounding)
+            return round_shift(v, shift, p.wave_rounding)
 
         state = Signal(signed(W))
         a1 = Signal(signed(W))
@@ -276,53 +211,22 @@ class WdfCore(CheckedComponent):
         b0 = Signal(signed(W))
         br = Signal(signed(W))
         out = Signal(signed(p.out_width))
-        neg = Signal()
-        beyond = Signal()
-        excess = Signal(signed(W + 1))
-        Q = p.curve_bits
-        frac = Signal(unsigned(max(S, 1)))
-        curve = Signal(unsigned(max(Q, 1)))
-
-        mask = (1 << W) - 1
-        n = p.segments
-        words = [t & mask for t in p.table[:n + 1]]
-        m.submodules.even = even = Memory(shape=unsigned(W), depth=len(words[0::2]),
-                                          init=words[0::2])
-        m.submodules.odd = odd = Memory(shape=unsigned(W), depth=len(words[1::2]),
-                                        init=words[1::2])
-        CW = p.curvature_width
-        m.submodules.curv = curv = Memory(shape=unsigned(CW), depth=n,
-                                          init=[c & ((1 << CW) - 1) for c in p.table[n + 1:]])
-        rd_even, rd_odd, rd_curv = even.read_port(), odd.read_port(), curv.read_port()
-        odd_k = Signal()      # the segment starts on an odd breakpoint
-        seg_k = Signal(range(len(words)))
 
         step = Signal(_Step)
         # A sample may also be taken in the cycle the previous result is: a stream of
         # samples costs six cycles each, not seven.
         take = self.sink.valid & self.sink.ready
-        reading = step == _Step.LOCATE
         m.d.comb += [
             self.sink.ready.eq((step == _Step.IDLE)
                                | ((step == _Step.OUTPUT) & self.source.ready)),
             self.source.valid.eq(step == _Step.OUTPUT),
             self.source.payload.eq(out),
-            # Segment k spans breakpoints k and k+1: one is even, the other odd.  The read
-            # ports hold their data until the next LOCATE, so ROOT reads it two steps on.
-            rd_even.en.eq(reading), rd_odd.en.eq(reading), rd_curv.en.eq(reading),
-            rd_even.addr.eq((seg_k + 1) >> 1),
-            rd_odd.addr.eq(seg_k >> 1),
-            rd_curv.addr.eq(seg_k),
         ]
-
-        mag = Signal(unsigned(W))
-        m.d.comb += mag.eq(Mux(b0 < 0, -b0, b0))
-        # Zone of |b0|: 0 below 2**low codes, then one zone per octave (a priority encoder
-        # over the K−1 bits above the zone-0 range).
-        zone_bits = mag[low:span] if K > 1 else Const(0, 1)
+        root = root_table_logic(m, p.root, b0, step == _Step.LOCATE, step == _Step.CURVE,
+                                rounding=p.wave_rounding, saturate=p.wave_saturate)
         with m.If(take):
             m.d.sync += [
-                a1.eq(fit(_round_shift(self.sink.payload, p.in_frac - F, p.wave_rounding))),
+                a1.eq(fit(round_shift(self.sink.payload, p.in_frac - F, p.wave_rounding))),
                 a2.eq(fit(-state) if p.inductor else state),
             ]
         with m.Switch(step):
@@ -336,37 +240,11 @@ class WdfCore(CheckedComponent):
                     m.d.sync += b0.eq(fit(a2 + rnd((a1 - a2) * p.coeff, p.coeff_frac)))
                 m.d.sync += step.eq(_Step.LOCATE)
             with m.Case(_Step.LOCATE):
-                m.d.sync += [
-                    neg.eq(b0 < 0),
-                    beyond.eq(mag >= (1 << span)),
-                    excess.eq(mag - (1 << span)),
-                    odd_k.eq(seg_k[0]),
-                    step.eq(_Step.CURVE),
-                ]
-                zone_width = max(K - 1, 1).bit_length()
-                with m.Switch(zone_bits):
-                    for z in range(K):
-                        sh = low - seg + max(z - 1, 0)
-                        # Zone z: the leading one of |b0| above the zone-0 range is bit z−1.
-                        pattern = ("0" * (K - 1 - z) + "1" + "-" * (z - 1)) if z else "0" * (K - 1)
-                        with m.Case(pattern or "-"):
-                            m.d.comb += seg_k.eq(Cat(mag[sh:sh + seg], Const(z, zone_width)))
-                            m.d.sync += frac.eq(mag[:sh] << (S - sh) if sh else 0)
+                m.d.sync += step.eq(_Step.CURVE)
             with m.Case(_Step.CURVE):
-                m.d.sync += [
-                    curve.eq((frac[S - Q:S] * ((1 << Q) - frac[S - Q:S])) >> Q),
-                    step.eq(_Step.ROOT),
-                ]
+                m.d.sync += step.eq(_Step.ROOT)
             with m.Case(_Step.ROOT):
-                lo_end, hi_end = rd_even.data.as_signed(), rd_odd.data.as_signed()
-                base = Mux(odd_k, hi_end, lo_end)
-                diff = Mux(odd_k, lo_end - hi_end, hi_end - lo_end)
-                inside = base + rnd(diff * frac + ((rd_curv.data.as_signed() * curve) << (S - Q)), S)
-                y = Mux(beyond, Const(p.table[n], signed(W)) - excess, inside)
-                m.d.sync += [
-                    br.eq(fit(Mux(neg, -y, y))),
-                    step.eq(_Step.SCATTER),
-                ]
+                m.d.sync += [br.eq(root), step.eq(_Step.SCATTER)]
             with m.Case(_Step.SCATTER):
                 if p.series:
                     b1 = fit(a1 - rnd((br + a1 + a2) * p.coeff, p.coeff_frac))
@@ -377,7 +255,7 @@ class WdfCore(CheckedComponent):
                 probed = (b0 + br, a1 + b1, a2 + b2)[p.probe]
                 m.d.sync += [
                     state.eq(b2),
-                    out.eq(_fit(_round_shift(probed, F + 1 - p.out_frac, p.out_rounding),
+                    out.eq(fit_signed(round_shift(probed, F + 1 - p.out_frac, p.out_rounding),
                                 p.out_width, p.out_saturate)),
                     step.eq(_Step.OUTPUT),
                 ]
@@ -440,62 +318,3 @@ class WdfBank(CheckedComponent):
             self.source.payload.eq(Cat(*[core.source.payload for core in self.cores])),
         ]
         return m
-
-
-#: Calibration against Yosys ``synth_ice40`` + nextpnr of the clipper core (one channel):
-#: 24-bit waves (root table in block RAM): 912 LUT4 and 6 DSPs with ``-dsp``, 2296 LUT4
-#: without; 16-bit waves (table in LUTs): 739 LUT4 and 2 DSPs with ``-dsp``.
-_LUT_PER_WAVE_BIT = 37          # datapath, clamps, muxes and sequencing, per wave bit
-_LUT_PER_SOFT_PRODUCT_BIT = 1.4
-_DSP_WIDTH, _DSP_MIN_SLICE = 16, 2      # SB_MAC16 operands; Yosys keeps thinner slices in LUTs
-#: DSP blocks of the smallest device with them that bitwave targets (iCE40UP5K).
-DSP_BUDGET = 8
-
-
-def _dsp_slices(width):
-    return width // _DSP_WIDTH + (width % _DSP_WIDTH >= _DSP_MIN_SLICE)
-
-
-def estimate_wdf(params, model=None):
-    """Estimate LUT4s, flip-flops, block RAMs and DSPs of a :class:`WdfBank` of cores with
-    ``params`` (one :class:`WdfCoreParams` per channel; iCE40 costs).
-
-    Per core, following :meth:`WdfCore.elaborate`: six wave-wide registers,
-    the output, interpolation-fraction and curve registers; the datapath
-    (adders, saturating clamps, the step multiplexers) at a measured cost per
-    wave bit; the even and odd breakpoint values and the curvatures in block
-    RAM or LUT ROM by Yosys' rule (:class:`~bitwave.hdl.CostModel`); the
-    coefficient multiply (``wave_width + 1`` by the coefficient's bits), the
-    interpolation multiply (``wave_width + 1`` by the fraction's bits) and the
-    curve's two (``Q`` by ``Q + 1`` bits, curvature by ``Q + 1``).  Those go to SB_MAC16 DSPs, cut
-    into 16-bit slices as Yosys' ``mul2dsp`` does, when the whole bank needs at
-    most :data:`DSP_BUDGET` of them (then the board flow synthesises with
-    ``-dsp``), else to soft multipliers.  Returns an :class:`Estimate`.
-    """
-    from ._estimate import ICE40
-    model = model or ICE40
-    cores = []
-    for p in params:
-        W, S, Q, CW, n = (p.wave_width, max(p.segment_shift, 1), max(p.curve_bits, 1),
-                          p.curvature_width, p.segments)
-        mults = ((W + 1, p.coeff.bit_length() + 1), (W + 1, S + 1), (Q, Q + 1), (CW, Q + 1))
-        dsp = sum(_dsp_slices(a) * _dsp_slices(b) for a, b in mults)
-        soft = sum(a * b for a, b in mults) * _LUT_PER_SOFT_PRODUCT_BIT
-        table_lut = table_ff = bram = 0
-        for words, width in ((n // 2 + 1, W), ((n + 1) // 2, W), (n, CW)):
-            blocks = min(-(-width // w) * -(-words // d) for d, w in model.bram_shapes)
-            if blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit:
-                bram += blocks
-            else:
-                per_bit = -(-words // model.rom_words_per_lut)
-                table_lut += width * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
-                table_ff += width
-        lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
-        ff = 6 * W + p.out_width + S + Q + 8 + table_ff
-        cores.append((lut, ff, bram, dsp, soft))
-    use_dsp = sum(c[3] for c in cores) <= DSP_BUDGET
-    parts = {f"ch{i}": (round(lut + (0 if use_dsp else soft)), ff)
-             for i, (lut, ff, _, _, soft) in enumerate(cores)}
-    return Estimate(Resources(lut=sum(p[0] for p in parts.values()), ff=sum(p[1] for p in parts.values()),
-                              bram=sum(c[2] for c in cores),
-                              dsp=sum(c[3] for c in cores) if use_dsp else 0), parts=parts)

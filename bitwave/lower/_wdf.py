@@ -14,43 +14,64 @@ from ..errors import PassError
 from ..hdl import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 from ..hdl._wdf import WdfRounding
 from ..ir import Overflow, Rounding, ValueType, Wdf
-from ..ir.wdf import Probe, WdfFixed
+from ..hdl._wdf_micro import MicroOp, MicroStep, WdfMicroCore, WdfMicroParams
+from ..ir.wdf import Probe, StepKind, WdfFixed, WdfProgram
 
-__all__ = ["wdf_core_params", "lower_wdf", "lower_wdf_op"]
+__all__ = ["wdf_core_params", "lower_wdf", "lower_wdf_op", "wdf_micro_params",
+           "lower_wdf_program"]
 
 
 #: The IR's probe as the hardware names it (hdl never imports the IR).
 _PROBE = {Probe.ROOT: WdfProbe.ROOT, Probe.SOURCE: WdfProbe.SOURCE,
           Probe.REACTIVE: WdfProbe.REACTANCE}
+_OP = {StepKind.ALU: MicroOp.ALU, StepKind.ROOT: MicroOp.ROOT, StepKind.OUT: MicroOp.OUT}
 #: The IR's rounding modes as the hardware names them.
 ROUNDING = {Rounding.NEAREST: WdfRounding.NEAREST, Rounding.TRUNCATE: WdfRounding.FLOOR,
             Rounding.MAGNITUDE: WdfRounding.MAGNITUDE}
 
 
-def wdf_core_params(spec: WdfFixed) -> WdfCoreParams:
-    """The :class:`WdfCoreParams` of a :class:`WdfCore` that implements ``spec`` bit for bit."""
-    if not isinstance(spec, WdfFixed):
-        raise PassError(f"lower-wdf: expected a WdfFixed, not {type(spec).__name__}; "
-                        f"run quantise_wdf on the tree first")
+def _common(spec, kind, made_by: str) -> dict:
+    """The formats, table and modes both cores take, from a WdfFixed or a WdfProgram."""
+    if not isinstance(spec, kind):
+        raise PassError(f"lower-wdf: expected a {kind.__name__}, not {type(spec).__name__}; "
+                        f"run {made_by} on the tree first")
     if spec.input.rounding is not spec.wave.rounding or spec.input.overflow is not spec.wave.overflow:
-        # run_fixed converts the input with the wave format's modes; the input format's own
-        # modes only describe how the samples were made, so they must not disagree silently.
+        # The golden models convert the input with the wave format's modes; the input format's
+        # own modes only describe how the samples were made, so they must not disagree silently.
         raise PassError(f"lower-wdf: input format {spec.input} and wave format {spec.wave} "
                         f"differ in rounding or overflow; the input is converted with the "
                         f"wave's modes, so make them equal")
-    return WdfCoreParams(
+    return dict(
         in_width=spec.input.width, in_frac=spec.input.frac_bits,
         wave_width=spec.wave.width, wave_frac=spec.wave.frac_bits,
-        out_width=spec.output.width, out_frac=spec.output.frac_bits,
-        coeff=spec.coeff, coeff_frac=spec.coeff_frac,
-        series=spec.series, inductor=spec.inductor, probe=_PROBE[spec.probe],
+        out_width=spec.output.width, out_frac=spec.output.frac_bits, coeff_frac=spec.coeff_frac,
         table_range_log2=spec.table_range_log2, table_octaves=spec.table_octaves,
         segments_log2=spec.segments_log2, table=spec.table,
         wave_rounding=ROUNDING[spec.wave.rounding],
         wave_saturate=spec.wave.overflow is Overflow.SATURATE,
         out_rounding=ROUNDING[spec.output.rounding],
-        out_saturate=spec.output.overflow is Overflow.SATURATE,
-    )
+        out_saturate=spec.output.overflow is Overflow.SATURATE)
+
+
+def wdf_core_params(spec: WdfFixed) -> WdfCoreParams:
+    """The :class:`WdfCoreParams` of a :class:`WdfCore` that implements ``spec`` bit for bit."""
+    common = _common(spec, WdfFixed, "quantise_wdf")
+    return WdfCoreParams(coeff=spec.coeff, series=spec.series, inductor=spec.inductor,
+                         probe=_PROBE[spec.probe], **common)
+
+
+def wdf_micro_params(prog: WdfProgram) -> WdfMicroParams:
+    """The :class:`WdfMicroParams` of a :class:`WdfMicroCore` that runs ``prog`` bit for bit."""
+    common = _common(prog, WdfProgram, "quantise_tree")
+    return WdfMicroParams(
+        registers=prog.registers, halves=prog.halves,
+        steps=tuple(MicroStep(_OP[s.kind], s.dst, s.add, s.mul, s.coeff) for s in prog.steps),
+        **common)
+
+
+def lower_wdf_program(prog: WdfProgram) -> WdfMicroCore:
+    """The :class:`WdfMicroCore` for ``prog``."""
+    return WdfMicroCore(wdf_micro_params(prog))
 
 
 def lower_wdf(spec: WdfFixed) -> WdfCore:

@@ -23,12 +23,13 @@ import numpy as np
 
 from ..errors import PassError
 from ..ir import Fixed, Graph, Overflow, Rounding, Wdf, WdfLayout, verify
-from ..ir.wdf import (DEFAULT_WORD_LENGTH, Capacitor, DiodePair, Inductor, Parallel, Probe,
-                      ResistiveSource, Series, WdfFixed, WdfTree, diode_pair_reflect,
-                      port_resistance, pwl_breakpoints, run_fixed, simulate)
+from ..ir.wdf import (DEFAULT_WORD_LENGTH, Capacitor, Diode, DiodePair, Inductor, Parallel, Probe,
+                      Inverter, ResistiveSource, Series, WdfFixed, WdfProgram, WdfTree,
+                      compile_tree, diode_pair_reflect, run_program,
+                      diode_reflect, port_resistance, pwl_breakpoints, run_fixed, simulate)
 from ._manager import Pass, note
 
-__all__ = ["QuantiseWdf", "quantise_wdf", "with_table_grid", "fixed_snr_db", "multitone",
+__all__ = ["QuantiseWdf", "quantise_wdf", "quantise_tree", "with_table_grid", "fixed_snr_db", "multitone",
            "plucked_notes", "root_table_error"]
 
 
@@ -64,38 +65,63 @@ def _curvatures(f, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 4.0 * (f(0.5 * (a[:-1] + a[1:])) - 0.5 * (b[:-1] + b[1:]))
 
 
-def _root_table(root: DiodePair, Rp: float, wave: Fixed, grid: tuple[int, int, int]):
-    """The root table (values, then curvatures; see ``bitwave.ir.wdf._fixed_root``) in codes."""
-    a = pwl_breakpoints(*grid)
+def _halves(root, Rp: float) -> list:
+    """``b`` of the root as functions of ``|a|`` (volts), one per table half."""
     Is, Vt = root.Is, root.n * root.Vt
+    if isinstance(root, DiodePair):
+        return [lambda m: diode_pair_reflect(m, Rp, Is, Vt)]
+    return [lambda m: diode_reflect(m, Rp, Is, Vt), lambda m: diode_reflect(-m, Rp, Is, Vt)]
 
-    def f(v):
-        return diode_pair_reflect(v, Rp, Is, Vt)
-    b = f(a)
-    volts = np.concatenate([b, _curvatures(f, a, b)])
-    codes = np.clip(np.floor(volts * 2.0 ** wave.frac_bits + 0.5), wave.min, wave.max)
+
+def _root_table(root, Rp: float, wave: Fixed, grid: tuple[int, int, int]):
+    """The root table (per half: values, then curvatures; see ``bitwave.ir.wdf._fixed_root``)
+    of a diode pair (one half, odd symmetry) or a single diode (two halves), in codes."""
+    a = pwl_breakpoints(*grid)
+    volts = []
+    for f in _halves(root, Rp):
+        b = f(a)
+        volts += [b, _curvatures(f, a, b)]
+    codes = np.clip(np.floor(np.concatenate(volts) * 2.0 ** wave.frac_bits + 0.5),
+                    wave.min, wave.max)
     return tuple(int(c) for c in codes)
 
 
-def root_table_error(root: DiodePair, Rp: float, range_log2: int, octaves: int,
+def root_table_error(root, Rp: float, range_log2: int, octaves: int,
                      segments_log2: int, *, quadratic: bool = True) -> float:
     """Largest error (volts) in ``b`` of the unquantised root table, at port resistance ``Rp``.
 
-    Sampled at nine points inside every segment; ``quadratic=False`` measures
-    the plain piecewise-linear table (the chords) on the same grid.
+    ``root`` is a DiodePair or a Diode.  Sampled at nine points inside every
+    segment of every half; ``quadratic=False`` measures the plain
+    piecewise-linear table (the chords) on the same grid.
     """
     a = pwl_breakpoints(range_log2, octaves, segments_log2)
-    Is, Vt = root.Is, root.n * root.Vt
-
-    def f(v):
-        return diode_pair_reflect(v, Rp, Is, Vt)
-    b = f(a)
-    c = _curvatures(f, a, b) if quadratic else np.zeros(len(a) - 1)
     worst = 0.0
-    for u in np.linspace(0.1, 0.9, 9):
-        approx = b[:-1] + u * (b[1:] - b[:-1]) + c * u * (1 - u)
-        worst = max(worst, float(np.max(np.abs(approx - f(a[:-1] + u * (a[1:] - a[:-1]))))))
+    for f in _halves(root, Rp):
+        b = f(a)
+        c = _curvatures(f, a, b) if quadratic else np.zeros(len(a) - 1)
+        for u in np.linspace(0.1, 0.9, 9):
+            approx = b[:-1] + u * (b[1:] - b[:-1]) + c * u * (1 - u)
+            exact = f(a[:-1] + u * (a[1:] - a[:-1]))
+            worst = max(worst, float(np.max(np.abs(approx - exact))))
     return worst
+
+
+def _table_grid(root, Rp: float, wave: Fixed, int_bits: int, lsb: float) -> tuple[int, int, int]:
+    """(range_log2, octaves, segments_log2) of the root table: zone 0 ends near the diode's knee
+    (≈ 10·n·Vt), below which b(a) is almost straight; above it the curvature decays by octaves.
+    Segments per zone: the fewest (2**2 to 2**9) whose error stays under ``lsb / 4``."""
+    range_log2 = int_bits - 1
+    Vt = root.n * root.Vt
+    knee_log2 = min(range_log2, max(range_log2 - 10, round(math.log2(10 * Vt)),
+                                    -wave.frac_bits))
+    octaves = range_log2 - knee_log2 + 1
+    # Segments narrower than one wave code are meaningless (and refused by WdfFixed).
+    most = min(9, range_log2 + wave.frac_bits - octaves + 1)
+    seg_log2 = min(2, most)
+    while (seg_log2 < most
+           and root_table_error(root, Rp, range_log2, octaves, seg_log2) > lsb / 4):
+        seg_log2 += 1
+    return range_log2, octaves, seg_log2
 
 
 def plucked_notes(fs: float, n: int, *, seed: int = 0, peak: float = 3.0) -> np.ndarray:
@@ -136,8 +162,9 @@ def multitone(fs: float, n: int, *, peak: float = 1.0,
     return peak * x / np.max(np.abs(x))
 
 
-def fixed_snr_db(spec: WdfFixed, tree: WdfTree, x: np.ndarray) -> float:
-    """SNR (dB) of :func:`run_fixed` against the float64 :func:`simulate` on volts ``x``.
+def fixed_snr_db(spec: WdfFixed | WdfProgram, tree: WdfTree, x: np.ndarray) -> float:
+    """SNR (dB) of :func:`run_fixed` (or :func:`run_program`) against the float64
+    :func:`simulate` on volts ``x``.
 
     Both see the same input: ``x`` quantised to ``spec.input``; the float model
     gets the dequantised values, so the figure counts only the filter's own
@@ -147,28 +174,38 @@ def fixed_snr_db(spec: WdfFixed, tree: WdfTree, x: np.ndarray) -> float:
     codes = np.clip(np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** inp.frac_bits + 0.5),
                     inp.min, inp.max).astype(np.int64)
     ref = simulate(tree, codes * 2.0 ** -inp.frac_bits)
-    got = run_fixed(spec, codes) * 2.0 ** -spec.output.frac_bits
+    run = run_program if isinstance(spec, WdfProgram) else run_fixed
+    got = run(spec, codes) * 2.0 ** -spec.output.frac_bits
     noise = np.sum((got - ref) ** 2)
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref ** 2) / noise))
 
 
-def _root_port(tree: WdfTree, t, src, rea) -> float:
-    Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
-    return Rs + Rr if isinstance(t, Series) else Rs * Rr / (Rs + Rr)
+def _probe_shares_root_voltage(tree: WdfTree) -> bool:
+    """Is the probed port's voltage ± the root's (only parallel adaptors and inverters between)?"""
+    if tree.probe is None or tree.probe == tree.root.name:
+        return True
+
+    def path(node):
+        if node.name == tree.probe:
+            return True
+        if isinstance(node, Parallel):
+            return path(node.a) or path(node.b)
+        return isinstance(node, Inverter) and path(node.child)
+    return path(tree.tree)
 
 
-def _output_int_bits(tree: WdfTree, Rp: float, int_bits: int, probe: Probe, series: bool) -> int:
+def _output_int_bits(tree: WdfTree, int_bits: int) -> int:
     """Integer bits (sign included) of the output: fewer than the input's where the probed
     voltage is provably bounded.
 
     A diode pair's voltage at the largest incident wave the waves can carry
-    bounds the root's port voltage, and a parallel adaptor gives every port
-    that voltage; any other probe keeps the input's range.
+    bounds the root's port voltage, and parallel adaptors give their ports that
+    voltage; any other probe keeps the input's range.
     """
-    if series and probe is not Probe.ROOT:
+    if not (isinstance(tree.root, DiodePair) and _probe_shares_root_voltage(tree)):
         return int_bits
     a = 2.0 ** (int_bits - 1)
-    root = tree.root
+    root, Rp = tree.root, port_resistance(tree.tree, tree.fs)
     v = 0.5 * (a + diode_pair_reflect(a, Rp, root.Is, root.n * root.Vt))
     return min(int_bits, max(1, math.floor(math.log2(v)) + 2))
 
@@ -182,30 +219,17 @@ def _spec_for(tree: WdfTree, word_length: int, int_bits: int, guard_bits: int,
         raise PassError(f"{owner}: word_length {word_length} leaves no fraction bits with "
                         f"int_bits={int_bits}; use at least {int_bits + 1}")
     series = isinstance(t, Series)
-    Rp = _root_port(tree, t, src, rea)
+    Rp = port_resistance(t, tree.fs)
     if out_int_bits is None:
-        out_int_bits = _output_int_bits(tree, Rp, int_bits, probe, series)
+        out_int_bits = _output_int_bits(tree, int_bits)
     io = Fixed(int_bits, frac, rounding=rounding, overflow=overflow)
     out = Fixed(out_int_bits, word_length - out_int_bits, rounding=rounding, overflow=overflow)
     wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
     Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
     gamma = Rs / (Rs + Rr) if series else Rr / (Rs + Rr)
     coeff_frac = wave.width
-    range_log2 = int_bits - 1
-    # Zone 0 ends near the diode knee (≈ 10·n·Vt): below it b(a) is almost straight, above
-    # it the curvature decays by octaves.  Segments per zone: the fewest whose error stays
-    # under a quarter of an output LSB, at most 2**9 per zone.
-    Vt = tree.root.n * tree.root.Vt
-    knee_log2 = min(range_log2, max(range_log2 - 10, round(math.log2(10 * Vt)),
-                                    -wave.frac_bits))
-    octaves = range_log2 - knee_log2 + 1
-    # Segments narrower than one wave code are meaningless (and refused by WdfFixed).
-    most = min(9, range_log2 + wave.frac_bits - octaves + 1)
-    seg_log2 = min(2, most)
-    while (seg_log2 < most
-           and root_table_error(tree.root, Rp, range_log2, octaves, seg_log2) > out.lsb / 4):
-        seg_log2 += 1
-    table = _root_table(tree.root, Rp, wave, (range_log2, octaves, seg_log2))
+    range_log2, octaves, seg_log2 = grid = _table_grid(tree.root, Rp, wave, int_bits, out.lsb)
+    table = _root_table(tree.root, Rp, wave, grid)
     return WdfFixed(series=series, inductor=isinstance(rea, Inductor), probe=probe,
                     input=io, wave=wave, output=out,
                     coeff=int(round(gamma * (1 << coeff_frac))), coeff_frac=coeff_frac,
@@ -219,8 +243,8 @@ def with_table_grid(spec: WdfFixed, tree: WdfTree, octaves: int, segments_log2: 
     For filters that must share one table layout (the channels of one IR op):
     a finer grid than the one chosen for ``tree`` only makes the table more accurate.
     """
-    t, src, rea, _ = _clipper_parts(tree, "with_table_grid")
-    table = _root_table(tree.root, _root_port(tree, t, src, rea), spec.wave,
+    t, _, _, _ = _clipper_parts(tree, "with_table_grid")
+    table = _root_table(tree.root, port_resistance(t, tree.fs), spec.wave,
                         (spec.table_range_log2, octaves, segments_log2))
     return dataclasses.replace(spec, table_octaves=octaves, segments_log2=segments_log2,
                                table=table)
@@ -280,6 +304,40 @@ def quantise_wdf(tree: WdfTree, *, target_snr_db: float | None = None,
     raise PassError(f"{owner}: no word length up to 32 bits reaches {target_snr_db} dB "
                     f"(32 bits: {best[1]:.1f} dB, limited by the root table of at most "
                     f"2**9 segments per zone); lower the target")
+
+
+def quantise_tree(tree: WdfTree, *, word_length: int = DEFAULT_WORD_LENGTH, int_bits: int = 4,
+                  guard_bits: int = 4, rounding: Rounding = Rounding.NEAREST,
+                  overflow: Overflow = Overflow.SATURATE) -> WdfProgram:
+    """Fixed-point form of any ``tree`` as a :class:`~bitwave.ir.wdf.WdfProgram`.
+
+    Formats as :func:`quantise_wdf` chooses them (input Q(int_bits−1).f of
+    ``word_length`` bits, the output narrowed where a diode pair bounds the
+    probed voltage, waves ``guard_bits`` finer than the output, coefficients as
+    many fraction bits as the waves are wide); a diode or diode-pair root gets
+    the piecewise-quadratic table :func:`quantise_wdf` would build for it.
+    """
+    owner = "quantise_tree"
+    if not isinstance(tree, WdfTree):
+        raise PassError(f"{owner}: expected a WdfTree, not {type(tree).__name__}")
+    for what, value, lo, hi in (("word_length", word_length, 4, 40), ("int_bits", int_bits, 2, 16),
+                                ("guard_bits", guard_bits, 0, 16)):
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise PassError(f"{owner}: {what} must be an integer in [{lo}, {hi}], not {value!r}")
+    if word_length <= int_bits:
+        raise PassError(f"{owner}: word_length {word_length} leaves no fraction bits with "
+                        f"int_bits={int_bits}; use at least {int_bits + 1}")
+    out_int = _output_int_bits(tree, int_bits)
+    io = Fixed(int_bits, word_length - int_bits, rounding=rounding, overflow=overflow)
+    out = Fixed(out_int, word_length - out_int, rounding=rounding, overflow=overflow)
+    wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
+    grid, table = (0, 1, 0), ()
+    if isinstance(tree.root, (Diode, DiodePair)):
+        Rp = port_resistance(tree.tree, tree.fs)
+        grid = _table_grid(tree.root, Rp, wave, int_bits, out.lsb)
+        table = _root_table(tree.root, Rp, wave, grid)
+    return compile_tree(tree, input=io, wave=wave, output=out, coeff_frac=wave.width,
+                        table_grid=grid, table=table)
 
 
 # ---------------------------------------------------------------------------------------------

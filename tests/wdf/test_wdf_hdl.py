@@ -2,12 +2,10 @@
 """WdfCore in Amaranth's simulator against the golden model run_fixed, bit for bit."""
 
 import dataclasses
-import random
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from amaranth.sim import Simulator
 
 from bitwave.errors import HdlError, PassError
 from bitwave.hdl._emit import emit_verilog
@@ -18,6 +16,7 @@ from bitwave.ir.wdf import (Capacitor, DiodePair, Inductor, Parallel, ResistiveS
                             port_resistance)
 from bitwave.passes.quantise_wdf import multitone, quantise_wdf
 from bitwave.lower import lower_wdf, wdf_core_params
+from wdf_stream import run_core
 
 FS = 48_000.0
 R, C, IS, VT = 2.2e3, 10e-9, 2.52e-9, 45.3e-3
@@ -28,57 +27,6 @@ def tree(adaptor=Parallel, reactive=Capacitor, probe="x"):
     return WdfTree(DiodePair(IS, VT, name="d"),
                    adaptor(ResistiveSource(R, name="src"), reactive(value, name="x")), FS,
                    probe=probe)
-
-
-def run_core(dut, samples, *, p_in_stall=0.0, p_out_stall=0.0, seed=0):
-    """Stream ``samples`` through ``dut``; return (outputs, accept cycles, output cycles).
-
-    Checks on the way that the output payload holds steady while valid and not taken.
-    """
-    rng = random.Random(seed)
-    outputs, accepted, emitted = [], [], []
-    limit = 30 * (len(samples) + 4) * dut.cycles_per_sample
-
-    async def driver(ctx):
-        cycle = 0
-        for x in samples:
-            while rng.random() < p_in_stall:
-                ctx.set(dut.sink.valid, 0)
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.sink.payload, int(x))
-            ctx.set(dut.sink.valid, 1)
-            while True:
-                _, _, ready = await ctx.tick().sample(dut.sink.ready)
-                cycle += 1
-                if ready:
-                    accepted.append(cycle - 1)
-                    break
-        ctx.set(dut.sink.valid, 0)
-
-    async def monitor(ctx):
-        held, cycle = None, 0
-        while len(outputs) < len(samples):
-            assert cycle < limit, f"only {len(outputs)} of {len(samples)} outputs after {cycle} cycles"
-            ready = rng.random() >= p_out_stall
-            ctx.set(dut.source.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.source.valid, dut.source.payload)
-            cycle += 1
-            if valid:
-                assert held is None or held == payload, "payload changed while waiting"
-                if ready:
-                    outputs.append(payload)
-                    emitted.append(cycle - 1)
-                    held = None
-                else:
-                    held = payload
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(driver)
-    sim.add_testbench(monitor)
-    sim.run()
-    return np.array(outputs, dtype=np.int64), accepted, emitted
 
 
 def codes(spec, volts):

@@ -56,3 +56,26 @@ def test_random_stalls_lose_nothing(built):
     x = _codes(spec, multitone(FS, 5000, peak=2.5))
     result = sim.run(x[:, None], stall_in=0.3, stall_out=0.3, seed=7)
     np.testing.assert_array_equal(result.outputs[:, 0], run_fixed(spec, x))
+
+
+def test_micro_core_bit_exact_in_verilator():
+    # A tree with every adapted element kind (resistive source, R, C, L, inverter), both
+    # adaptors nested three deep and a diode-pair root, 9 600 plucked-note samples.
+    from bitwave.ir.wdf import Inductor, Inverter, Resistor, Series, run_program
+    from bitwave.lower._wdf import lower_wdf_program
+    from bitwave.passes.quantise_wdf import plucked_notes, quantise_tree
+    tree = WdfTree(DiodePair(2.52e-9, 45.3e-3),
+                   Series(Parallel(ResistiveSource(2.2e3), Capacitor(10e-9)),
+                          Series(Parallel(Inductor(10e-3), Resistor(4.7e3, name="r2")),
+                                 Inverter(Parallel(Capacitor(47e-9), Resistor(1e4))))),
+                   FS, probe="r2")
+    prog = quantise_tree(tree)
+    core = lower_wdf_program(prog)
+    sim = StreamSim.build(emit_verilog(core, name="wdf_micro"), top="wdf_micro",
+                          sink=StreamFormat(1, prog.input.width, True),
+                          source=StreamFormat(1, prog.output.width, True))
+    x = _codes(prog, plucked_notes(FS, 9600, seed=2))
+    result = sim.run(x[:, None], stall_in=0.1, stall_out=0.1, seed=4)
+    np.testing.assert_array_equal(result.outputs[:, 0], run_program(prog, x))
+    fast = sim.run(x[:2000, None])
+    assert fast.cycles_per_frame == core.cycles_per_sample

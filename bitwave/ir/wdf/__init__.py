@@ -4,14 +4,21 @@
   validated frozen dataclasses, :class:`WdfTree`;
 * :mod:`._float`: :func:`simulate`, the float64 reference, and the diode roots;
 * :mod:`._fixed`: :class:`WdfFixed`, the fixed-point form of a clipper-class
-  tree, and :func:`run_fixed`, its bit-exact golden model.
+  tree, and :func:`run_fixed`, its bit-exact golden model;
+* :mod:`._fixed_tree`, :mod:`._fixed_compile`: :class:`WdfProgram`, the
+  fixed-point form of any tree as a list of scattering steps
+  (:func:`compile_tree`), and :func:`run_program`, its golden model;
+* :mod:`._fixed_root`, :mod:`._fixed_arith`: the root table and the integer
+  arithmetic both share.
 
 Finding a :class:`WdfFixed` for a tree (the word-length search) is a pass:
 :func:`bitwave.passes.quantise_wdf.quantise_wdf`.
 """
 
 from ._fixed import DEFAULT_WORD_LENGTH, Probe, WdfFixed, run_fixed
+from ._fixed_compile import compile_tree
 from ._fixed_root import pwl_breakpoints
+from ._fixed_tree import Step, StepKind, WdfProgram, run_program
 from ._float import diode_pair_reflect, diode_reflect, simulate
 from ._tree import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
                     ResistiveSource, Resistor, RootSolver, Series, Short, WdfTree,
@@ -27,4 +34,6 @@ __all__ = [
     "diode_pair_reflect", "diode_reflect",
     # fixed point
     "Probe", "WdfFixed", "run_fixed", "pwl_breakpoints", "DEFAULT_WORD_LENGTH",
+    # fixed point, any tree
+    "Step", "StepKind", "WdfProgram", "run_program", "compile_tree",
 ]

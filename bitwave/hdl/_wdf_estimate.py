@@ -1,0 +1,81 @@
+"""Resource estimates of the WDF cores (iCE40 costs): :func:`estimate_wdf` for a bank of
+clipper cores."""
+
+from ._resources import Estimate, Resources
+
+__all__ = ["estimate_wdf", "DSP_BUDGET"]
+
+
+#: Calibration against Yosys ``synth_ice40`` + nextpnr of the clipper core (one channel):
+#: 24-bit waves (root table in block RAM): 912 LUT4 and 6 DSPs with ``-dsp``, 2296 LUT4
+#: without; 16-bit waves (table in LUTs): 739 LUT4 and 2 DSPs with ``-dsp``.
+_LUT_PER_WAVE_BIT = 37          # datapath, clamps, muxes and sequencing, per wave bit
+_LUT_PER_SOFT_PRODUCT_BIT = 1.4
+_DSP_WIDTH, _DSP_MIN_SLICE = 16, 2      # SB_MAC16 operands; Yosys keeps thinner slices in LUTs
+#: DSP blocks of the smallest device with them that bitwave targets (iCE40UP5K).
+DSP_BUDGET = 8
+
+
+def _dsp_slices(width):
+    return width // _DSP_WIDTH + (width % _DSP_WIDTH >= _DSP_MIN_SLICE)
+
+
+def estimate_wdf(params, model=None):
+    """Estimate LUT4s, flip-flops, block RAMs and DSPs of a :class:`WdfBank` of cores with
+    ``params`` (one :class:`WdfCoreParams` per channel; iCE40 costs).
+
+    Per core, following :meth:`WdfCore.elaborate`: six wave-wide registers,
+    the output, interpolation-fraction and curve registers; the datapath
+    (adders, saturating clamps, the step multiplexers) at a measured cost per
+    wave bit; the even and odd breakpoint values and the curvatures in block
+    RAM or LUT ROM by Yosys' rule (:class:`~bitwave.hdl.CostModel`); the
+    coefficient multiply (``wave_width + 1`` by the coefficient's bits), the
+    interpolation multiply (``wave_width + 1`` by the fraction's bits) and the
+    curve's two (``Q`` by ``Q + 1`` bits, curvature by ``Q + 1``).  Those go to SB_MAC16 DSPs, cut
+    into 16-bit slices as Yosys' ``mul2dsp`` does, when the whole bank needs at
+    most :data:`DSP_BUDGET` of them (then the board flow synthesises with
+    ``-dsp``), else to soft multipliers.  Returns an :class:`Estimate`.
+    """
+    from ._estimate import ICE40
+    model = model or ICE40
+    cores = []
+    for p in params:
+        W = p.wave_width
+        mults, table_lut, table_ff, bram, root_ff = _root_cost(p.root, model)
+        mults += ((W + 1, p.coeff.bit_length() + 1),)
+        lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
+        ff = 6 * W + p.out_width + root_ff + 8 + table_ff
+        cores.append((lut, ff, bram, mults))
+    return _total(cores)
+
+
+def _root_cost(rt, model):
+    """(multiplies, table LUTs, table FFs, block RAMs, datapath FFs) of a root table."""
+    W, S, Q = rt.wave_width, max(rt.segment_shift, 1), max(rt.curve_bits, 1)
+    mults = ((W + 1, S + 1), (Q, Q + 1), (rt.curvature_width, Q + 1))
+    table_lut = table_ff = bram = 0
+    for words, width in rt.memories():
+        blocks = min(-(-width // w) * -(-words // d) for d, w in model.bram_shapes)
+        if blocks * model.bram_cost < words * width * model.rom_logic_cost_per_bit:
+            bram += blocks
+        else:
+            per_bit = -(-words // model.rom_words_per_lut)
+            table_lut += width * (per_bit + (per_bit - 1) * model.rom_mux_lut_per_block)
+            table_ff += width
+    return mults, table_lut, table_ff, bram, S + Q + W + 3
+
+
+def _total(cores) -> Estimate:
+    """The bank's estimate from per-core (LUT, FF, BRAM, multiplies): the multiplies go to DSPs
+    when all of them fit :data:`DSP_BUDGET`, else to LUTs."""
+    dsp = sum(_dsp_slices(a) * _dsp_slices(b) for *_, mults in cores for a, b in mults)
+    use_dsp = dsp <= DSP_BUDGET
+    parts = {}
+    for i, (lut, ff, _, mults) in enumerate(cores):
+        soft = 0 if use_dsp else sum(a * b for a, b in mults) * _LUT_PER_SOFT_PRODUCT_BIT
+        parts[f"ch{i}"] = (round(lut + soft), ff)
+    return Estimate(Resources(lut=sum(v[0] for v in parts.values()),
+                              ff=sum(v[1] for v in parts.values()),
+                              bram=sum(c[2] for c in cores), dsp=dsp if use_dsp else 0),
+                    parts=parts)
+
