@@ -1,9 +1,9 @@
 """Resource estimates of the WDF cores (iCE40 costs): :func:`estimate_wdf` for a bank of
-clipper cores."""
+clipper cores, :func:`estimate_wdf_micro` for the microcoded core of any tree."""
 
 from ._resources import Estimate, Resources
 
-__all__ = ["estimate_wdf", "DSP_BUDGET"]
+__all__ = ["estimate_wdf", "estimate_wdf_micro", "DSP_BUDGET"]
 
 
 #: Calibration against Yosys ``synth_ice40`` + nextpnr of the clipper core (one channel):
@@ -14,6 +14,13 @@ _LUT_PER_SOFT_PRODUCT_BIT = 1.4
 _DSP_WIDTH, _DSP_MIN_SLICE = 16, 2      # SB_MAC16 operands; Yosys keeps thinner slices in LUTs
 #: DSP blocks of the smallest device with them that bitwave targets (iCE40UP5K).
 DSP_BUDGET = 8
+#: Calibration of the microcoded core against Yosys ``synth_ice40 -dsp`` (2026-11-30, 20-bit
+#: I/O): the clipper (6 registers of 27 bits) 1182 LUT4, 219 FF, 10 SB_MAC16, 6 BRAM; a
+#: three-deep tree (16 registers of 24 bits) 2105 LUT4, 491 FF, 10 SB_MAC16, 1 BRAM.  Fitted
+#: exactly to those two: LUT4s per register bit (the six operand multiplexers and the write
+#: enables) and per wave bit (adders, negations, clamps, the multiplier's glue).
+_MICRO_LUT_PER_REGISTER_BIT = 2.39
+_MICRO_LUT_PER_WAVE_BIT = 28.9
 
 
 def _dsp_slices(width):
@@ -79,3 +86,31 @@ def _total(cores) -> Estimate:
                               bram=sum(c[2] for c in cores), dsp=dsp if use_dsp else 0),
                     parts=parts)
 
+
+def estimate_wdf_micro(params, model=None):
+    """Estimate LUT4s, flip-flops, block RAMs and DSPs of one :class:`WdfMicroCore` built from
+    ``params`` (a :class:`WdfMicroParams`; iCE40 costs).
+
+    Following :meth:`WdfMicroCore.elaborate`: the register file (``registers ×
+    wave_width`` flip-flops) read by six operand multiplexers, priced per
+    register bit; the adders, negations and clamps per wave bit (both
+    measured, see ``_MICRO_LUT_PER_REGISTER_BIT``); the one multiplier
+    (``wave_width + 2`` by ``coeff_frac + 2`` bits) and, with a root, the root
+    table's memories and multiplies (:func:`_root_cost`).  Multiplies go to
+    SB_MAC16 DSPs when they fit :data:`DSP_BUDGET`, else to LUTs.  Returns an
+    :class:`Estimate`.
+    """
+    from ._estimate import ICE40
+    model = model or ICE40
+    W, N, steps = params.wave_width, params.registers, len(params.steps)
+    mults = ((W + 2, params.coeff_frac + 2),)
+    lut = (_MICRO_LUT_PER_REGISTER_BIT * N * W + _MICRO_LUT_PER_WAVE_BIT * W
+           + model.control_lut)
+    ff = N * W + params.out_width + steps.bit_length() + 2
+    bram = 0
+    if params.halves:
+        root_mults, table_lut, table_ff, bram, root_ff = _root_cost(params.root, model)
+        mults += root_mults
+        lut += table_lut
+        ff += table_ff + root_ff
+    return _total([(lut, ff, bram, mults)])

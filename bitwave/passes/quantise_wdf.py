@@ -23,9 +23,9 @@ import numpy as np
 
 from ..errors import PassError
 from ..ir import Fixed, Graph, Overflow, Rounding, Wdf, WdfLayout, verify
-from ..ir.wdf import (DEFAULT_WORD_LENGTH, Capacitor, Diode, DiodePair, Inductor, Parallel, Probe,
+from ..ir.wdf import (DEFAULT_WORD_LENGTH, AsymmetricDiodePair, Capacitor, Diode, DiodePair, Inductor, Parallel, Probe,
                       Inverter, ResistiveSource, Series, WdfFixed, WdfProgram, WdfTree,
-                      compile_tree, diode_pair_reflect, run_program,
+                      asymmetric_pair_reflect, compile_tree, diode_pair_reflect, run_program,
                       diode_reflect, port_resistance, pwl_breakpoints, run_fixed, simulate)
 from ._manager import Pass, note
 
@@ -70,12 +70,16 @@ def _halves(root, Rp: float) -> list:
     Is, Vt = root.Is, root.n * root.Vt
     if isinstance(root, DiodePair):
         return [lambda m: diode_pair_reflect(m, Rp, Is, Vt)]
+    if isinstance(root, AsymmetricDiodePair):
+        args = (Rp, Is, Vt, root.Is2, root.n2 * root.Vt2)
+        return [lambda m: asymmetric_pair_reflect(m, *args),
+                lambda m: asymmetric_pair_reflect(-m, *args)]
     return [lambda m: diode_reflect(m, Rp, Is, Vt), lambda m: diode_reflect(-m, Rp, Is, Vt)]
 
 
 def _root_table(root, Rp: float, wave: Fixed, grid: tuple[int, int, int]):
     """The root table (per half: values, then curvatures; see ``bitwave.ir.wdf._fixed_root``)
-    of a diode pair (one half, odd symmetry) or a single diode (two halves), in codes."""
+    of a diode pair (one half, odd symmetry) or a single diode or an asymmetric pair (two halves), in codes."""
     a = pwl_breakpoints(*grid)
     volts = []
     for f in _halves(root, Rp):
@@ -90,7 +94,7 @@ def root_table_error(root, Rp: float, range_log2: int, octaves: int,
                      segments_log2: int, *, quadratic: bool = True) -> float:
     """Largest error (volts) in ``b`` of the unquantised root table, at port resistance ``Rp``.
 
-    ``root`` is a DiodePair or a Diode.  Sampled at nine points inside every
+    ``root`` is a DiodePair, a Diode or an AsymmetricDiodePair.  Sampled at nine points inside every
     segment of every half; ``quadratic=False`` measures the plain
     piecewise-linear table (the chords) on the same grid.
     """
@@ -111,7 +115,7 @@ def _table_grid(root, Rp: float, wave: Fixed, int_bits: int, lsb: float) -> tupl
     (≈ 10·n·Vt), below which b(a) is almost straight; above it the curvature decays by octaves.
     Segments per zone: the fewest (2**2 to 2**9) whose error stays under ``lsb / 4``."""
     range_log2 = int_bits - 1
-    Vt = root.n * root.Vt
+    Vt = min(root.n * root.Vt, getattr(root, "n2", 1.0) * getattr(root, "Vt2", math.inf))
     knee_log2 = min(range_log2, max(range_log2 - 10, round(math.log2(10 * Vt)),
                                     -wave.frac_bits))
     octaves = range_log2 - knee_log2 + 1
@@ -332,7 +336,7 @@ def quantise_tree(tree: WdfTree, *, word_length: int = DEFAULT_WORD_LENGTH, int_
     out = Fixed(out_int, word_length - out_int, rounding=rounding, overflow=overflow)
     wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
     grid, table = (0, 1, 0), ()
-    if isinstance(tree.root, (Diode, DiodePair)):
+    if isinstance(tree.root, (Diode, DiodePair, AsymmetricDiodePair)):
         Rp = port_resistance(tree.tree, tree.fs)
         grid = _table_grid(tree.root, Rp, wave, int_bits, out.lsb)
         table = _root_table(tree.root, Rp, wave, grid)

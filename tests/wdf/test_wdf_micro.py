@@ -11,7 +11,8 @@ import pytest
 from bitwave.errors import HdlError, PassError, VerifyError
 from bitwave.hdl._wdf_micro import MicroOp, MicroStep, WdfMicroCore
 from bitwave.ir import Overflow, Rounding
-from bitwave.ir.wdf import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open,
+from bitwave.ir.wdf import (AsymmetricDiodePair, Capacitor, Diode, asymmetric_pair_reflect,
+                            diode_pair_reflect, DiodePair, IdealSource, Inductor, Inverter, Open,
                             Parallel, ResistiveSource, Resistor, Series, Short, Step, StepKind,
                             WdfTree, compile_tree, run_fixed, run_program, simulate)
 from bitwave.lower._wdf import lower_wdf_program, wdf_micro_params
@@ -33,6 +34,10 @@ TREES = {
                                                         Inductor(L, name="L"))), FS, probe="C"),
     "diode": WdfTree(Diode(IS, VT, name="d"), Parallel(ResistiveSource(R), Capacitor(C)), FS,
                      probe="d"),
+    # A silicon diode one way, a red LED (n = 1.9, Is = 1e-18 A) the other.
+    "asymmetric": WdfTree(AsymmetricDiodePair(2.52e-9, 25.85e-3, 1e-18, 25.85e-3, n=1.752, n2=1.9,
+                                              name="d"),
+                          Parallel(ResistiveSource(R), Capacitor(C)), FS, probe="d"),
     "inverter": WdfTree(DiodePair(IS, VT), Parallel(Inverter(ResistiveSource(R, name="s")),
                                                      Series(Capacitor(C), Resistor(100.0))),
                         FS, probe="s"),
@@ -57,6 +62,18 @@ TREES = {
 def _codes(prog, volts):
     return np.clip(np.round(volts * 2.0 ** prog.input.frac_bits),
                    prog.input.min, prog.input.max).astype(np.int64)
+
+
+def test_asymmetric_pair_clips_each_way_at_its_own_voltage():
+    tree = TREES["asymmetric"]
+    t = np.arange(4800) / FS
+    y = simulate(tree, 4.0 * np.sin(2 * np.pi * 200.0 * t))
+    # The silicon diode conducts near 0.5-0.7 V, the LED near 1.5-2 V.
+    assert 0.5 < y.max() < 0.8 and -2.2 < y.min() < -1.4
+    # With two equal diodes it is the symmetric pair.
+    a = np.linspace(-8, 8, 101)
+    np.testing.assert_allclose(asymmetric_pair_reflect(a, 700.0, IS, VT, IS, VT),
+                               diode_pair_reflect(a, 700.0, IS, VT), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(TREES))
@@ -135,3 +152,16 @@ def test_program_validation():
         WdfMicroCore(prog)
     with pytest.raises(PassError, match=r"^lower-wdf: expected a WdfProgram"):
         wdf_micro_params(TREES["clipper"])
+
+
+def test_a_larger_tree_costs_cycles_and_luts_not_multipliers():
+    from bitwave.hdl._wdf_estimate import _root_cost, _dsp_slices, estimate_wdf_micro
+    from bitwave.hdl._estimate import ICE40
+    small, big = (wdf_micro_params(quantise_tree(TREES[n])) for n in ("clipper", "deep"))
+    assert big.cycles_per_sample > small.cycles_per_sample
+    assert estimate_wdf_micro(big).resources.lut > estimate_wdf_micro(small).resources.lut
+    # The same multipliers whatever the tree: one for the steps, the root table's three.
+    slices = [sum(_dsp_slices(a) * _dsp_slices(b) for a, b in
+                  ((p.wave_width + 2, p.coeff_frac + 2),) + _root_cost(p.root, ICE40)[0])
+              for p in (small, big)]
+    assert slices == [10, 10]

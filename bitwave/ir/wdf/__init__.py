@@ -19,8 +19,8 @@ from ._fixed import DEFAULT_WORD_LENGTH, Probe, WdfFixed, run_fixed
 from ._fixed_compile import compile_tree
 from ._fixed_root import pwl_breakpoints
 from ._fixed_tree import Step, StepKind, WdfProgram, run_program
-from ._float import diode_pair_reflect, diode_reflect, simulate
-from ._tree import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
+from ._float import asymmetric_pair_reflect, diode_pair_reflect, diode_reflect, simulate
+from ._tree import (AsymmetricDiodePair, Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
                     ResistiveSource, Resistor, RootSolver, Series, Short, WdfTree,
                     port_resistance)
 
@@ -28,10 +28,10 @@ __all__ = [
     # tree description
     "Resistor", "Capacitor", "Inductor", "ResistiveSource",
     "Series", "Parallel", "Inverter",
-    "IdealSource", "Short", "Open", "Diode", "DiodePair", "RootSolver",
+    "IdealSource", "Short", "Open", "Diode", "DiodePair", "AsymmetricDiodePair", "RootSolver",
     "WdfTree", "port_resistance", "simulate",
     # nonlinear roots as functions
-    "diode_pair_reflect", "diode_reflect",
+    "diode_pair_reflect", "diode_reflect", "asymmetric_pair_reflect",
     # fixed point
     "Probe", "WdfFixed", "run_fixed", "pwl_breakpoints", "DEFAULT_WORD_LENGTH",
     # fixed point, any tree

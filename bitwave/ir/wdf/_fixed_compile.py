@@ -22,7 +22,7 @@ from __future__ import annotations
 from ...errors import VerifyError
 from .._formats import Fixed
 from ._fixed_tree import Step, StepKind, WdfProgram
-from ._tree import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
+from ._tree import (AsymmetricDiodePair, Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
                     ResistiveSource, Resistor, Series, Short, WdfTree, port_resistance)
 
 __all__ = ["compile_tree", "table_halves"]
@@ -34,7 +34,7 @@ def table_halves(root) -> int:
     """Halves of the root table ``root`` needs: 0 (none), 1 (odd symmetry) or 2."""
     if isinstance(root, DiodePair):
         return 1
-    return 2 if isinstance(root, Diode) else 0
+    return 2 if isinstance(root, (Diode, AsymmetricDiodePair)) else 0
 
 
 def _neg(ref):

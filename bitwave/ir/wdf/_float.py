@@ -18,11 +18,11 @@ import math
 import numpy as np
 
 from ...errors import VerifyError
-from ._tree import (Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
+from ._tree import (AsymmetricDiodePair, Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open, Parallel,
                     ResistiveSource, Resistor, RootSolver, Series, Short, WdfTree,
                     port_resistance)
 
-__all__ = ["simulate", "diode_pair_reflect", "diode_reflect"]
+__all__ = ["simulate", "diode_pair_reflect", "diode_reflect", "asymmetric_pair_reflect"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +115,21 @@ def diode_reflect(a, Rp: float, Is: float, Vt: float, *,
         e = math.exp(v / Vt)
         return v + k * (e - 1.0) - ai, 1.0 + (k / Vt) * e
     return _reflect(a, Rp, Is, Vt, solver, _wright_diode, f_df)
+
+
+def asymmetric_pair_reflect(a, Rp: float, Is: float, Vt: float, Is2: float, Vt2: float):
+    """Reflected wave ``b`` of an :class:`AsymmetricDiodePair` (``Vt``, ``Vt2`` including
+    ideality): ``a = v + Rp·(Is·(exp(v/Vt) − 1) − Is2·(exp(−v/Vt2) − 1))`` solved for ``v`` by
+    Newton's method, ``b = 2v − a``.  Scalar or array ``a``."""
+    def one(ai: float) -> float:
+        def f_df(v):
+            e1, e2 = math.exp(v / Vt), math.exp(-v / Vt2)
+            return (v + Rp * (Is * (e1 - 1.0) - Is2 * (e2 - 1.0)) - ai,
+                    1.0 + Rp * (Is / Vt * e1 + Is2 / Vt2 * e2))
+        return 2.0 * _newton(f_df, ai, 0.5 * ai) - ai
+
+    arr = np.asarray(a, dtype=np.float64)
+    return np.vectorize(one, otypes=[np.float64])(arr)[()] if arr.ndim else one(float(arr))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +233,9 @@ def _root_reflect(root, Rp: float):
     if isinstance(root, Diode):
         Is, Vt, solver = root.Is, root.n * root.Vt, root.solver
         return lambda a, vs: diode_reflect(a, Rp, Is, Vt, solver=solver)
+    if isinstance(root, AsymmetricDiodePair):
+        args = (root.Is, root.n * root.Vt, root.Is2, root.n2 * root.Vt2)
+        return lambda a, vs: asymmetric_pair_reflect(a, Rp, *args)
     raise VerifyError(f"simulate: {type(root).__name__} cannot be the root")  # pragma: no cover
 
 

@@ -26,7 +26,7 @@ from ...errors import VerifyError
 __all__ = [
     "Resistor", "Capacitor", "Inductor", "ResistiveSource",
     "Series", "Parallel", "Inverter",
-    "IdealSource", "Short", "Open", "Diode", "DiodePair", "RootSolver",
+    "IdealSource", "Short", "Open", "Diode", "DiodePair", "AsymmetricDiodePair", "RootSolver",
     "WdfTree", "port_resistance",
 ]
 
@@ -218,14 +218,40 @@ class DiodePair(_Shockley):
     """Antiparallel diode pair ``i = 2·Is·sinh(v/(n·Vt))`` as the root."""
 
 
+@dataclass(frozen=True)
+class AsymmetricDiodePair:
+    """Two antiparallel diodes of different kinds as the root: the forward one (``Is``, ``Vt``,
+    ``n``; anode on the port's + side) and the reverse one (``Is2``, ``Vt2``, ``n2``)::
+
+        i = Is·(exp(v/(n·Vt)) − 1) − Is2·(exp(−v/(n2·Vt2)) − 1)
+
+    Solved by Newton's method (no closed form).
+    """
+    Is: float
+    Vt: float
+    Is2: float
+    Vt2: float
+    n: float = 1.0
+    n2: float = 1.0
+    name: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        owner = "AsymmetricDiodePair"
+        for what, unit in (("Is", "amperes"), ("Vt", "volts"), ("Is2", "amperes"),
+                           ("Vt2", "volts"), ("n", "ideality factor"), ("n2", "ideality factor")):
+            _check_positive(owner, what, getattr(self, what), unit)
+        _check_name(owner, self.name)
+
+
 _LEAVES = (Resistor, Capacitor, Inductor, ResistiveSource)
 _ADAPTED = _LEAVES + (Series, Parallel, Inverter)
-_ROOT_ONLY = (IdealSource, Short, Open, Diode, DiodePair)
+_ROOT_ONLY = (IdealSource, Short, Open, Diode, DiodePair, AsymmetricDiodePair)
 _ROOTS = _ROOT_ONLY + (Resistor, ResistiveSource)
 _SOURCES = (ResistiveSource, IdealSource)
 
 Adapted = Union[Resistor, Capacitor, Inductor, ResistiveSource, Series, Parallel, Inverter]
-Root = Union[IdealSource, Short, Open, Diode, DiodePair, Resistor, ResistiveSource]
+Root = Union[IdealSource, Short, Open, Diode, DiodePair, AsymmetricDiodePair, Resistor,
+             ResistiveSource]
 
 
 def _walk(node):
@@ -274,7 +300,7 @@ class WdfTree:
             hint = (": reactive elements must sit under an adaptor; use an Open or Short root"
                     if isinstance(self.root, (Capacitor, Inductor)) else "")
             raise VerifyError(f"WdfTree: root must be one of IdealSource, Short, Open, Diode, "
-                              f"DiodePair, Resistor, ResistiveSource, not "
+                              f"DiodePair, AsymmetricDiodePair, Resistor, ResistiveSource, not "
                               f"{type(self.root).__name__}{hint}")
         _check_child("WdfTree", "tree", self.tree)
         _check_positive("WdfTree", "fs", self.fs, "Hz")
