@@ -3,9 +3,12 @@
 ``y = M·x`` for a constant integer matrix ``M`` becomes a graph of two-input
 adders and subtractors, shared between the outputs:
 
-1. Every weight is split into signed power-of-two digits (its non-adjacent
-   form), so a row is a sum of terms ``±(x_c << k)``; a *variable* is one
-   ``x_c << k`` (or, later, a node).
+1. Each column's most common value ``k_c`` is taken out when that saves
+   terms (``M·x = (M − 1·kᵀ)·x + kᵀx``, the last sum built once and added to
+   every row): a ±1 column becomes 0/±2, half of its terms gone.  Every
+   remaining weight is split into signed power-of-two digits (its
+   non-adjacent form), so a row is a sum of terms ``±(x_c << k)``; a
+   *variable* is one ``x_c << k`` (or, later, a node).
 2. Common subexpressions, greedily: the pair of variables that occurs in the
    most rows with the same relative sign (``a + b``, or ``a − b``) becomes a
    new node, which replaces the pair in those rows; repeat while some pair is
@@ -80,9 +83,33 @@ def _best(m: np.ndarray, a: np.ndarray, cols: np.ndarray, n: int):
             np.where(use_same[pick, partner], 1, -1))
 
 
-def build_adder_graph(matrix, x_range: tuple[int, int], *, min_shared: int = 2) -> AdderGraph:
-    """The shared adder graph of ``matrix · x`` for inputs in ``x_range`` (see the module)."""
+def _digit_count(values) -> int:
+    return sum(len(naf_digits(int(v))) for v in values)
+
+
+def centre_columns(matrix: np.ndarray) -> np.ndarray:
+    """Per column, the constant ``k`` (its most common value) to take out of it when
+    that leaves fewer signed digits, counting ``k``'s own once: ``M·x = (M − 1·kᵀ)·x +
+    kᵀx``, with ``kᵀx`` one sum shared by every row.  A ±1 column becomes 0/±2, half
+    of its terms gone (0 where the column keeps its values)."""
+    centre = np.zeros(matrix.shape[1], dtype=np.int64)
+    for c, column in enumerate(matrix.T):
+        values, counts = np.unique(column, return_counts=True)
+        k = int(values[counts.argmax()])
+        if k and _digit_count(column - k) + _digit_count([k]) < _digit_count(column):
+            centre[c] = k
+    return centre
+
+
+def build_adder_graph(matrix, x_range: tuple[int, int], *, min_shared: int = 2,
+                      centre: bool = True) -> AdderGraph:
+    """The shared adder graph of ``matrix · x`` for inputs in ``x_range`` (see the module);
+    ``centre``: take each column's common value out first (:func:`centre_columns`)."""
     matrix = np.asarray(matrix, dtype=np.int64)
+    k = centre_columns(matrix) if centre and len(matrix) > 1 else np.zeros(matrix.shape[1], np.int64)
+    shared = bool(k.any())
+    if shared:                                    # one more row: the shared sum kᵀx
+        matrix = np.vstack([matrix - k[None, :], k[None, :]])
     rows, cols = matrix.shape
     digits = {}                                   # (col, shift) -> {row: sign}
     for c in range(cols):
@@ -136,7 +163,25 @@ def build_adder_graph(matrix, x_range: tuple[int, int], *, min_shared: int = 2) 
         best_count[k], best_partner[k], best_sign[k] = (
             int(with_k.max()), int(with_k.argmax()), int(sign_k[with_k.argmax()]))
     outputs = _row_trees(m[:, :n], ranges, nodes)
+    if shared:
+        outputs = _add_shared(outputs, ranges, nodes)
     return AdderGraph(tuple(base), tuple(nodes), tuple(outputs), tuple(ranges))
+
+
+def _add_shared(outputs, ranges, nodes):
+    """Add the last output (the shared sum of the centred columns) to every other one."""
+    (se, ve), outputs = outputs[-1], outputs[:-1]
+    if not se:
+        return outputs
+    joined = []
+    for s, v in outputs:
+        if not s:
+            joined.append((se, ve))
+            continue
+        nodes.append((v, ve, s * se))
+        ranges.append(_join(ranges[v], ranges[ve], s * se))
+        joined.append((s, len(ranges) - 1))
+    return joined
 
 
 def _pair_counts(m, a, k, n):

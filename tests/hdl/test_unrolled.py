@@ -9,7 +9,7 @@ import pytest
 
 from bitwave.errors import HdlError
 from bitwave.hdl import ECP5, UnrolledMatVec, estimate_unrolled
-from bitwave.hdl._adder_graph import build_adder_graph, naf_digits, schedule
+from bitwave.hdl._adder_graph import build_adder_graph, centre_columns, naf_digits, schedule
 from hdl_bench import mvu_model, pack, random_inputs, stream, unpack
 
 
@@ -44,6 +44,21 @@ def test_adder_graph_is_exact_and_shares_sums(rows, cols, lo, hi):
     assert graph.adders < trees if cols > 1 else graph.adders == trees == 0
     for v, (lo_v, hi_v) in enumerate(graph.ranges):
         assert lo_v <= hi_v, v
+
+
+def test_centring_takes_each_binary_column_majority_out_and_saves_adders():
+    rng = np.random.default_rng(9)
+    weights = rng.choice([-1, 1], size=(24, 40))
+    centre = centre_columns(weights)
+    for c, column in enumerate(weights.T):
+        assert centre[c] == (1 if (column == 1).sum() > (column == -1).sum() else -1) or (
+            (column == 1).sum() == (column == -1).sum())
+    assert not centre_columns(np.array([[0, 3], [0, 5], [1, 3]]))[0]   # zero is the common value
+    plain, centred = (build_adder_graph(weights, (0, 1), centre=c) for c in (False, True))
+    for _ in range(10):
+        x = rng.integers(0, 2, size=40)
+        assert evaluate(centred, x) == evaluate(plain, x) == (weights @ x).tolist()
+    assert centred.adders < plain.adders
 
 
 def test_schedule_bounds_the_adders_between_registers():
