@@ -4,9 +4,10 @@
     python examples/tcn.py                             # train, print the held-out ESR
 
 The effect to learn is a one-pole low-pass (``TONE_HZ``) into a soft clipper,
-``y = tanh(DRIVE · lowpass(x))``, at 48 kHz.  The audio is synthesised here,
+``y = tanh(DRIVE · lowpass(x))``, at 48 kHz.  The audio is synthesised in code,
 never downloaded: Karplus–Strong plucked-string notes and exponential sine
-sweeps at random pitches and levels, separated by short silences.
+sweeps (``bitwave.frontend.audio``'s ``pluck`` and ``sweep``) at random pitches
+and levels, separated by short silences.
 
 The network is four causal ``QuantConv1d`` layers, 1 → 8 → 8 → 8 → 1 channels,
 kernel 3, dilations 1, 2, 4, 8 (a receptive field of 31 samples, 0.65 ms):
@@ -38,6 +39,7 @@ from scipy.signal import lfilter
 from torch import nn
 
 from bitwave.frontend import ModelBundle
+from bitwave.frontend.audio import esr, pluck, sweep
 
 SAMPLE_RATE = 48_000
 TONE_HZ = 2_000.0
@@ -65,27 +67,6 @@ def _cache():
 
 
 # -- audio ---------------------------------------------------------------------
-def pluck(freq: float, seconds: float, rng: np.random.Generator, decay: float = 0.996) -> np.ndarray:
-    """A Karplus–Strong plucked string: a noise burst one period long, fed back through an
-    averaging (low-pass) delay line of one period, ``y[n] = x[n] + ρ/2·(y[n−N] + y[n−N−1])``."""
-    period = max(2, int(round(SAMPLE_RATE / freq)))
-    burst = np.zeros(int(seconds * SAMPLE_RATE))
-    burst[:period] = rng.uniform(-1, 1, period)
-    feedback = np.zeros(period + 2)
-    feedback[0], feedback[period], feedback[period + 1] = 1.0, -decay / 2, -decay / 2
-    y = lfilter([1.0], feedback, burst)
-    return y / max(1e-9, np.abs(y).max())
-
-
-def sweep(f0: float, f1: float, seconds: float) -> np.ndarray:
-    """An exponential sine sweep from ``f0`` to ``f1`` Hz, with 10 ms fades."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    k = np.log(f1 / f0) / seconds
-    y = np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k)
-    fade = np.minimum(1.0, np.minimum(t, seconds - t) / 0.01)
-    return y * fade
-
-
 def synth_signal(seconds: float, seed: int) -> np.ndarray:
     """Plucked notes and sine sweeps at random pitches and levels in [-1, 1], float32."""
     rng = np.random.default_rng(seed)
@@ -105,14 +86,6 @@ def effect(x: np.ndarray) -> np.ndarray:
     """The target: a one-pole low-pass at ``TONE_HZ`` into ``tanh(DRIVE · ·)``."""
     a = np.exp(-2 * np.pi * TONE_HZ / SAMPLE_RATE)
     return np.tanh(DRIVE * lfilter([1 - a], [1, -a], x)).astype(np.float32)
-
-
-def esr(target: np.ndarray, output: np.ndarray, pre_emphasis: float = 0.0) -> float:
-    """Error-to-signal ratio Σ(y − ŷ)² / Σ y², plain or after the pre-emphasis
-    filter ``1 − pre_emphasis·z⁻¹`` on both signals (0.85 is the usual one)."""
-    y, y_hat = (lfilter([1.0, -pre_emphasis], [1.0], np.ravel(v).astype(np.float64))
-                for v in (target, output))
-    return float(np.sum((y - y_hat) ** 2) / np.sum(y ** 2))
 
 
 # -- models --------------------------------------------------------------------
