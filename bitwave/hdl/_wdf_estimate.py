@@ -15,12 +15,12 @@ _DSP_WIDTH, _DSP_MIN_SLICE = 16, 2      # SB_MAC16 operands; Yosys keeps thinner
 #: DSP blocks of the smallest device with them that bitwave targets (iCE40UP5K).
 DSP_BUDGET = 8
 #: Calibration of the microcoded core against Yosys ``synth_ice40 -dsp`` (2026-11-30, 20-bit
-#: I/O): the clipper (6 registers of 27 bits) 1182 LUT4, 219 FF, 10 SB_MAC16, 6 BRAM; a
-#: three-deep tree (16 registers of 24 bits) 2105 LUT4, 491 FF, 10 SB_MAC16, 1 BRAM.  Fitted
+#: I/O): the clipper (6 registers of 27 bits) 1236 LUT4, 219 FF, 6 SB_MAC16, 6 BRAM; a
+#: three-deep tree (16 registers of 24 bits) 2151 LUT4, 491 FF, 6 SB_MAC16, 1 BRAM.  Fitted
 #: exactly to those two: LUT4s per register bit (the six operand multiplexers and the write
-#: enables) and per wave bit (adders, negations, clamps, the multiplier's glue).
-_MICRO_LUT_PER_REGISTER_BIT = 2.39
-_MICRO_LUT_PER_WAVE_BIT = 28.9
+#: enables) and per wave bit (adders, negations, clamps, the multiplier's operand muxes).
+_MICRO_LUT_PER_REGISTER_BIT = 2.38
+_MICRO_LUT_PER_WAVE_BIT = 30.9
 
 
 def _dsp_slices(width):
@@ -56,10 +56,13 @@ def estimate_wdf(params, model=None):
     return _total(cores)
 
 
-def _root_cost(rt, model):
-    """(multiplies, table LUTs, table FFs, block RAMs, datapath FFs) of a root table."""
+def _root_cost(rt, model, *, shared_main: bool = False):
+    """(multiplies, table LUTs, table FFs, block RAMs, datapath FFs) of a root table; with
+    ``shared_main`` its main interpolation product runs on the caller's multiplier."""
     W, S, Q = rt.wave_width, max(rt.segment_shift, 1), max(rt.curve_bits, 1)
-    mults = ((W + 1, S + 1), (Q, Q + 1), (rt.curvature_width, Q + 1))
+    mults = ((Q, Q + 1), (rt.curvature_width, Q + 1))
+    if not shared_main:
+        mults = ((W + 1, S + 1),) + mults
     table_lut = table_ff = bram = 0
     for words, width in rt.memories():
         blocks = min(-(-width // w) * -(-words // d) for d, w in model.bram_shapes)
@@ -95,8 +98,9 @@ def estimate_wdf_micro(params, model=None):
     wave_width`` flip-flops) read by six operand multiplexers, priced per
     register bit; the adders, negations and clamps per wave bit (both
     measured, see ``_MICRO_LUT_PER_REGISTER_BIT``); the one multiplier
-    (``wave_width + 2`` by ``coeff_frac + 2`` bits) and, with a root, the root
-    table's memories and multiplies (:func:`_root_cost`).  Multiplies go to
+    (``wave_width + 2`` by ``coeff_frac + 2`` bits, which also serves the root
+    table's interpolation) and, with a root, the table's memories and its two
+    small multiplies for the curvature term (:func:`_root_cost`).  Multiplies go to
     SB_MAC16 DSPs when they fit :data:`DSP_BUDGET`, else to LUTs.  Returns an
     :class:`Estimate`.
     """
@@ -109,7 +113,8 @@ def estimate_wdf_micro(params, model=None):
     ff = N * W + params.out_width + steps.bit_length() + 2
     bram = 0
     if params.halves:
-        root_mults, table_lut, table_ff, bram, root_ff = _root_cost(params.root, model)
+        root_mults, table_lut, table_ff, bram, root_ff = _root_cost(params.root, model,
+                                                                    shared_main=True)
         mults += root_mults
         lut += table_lut
         ff += table_ff + root_ff

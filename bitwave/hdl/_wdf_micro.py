@@ -145,8 +145,9 @@ class WdfMicroCore(CheckedComponent):
         OUT:  out    = fit_out(round(Σ add, wave_frac + 1 − out_frac))
 
     each sum over ``±r[i]`` terms.  One adder tree and one multiplier serve every
-    ALU step: a step only selects their six operands (a register and a sign
-    each) and the coefficient, so a tree of
+    ALU step (and the root table's interpolation, in its last cycle): a step
+    only selects their six operands (a register and a sign each) and the
+    coefficient, so a tree of
     ``n`` adaptors takes about ``2n + 5`` cycles per sample and the same
     multiplier.  The last cycle shows the output on ``source`` and, when it is
     taken, also takes the next sample (``sink.ready`` then follows
@@ -197,17 +198,27 @@ class WdfMicroCore(CheckedComponent):
         mul_sum = Signal(signed(W + 2))
         m.d.comb += [add_sum.eq(sum(ops[:_MAX_TERMS])), mul_sum.eq(sum(ops[_MAX_TERMS:]))]
 
-        # One adder and one multiplier for every ALU step; each step only picks operands.
-        result = fit_signed(add_sum + round_shift(coeff * mul_sum, p.coeff_frac, p.wave_rounding),
+        # One adder and one multiplier for every ALU step; each step only picks operands.  The
+        # root table's interpolation borrows the multiplier in its last cycle.
+        interp = Signal()
+        diff = Signal(signed(W + 1))
+        frac = Signal(range(1 << max(p.root.segment_shift, 1))) if p.halves else Signal()
+        product = Signal(signed(W + p.coeff_frac + 5))
+        m.d.comb += product.eq(Mux(interp, frac, coeff) * Mux(interp, diff, mul_sum))
+        result = fit_signed(add_sum + round_shift(product, p.coeff_frac, p.wave_rounding),
                             W, p.wave_saturate)
         root_in = Signal(signed(W))
         m.d.comb += root_in.eq(fit_signed(add_sum, W, p.wave_saturate))
         in_root = Signal()
         root = None
         if p.halves:
+            def shared(d, f):
+                m.d.comb += [diff.eq(d), frac.eq(f)]
+                return product
             root = root_table_logic(m, p.root, root_in, in_root & (phase == 0),
                                     in_root & (phase == 1), rounding=p.wave_rounding,
-                                    saturate=p.wave_saturate)
+                                    saturate=p.wave_saturate, product=shared)
+            m.d.comb += interp.eq(in_root & (phase == 2))
         with m.If(take):
             m.d.sync += [
                 regs[1].eq(fit_signed(round_shift(self.sink.payload, p.in_frac - F,

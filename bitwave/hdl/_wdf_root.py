@@ -140,14 +140,16 @@ class RootTable:
                 (n * self.halves, self.curvature_width))
 
 
-def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate):
+def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, product=None):
     """Add the table's memories and datapath to module ``m``; return ``b`` (combinational, valid
     in the cycle after ``curve``).
 
     ``a`` (``signed(wave_width)``) must hold the incident wave in the cycle
     ``locate`` is true; ``curve`` is true in the next cycle and the result is
     read in the one after.  The read ports keep their data until the next
-    ``locate``.
+    ``locate``.  ``product(diff, frac)``, if given, returns the interpolation's
+    main product (``wave_width + 1`` by ``S`` bits) from a multiplier the
+    caller shares; else the table has its own.
     """
     W, K, seg, span = rt.wave_width, rt.octaves, rt.segments_log2, rt.span
     low, S, Q, n = span - K + 1, rt.segment_shift, rt.curve_bits, rt.segments
@@ -201,7 +203,8 @@ def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate):
     lo_end, hi_end = rd_even.data.as_signed(), rd_odd.data.as_signed()
     base = Mux(odd_k, hi_end, lo_end)
     diff = Mux(odd_k, lo_end - hi_end, hi_end - lo_end)
-    inside = base + round_shift(diff * frac + ((rd_curv.data.as_signed() * weight) << (S - Q)),
+    main = diff * frac if product is None else product(diff, frac)
+    inside = base + round_shift(main + ((rd_curv.data.as_signed() * weight) << (S - Q)),
                                 S, rounding)
     end_pos = Const(rt.part(0, "values")[n], signed(W))
     if rt.halves == 2:

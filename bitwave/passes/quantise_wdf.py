@@ -354,10 +354,16 @@ class QuantiseWdf(Pass, name="quantise-wdf"):
     word_length: int | None = None
     int_bits: int = 4
     guard_bits: int = 4
+    #: ``nearest``, ``truncate`` or ``magnitude`` (toward zero: passive, ~6 dB less SNR).
+    rounding: str = "nearest"
 
     def __post_init__(self):
         if self.target_snr_db is not None and self.word_length is not None:
             raise PassError("quantise-wdf: give target_snr_db or word_length, not both")
+        known = [r.value for r in Rounding]
+        if self.rounding not in known:
+            raise PassError(f"quantise-wdf: rounding must be one of {known}, not "
+                            f"{self.rounding!r}")
 
     def run(self, graph: Graph) -> Graph:
         verify(graph)
@@ -366,14 +372,15 @@ class QuantiseWdf(Pass, name="quantise-wdf"):
 
     def _quantise(self, op: Wdf) -> Wdf:
         trees = op.trees()
-        opts = dict(int_bits=self.int_bits, guard_bits=self.guard_bits)
+        rounding = Rounding(self.rounding)
+        opts = dict(int_bits=self.int_bits, guard_bits=self.guard_bits, rounding=rounding)
         try:
             specs = [quantise_wdf(t, target_snr_db=self.target_snr_db,
                                   word_length=self.word_length, **opts) for t in trees]
             width = max(s.output.width for s in specs)
             out_int = max(s.output.int_bits for s in specs)
             specs = [s if (s.output.width, s.output.int_bits) == (width, out_int)
-                     else _spec_for(t, width, self.int_bits, self.guard_bits, Rounding.NEAREST,
+                     else _spec_for(t, width, self.int_bits, self.guard_bits, rounding,
                                     Overflow.SATURATE, "quantise_wdf", out_int_bits=out_int)
                      for s, t in zip(specs, trees)]
             octaves = max(s.table_octaves for s in specs)

@@ -11,8 +11,8 @@ from amaranth.sim import Simulator
 
 from bitwave.errors import PassError, VerifyError
 from bitwave.hdl import WdfBank, WdfCore
-from bitwave.ir import (Fixed, Graph, Input, Int, Interpreter, Output, Real, Wdf, parse_graph,
-                        print_graph, verify)
+from bitwave.ir import (Fixed, Graph, Input, Int, Interpreter, Output, Real, Rounding, Wdf,
+                        parse_graph, print_graph, verify)
 from bitwave.ir.wdf import Probe, run_fixed, simulate
 from bitwave.passes import PassManager, parse_pipeline
 from bitwave.lower import lower
@@ -96,6 +96,15 @@ def test_quantise_pass_shares_one_layout_between_channels():
     q = QuantiseWdf().run(g)["clip"]
     assert q.layout.table.shape[0] == 2 and len({s.output for s in q.specs(Fixed(4, 16))}) == 1
     assert QuantiseWdf().run(QuantiseWdf().run(g)) == QuantiseWdf().run(g)   # runs twice
+
+
+def test_quantise_pass_rounding_option():
+    q = PassManager(parse_pipeline("quantise-wdf{word_length=16,rounding=magnitude}")).run(
+        clipper_graph(bits=16, frac=12))["clip"]
+    assert q.layout.wave.rounding is Rounding.MAGNITUDE
+    with pytest.raises(PassError, match=r"quantise-wdf: rounding must be one of \['nearest', "
+                                        r"'truncate', 'magnitude'\], not 'up'"):
+        parse_pipeline("quantise-wdf{rounding=up}")
 
 
 def test_quantise_pass_target_snr_picks_the_word_length():
