@@ -154,8 +154,9 @@ class WdfCore(CheckedComponent):
     next sample when one is waiting and the result is taken, so a stream costs
     six cycles per sample (``sink.ready`` then follows ``source.ready``
     combinationally; every other handshake output comes from registers); one
-    coefficient multiply and three interpolation multiplies per sample, the
-    curve step's apart from the root step's two so no cycle chains two.
+    multiplier for the coefficient's product and, in the root step, the
+    interpolation's main product, and two small ones for the curvature term
+    (the curve step's apart from the root step's, so no cycle chains two).
     The breakpoint values are split into two memories, even and odd
     breakpoints, so both ends of a segment come out in the same cycle from one
     read port each and every entry is stored once; the curvatures are a third.
@@ -222,8 +223,24 @@ class WdfCore(CheckedComponent):
             self.source.valid.eq(step == _Step.OUTPUT),
             self.source.payload.eq(out),
         ]
+        # One multiplier: the adaptor coefficient's product (ADAPT for a parallel adaptor,
+        # SCATTER for a series one) and the root interpolation's (ROOT) in turn.
+        S = max(p.root.segment_shift, 1)
+        mul_x = Signal(signed(W + 3))
+        mul_k = Signal(signed(max(p.coeff_frac, S) + 2))
+        product = Signal(signed(W + max(p.coeff_frac, S) + 5))
+        m.d.comb += product.eq(mul_x * mul_k)
+
+        def shared(diff, frac):
+            with m.If(step == _Step.ROOT):
+                m.d.comb += [mul_x.eq(diff), mul_k.eq(frac)]
+            return product
         root = root_table_logic(m, p.root, b0, step == _Step.LOCATE, step == _Step.CURVE,
-                                rounding=p.wave_rounding, saturate=p.wave_saturate)
+                                rounding=p.wave_rounding, saturate=p.wave_saturate,
+                                product=shared)
+        coeff_step = _Step.SCATTER if p.series else _Step.ADAPT
+        with m.If(step == coeff_step):
+            m.d.comb += [mul_x.eq(br + a1 + a2 if p.series else a1 - a2), mul_k.eq(p.coeff)]
         with m.If(take):
             m.d.sync += [
                 a1.eq(fit(round_shift(self.sink.payload, p.in_frac - F, p.wave_rounding))),
@@ -237,7 +254,7 @@ class WdfCore(CheckedComponent):
                 if p.series:
                     m.d.sync += b0.eq(fit(-(a1 + a2)))
                 else:
-                    m.d.sync += b0.eq(fit(a2 + rnd((a1 - a2) * p.coeff, p.coeff_frac)))
+                    m.d.sync += b0.eq(fit(a2 + rnd(product, p.coeff_frac)))
                 m.d.sync += step.eq(_Step.LOCATE)
             with m.Case(_Step.LOCATE):
                 m.d.sync += step.eq(_Step.CURVE)
@@ -247,7 +264,7 @@ class WdfCore(CheckedComponent):
                 m.d.sync += [br.eq(root), step.eq(_Step.SCATTER)]
             with m.Case(_Step.SCATTER):
                 if p.series:
-                    b1 = fit(a1 - rnd((br + a1 + a2) * p.coeff, p.coeff_frac))
+                    b1 = fit(a1 - rnd(product, p.coeff_frac))
                     b2 = fit(-(br + b1))
                 else:
                     b1 = fit(br + b0 - a1)

@@ -35,10 +35,10 @@ def estimate_wdf(params, model=None):
     the output, interpolation-fraction and curve registers; the datapath
     (adders, saturating clamps, the step multiplexers) at a measured cost per
     wave bit; the even and odd breakpoint values and the curvatures in block
-    RAM or LUT ROM by Yosys' rule (:class:`~bitwave.hdl.CostModel`); the
-    coefficient multiply (``wave_width + 1`` by the coefficient's bits), the
-    interpolation multiply (``wave_width + 1`` by the fraction's bits) and the
-    curve's two (``Q`` by ``Q + 1`` bits, curvature by ``Q + 1``).  Those go to SB_MAC16 DSPs, cut
+    RAM or LUT ROM by Yosys' rule (:class:`~bitwave.hdl.CostModel`); the one
+    shared multiplier (``wave_width + 3`` by the wider of the coefficient and
+    the interpolation fraction, plus 2) and the curve's two (``Q`` by ``Q + 1``
+    bits, curvature by ``Q + 1``).  Those go to SB_MAC16 DSPs, cut
     into 16-bit slices as Yosys' ``mul2dsp`` does, when the whole bank needs at
     most :data:`DSP_BUDGET` of them (then the board flow synthesises with
     ``-dsp``), else to soft multipliers.  Returns an :class:`Estimate`.
@@ -47,9 +47,9 @@ def estimate_wdf(params, model=None):
     model = model or ICE40
     cores = []
     for p in params:
-        W = p.wave_width
-        mults, table_lut, table_ff, bram, root_ff = _root_cost(p.root, model)
-        mults += ((W + 1, p.coeff.bit_length() + 1),)
+        W, S = p.wave_width, max(p.root.segment_shift, 1)
+        mults, table_lut, table_ff, bram, root_ff = _root_cost(p.root, model, shared_main=True)
+        mults += ((W + 3, max(p.coeff.bit_length(), S) + 2),)
         lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
         ff = 6 * W + p.out_width + root_ff + 8 + table_ff
         cores.append((lut, ff, bram, mults))
