@@ -126,12 +126,19 @@ def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycl
 @click.option("--stall-out", type=float, default=0.0, help="Probability of holding output ready low each cycle.")
 @click.option("--seed", type=int, default=1)
 @click.option("--cocotb", "use_cocotb", is_flag=True, help="Also run the cocotb backpressure testbench.")
-def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb):
+@click.option("--energy", default=None, metavar="FAMILY",
+              help="Also estimate the energy per frame with FAMILY's model (ice40up); see docs/boards.md.")
+@click.option("--clock-mhz", type=float, default=None, help="Clock for the energy estimate's static part.")
+def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb, energy, clock_mhz):
     """Co-simulate BUILD_DIR's Verilog against the reference interpreter on its dataset."""
     from .verify import verify_build
-    res = verify_build(build_dir, stall_in=stall_in, stall_out=stall_out, seed=seed, log=_log)
+    res = verify_build(build_dir, stall_in=stall_in, stall_out=stall_out, seed=seed, log=_log, energy=energy,
+                       clock_mhz=clock_mhz)
     report = load_report(build_dir)
     _print_verify(res, report)
+    if energy:
+        from .energy import EnergyEstimate
+        out.print(EnergyEstimate(**report["energy"]).line(), markup=False)
     if use_cocotb:
         from .sim.cocotb_bench import run_cocotb
         c = run_cocotb(build_dir, log=_log)

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .build_folder import TOP, BuildManifest, load_build
+from .energy import get_model, measure_energy
 from .errors import SimMismatchError
 from .hdl import StreamFormat, emit_verilog
 from .ir import Graph, Input, Interpreter, Output, quantise_input
@@ -116,9 +117,16 @@ def _frames(d: Path, values, what: str, port: StreamFormat) -> np.ndarray:
 
 def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: float = 0.0, seed: int = 1,
                  limit: int | None = None, log: Callable[[str], None] = lambda s: None,
-                 waveform_on_mismatch: bool = True) -> VerifyResult:
-    """Co-simulate a build folder over its dataset; updates its report; returns the result."""
+                 waveform_on_mismatch: bool = True, energy: str | None = None, energy_frames: int = 200,
+                 clock_mhz: float | None = None) -> VerifyResult:
+    """Co-simulate a build folder over its dataset; updates its report; returns the result.
+
+    With ``energy`` (a family of :data:`bitwave.energy.MODELS`), also counts the switching
+    activity of the first ``energy_frames`` frames and writes the estimated energy per
+    frame into the report (section ``energy``)."""
     d = Path(build_dir)
+    if energy:
+        get_model(energy)           # an unknown family fails before the simulation, not after
     build = load_build(d)
     manifest, graph, ds = build.manifest, build.graph, build.dataset
     if ds is None:
@@ -155,4 +163,8 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
                    seed=seed, trace=wave.resolve())
         result.waveform = str(wave)
     update_report(d, "rtl", result.as_dict())
+    if energy:
+        log(f"counting switching activity over {min(energy_frames, len(frames))} frames ({energy} energy model)")
+        est = measure_energy(d, manifest, sim.sink.encode(frames[:energy_frames]), energy, clock_mhz=clock_mhz)
+        update_report(d, "energy", est.as_dict())
     return result

@@ -37,13 +37,15 @@ ALLOWED = {
     "sim": {"hdl", "ir", "lower", "build_folder", "dataset", "tools", "errors"},
     "boards": {"hdl", "build_folder", "sim", "tools", "errors"},
     "compile": {"ir", "passes", "lower", "hdl", "costs", "report", "build_folder", "dataset", "errors"},
-    "verify": {"ir", "lower", "hdl", "sim", "report", "build_folder", "dataset", "errors"},
+    "verify": {"ir", "lower", "hdl", "sim", "report", "build_folder", "dataset", "energy", "errors"},
+    # Estimated energy per frame: counts activity in a Verilator run (sim), applies a family model.
+    "energy": {"sim", "build_folder", "errors"},
     # The Dask client the long runs share (sweep, fuzz --scheduler).
     "cluster": {"errors"},
     "fuzz": {"ir", "passes", "lower", "hdl", "sim", "cluster", "errors"},
     "sweep": {"compile", "verify", "frontend", "cluster", "errors"},
     "cli": {"errors", "report", "build_folder", "compile", "verify", "frontend", "fuzz", "sim",
-            "boards", "sweep", "spectrum"},
+            "boards", "sweep", "spectrum", "energy"},
     "__init__": {"errors"},
 }
 
