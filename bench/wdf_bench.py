@@ -7,9 +7,14 @@ Prints, for the diode clipper of REFERENCE.md:
 * samples/s of the PyTorch layer, forward and forward+backward, for one long
   channel and for the same audio cut into chunks (the batch the training loop uses);
 * the time to recover R and C from 2× off on a few seconds of audio;
-* fixed-point SNR against float64 per word length;
-* cycles per sample and latency of the hardware core (and, with Verilator, the
+* fixed-point SNR against float64 per word length on held-out plucked notes
+  (and the multitone), rounding to nearest and magnitude truncation, and the
+  root table's size and error, piecewise-quadratic against chords;
+* cycles per sample and latency of the clipper core (and, with Verilator, the
   cycles per sample measured on the emitted Verilog);
+* for trees of every element, adaptor and root kind: steps, cycles per sample,
+  estimated resources of the microcoded core and SNR against float64 (with
+  Verilator, the deepest one run bit for bit against its golden model);
 * fmax and resource use on the iCE40UP5K: the clipper model is compiled like
   any other (``bitwave compile``'s :func:`~bitwave.compile.compile_graph`) and
   placed and routed by the boards stage (YoWASP yosys + nextpnr-ice40, generic
@@ -18,6 +23,7 @@ Prints, for the diode clipper of REFERENCE.md:
   ``fmax / cycles per sample`` and the real-time factor at 48 kHz.
 
     .venv/bin/python bench/wdf_bench.py [--quick] [--no-verilator] [--no-pnr] [--soft]
+                                        [--only speed|fixed|hardware|trees]
 """
 
 from __future__ import annotations
@@ -30,10 +36,15 @@ import numpy as np
 import torch
 
 from bitwave.frontend.wdf_torch import DiodeClipper
-from bitwave.ir.wdf import (Capacitor, DiodePair, Parallel, ResistiveSource, WdfTree, run_fixed,
-                            simulate)
+from bitwave.hdl._wdf_estimate import estimate_wdf_micro
+from bitwave.ir import Rounding
+from bitwave.ir.wdf import (AsymmetricDiodePair, Capacitor, Diode, DiodePair, IdealSource, Inductor, Inverter, Open,
+                            Parallel, ResistiveSource, Resistor, Series, Short, WdfTree,
+                            port_resistance, run_fixed, run_program, simulate)
 from bitwave.lower import lower_wdf
-from bitwave.passes.quantise_wdf import fixed_snr_db, multitone, quantise_wdf
+from bitwave.lower._wdf import lower_wdf_program, wdf_micro_params
+from bitwave.passes.quantise_wdf import (fixed_snr_db, multitone, plucked_notes, quantise_tree,
+                                         quantise_wdf, root_table_error)
 
 FS = 48_000.0
 R, C = 2.2e3, 10e-9
@@ -61,7 +72,7 @@ def bench_reference(n: int) -> None:
     spec = quantise_wdf(clipper())
     codes = np.round(x * 2.0 ** spec.input.frac_bits).astype(np.int64)
     sps = rate(lambda: run_fixed(spec, codes), n)
-    print(f"golden model (run_fixed, Q3.16 I/O):           {sps:12,.0f} samples/s")
+    print(f"golden model (run_fixed, 20-bit I/O):          {sps:12,.0f} samples/s")
 
 
 def bench_torch(n: int) -> None:
@@ -107,29 +118,98 @@ def bench_training(seconds_of_audio: float) -> None:
 
 
 def bench_fixed(n: int) -> None:
-    x = multitone(FS, n)
-    parts = []
+    held_out, tone = plucked_notes(FS, n, seed=1), multitone(FS, n)
+    tree = clipper()
+    Rp = port_resistance(tree.tree, FS)
+    print(f"fixed-point SNR vs float64, clipper ({n} samples of held-out plucked notes, seed 1; "
+          f"1 V multitone):")
     for wl in (12, 16, 20, 24):
-        spec = quantise_wdf(clipper(), word_length=wl)
-        parts.append(f"{wl} b (Q{spec.output.int_bits - 1}.{spec.output.frac_bits}, "
-                     f"{len(spec.table)}-entry root) {fixed_snr_db(spec, clipper(), x):6.1f} dB")
-    print("fixed-point SNR vs float64 (1 V multitone): " + "; ".join(parts))
+        spec = quantise_wdf(tree, word_length=wl)
+        mag = quantise_wdf(tree, word_length=wl, rounding=Rounding.MAGNITUDE)
+        grid = (spec.table_range_log2, spec.table_octaves, spec.segments_log2)
+        quad = root_table_error(tree.root, Rp, *grid)
+        chord = root_table_error(tree.root, Rp, *grid, quadratic=False)
+        print(f"  {wl} b (in {spec.input}, out {spec.output}, waves {spec.wave}): nearest "
+              f"{fixed_snr_db(spec, tree, held_out):6.1f} dB (multitone "
+              f"{fixed_snr_db(spec, tree, tone):6.1f}), magnitude truncation "
+              f"{fixed_snr_db(mag, tree, held_out):6.1f} dB; root {len(spec.table)} entries "
+              f"({spec.table_octaves} zones of 2**{spec.segments_log2}), error {quad:.1e} V "
+              f"(chords on the same grid {chord:.1e} V)")
+
+
+def trees() -> dict:
+    """Trees of every element, adaptor and root kind (the tests' set)."""
+    L = 10e-3
+    return {
+        "clipper": clipper(),
+        "rc-open": WdfTree(Open(), Parallel(ResistiveSource(R), Capacitor(C, name="C")), FS,
+                           probe="C"),
+        "rlc-ideal": WdfTree(IdealSource(), Series(Resistor(R), Parallel(
+            Capacitor(C, name="C"), Inductor(L))), FS, probe="C"),
+        "diode": WdfTree(Diode(2.52e-9, 45.3e-3, name="d"),
+                         Parallel(ResistiveSource(R), Capacitor(C)), FS, probe="d"),
+        "asymmetric": WdfTree(AsymmetricDiodePair(2.52e-9, 25.85e-3, 1e-18, 25.85e-3, n=1.752,
+                                                  n2=1.9, name="d"),
+                              Parallel(ResistiveSource(R), Capacitor(C)), FS, probe="d"),
+        "resistor-root": WdfTree(Resistor(1e3), Series(ResistiveSource(R), Parallel(
+            Capacitor(C), Inductor(1e-3, name="L"))), FS, probe="L"),
+        "short": WdfTree(Short(), Series(ResistiveSource(R), Series(
+            Capacitor(C, name="C"), Inductor(1e-3))), FS, probe="C"),
+        "deep": WdfTree(DiodePair(2.52e-9, 45.3e-3),
+                        Series(Parallel(ResistiveSource(R), Capacitor(C)),
+                               Series(Parallel(Inductor(L), Resistor(4.7e3, name="r2")),
+                                      Inverter(Parallel(Capacitor(47e-9), Resistor(1e4))))),
+                        FS, probe="r2"),
+    }
+
+
+def bench_trees(n: int, verilator: bool) -> None:
+    held_out = plucked_notes(FS, n, seed=1)
+    print(f"microcoded core (WdfMicroCore), 20-bit I/O; SNR vs float64 on {n} held-out samples:")
+    for name, tree in trees().items():
+        prog = quantise_tree(tree)
+        params = wdf_micro_params(prog)
+        est = estimate_wdf_micro(params).resources
+        codes = np.clip(np.round(held_out * 2.0 ** prog.input.frac_bits), prog.input.min,
+                        prog.input.max).astype(np.int64)
+        err = np.max(np.abs(run_program(prog, codes) * 2.0 ** -prog.output.frac_bits
+                            - simulate(tree, codes * 2.0 ** -prog.input.frac_bits)))
+        print(f"  {name:14s} {len(prog.steps):2d} steps, {prog.registers:2d} registers, "
+              f"{params.cycles_per_sample:2d} cycles/sample; estimate {est.lut} LUT4, {est.ff} FF, "
+              f"{est.bram} BRAM, {est.dsp} DSP; SNR {fixed_snr_db(prog, tree, held_out):6.1f} dB "
+              f"(out {prog.output}), max error {err * 2.0 ** prog.output.frac_bits:.2f} LSB")
+    if verilator:
+        from bitwave.hdl import StreamFormat
+        from bitwave.hdl._emit import emit_verilog
+        from bitwave.sim import StreamSim
+        prog = quantise_tree(trees()["deep"])
+        core = lower_wdf_program(prog)
+        sim = StreamSim.build(emit_verilog(core, name="wdf_micro"), top="wdf_micro",
+                              sink=StreamFormat(1, prog.input.width, True),
+                              source=StreamFormat(1, prog.output.width, True))
+        x = np.round(plucked_notes(FS, 48_000, seed=2) * 2.0 ** prog.input.frac_bits)
+        x = x.astype(np.int64)
+        result = sim.run(x[:, None])
+        exact = np.array_equal(result.outputs[:, 0], run_program(prog, x))
+        print(f"  Verilator, deep tree, 48 000 samples: {result.cycles_per_frame:g} cycles/sample "
+              f"measured, bit-exact: {exact}")
 
 
 def bench_hardware(verilator: bool) -> None:
     spec = quantise_wdf(clipper())
     core = lower_wdf(spec)
-    print(f"hardware WdfCore (Q3.16 I/O, {spec.wave.width}-bit waves): "
+    print(f"hardware WdfCore (in {spec.input}, out {spec.output}, {spec.wave.width}-bit waves): "
           f"{core.cycles_per_sample} cycles/sample, latency {core.latency} cycles, "
           f"root table {len(spec.table)} × {spec.wave.width} = {core.table_bits} bits; "
           f"48 kHz needs a clock of at least {core.cycles_per_sample * FS / 1e6:.3f} MHz")
     if verilator:
+        from bitwave.hdl import StreamFormat
         from bitwave.hdl._emit import emit_verilog
-        from bitwave.sim import PortSpec, StreamSim
+        from bitwave.sim import StreamSim
         sim = StreamSim.build(emit_verilog(core, name="wdf_top"), top="wdf_top",
-                              in_port=PortSpec(1, spec.input.width, True),
-                              out_port=PortSpec(1, spec.output.width, True))
-        x = np.round(multitone(FS, 48_000, peak=2.0) * 2.0 ** 16).astype(np.int64)
+                              sink=StreamFormat(1, spec.input.width, True),
+                              source=StreamFormat(1, spec.output.width, True))
+        x = np.round(plucked_notes(FS, 48_000, seed=2) * 2.0 ** 16).astype(np.int64)
         result = sim.run(x[:, None])
         exact = np.array_equal(result.outputs[:, 0], run_fixed(spec, x))
         print(f"  Verilator, 48 000 samples: {result.cycles_per_frame:g} cycles/sample measured, "
@@ -177,17 +257,25 @@ def main() -> None:
                         help="skip synthesis and place-and-route (fmax)")
     parser.add_argument("--soft", action="store_true",
                         help="also place and route with the multiplies in LUTs")
+    parser.add_argument("--only", choices=("speed", "fixed", "hardware", "trees"),
+                        help="run one part (speed: reference, torch and training rates)")
     parser.add_argument("--out", type=Path, default=Path("build/wdf_bench"),
                         help="folder for the compiled clipper and its board builds")
     args = parser.parse_args()
     n = 9_600 if args.quick else 48_000
     torch.set_num_threads(1)
-    bench_reference(n)
-    bench_torch(n)
-    bench_training(1.0 if args.quick else 3.0)
-    bench_fixed(4_800)
-    bench_hardware(not args.no_verilator)
-    if not args.no_pnr:
+    part = args.only
+    if part in (None, "speed"):
+        bench_reference(n)
+        bench_torch(n)
+        bench_training(1.0 if args.quick else 3.0)
+    if part in (None, "fixed"):
+        bench_fixed(9_600)
+    if part in (None, "hardware"):
+        bench_hardware(not args.no_verilator)
+    if part in (None, "trees"):
+        bench_trees(9_600, not args.no_verilator)
+    if part is None and not args.no_pnr:
         bench_fmax(args.out / "clipper", args.soft)
 
 
