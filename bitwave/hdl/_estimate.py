@@ -11,8 +11,8 @@ from ..errors import HdlError
 from ._mvu import _divisor_error
 from ._mvu_output import queue_depth
 from ._popcount import (BRAM_MIN_BITS, BRAM_MIN_WORDS, CARRY_LEVELS_PER_STAGE,
-                        XNOR_LOGIC_LEVELS, LaneShape, _tree_registers, lane_stages,
-                        tree_levels)
+                        PAIR_LOGIC_LEVELS, XNOR_LOGIC_LEVELS, LaneShape, _tree_registers,
+                        lane_stages, tree_levels)
 from ._params import check_bool, check_int
 from ._resources import Estimate, Resources
 
@@ -218,7 +218,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
         shared_ff = 2 * halves * (in_width + 1) + odd * (in_width + 1)
         parts["products"] = (shared + pe * (halves * (in_width + 2) + odd * (in_width + 1)),
                              shared_ff)
-        parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, in_width + 2, 0))
+        parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, in_width + 2,
+                                                     PAIR_LOGIC_LEVELS))
     else:
         term_width = in_width + w_width
         term_lut = in_width * w_width * model.lut_per_product_bit
