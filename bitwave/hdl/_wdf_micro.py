@@ -147,10 +147,10 @@ class WdfMicroCore(CheckedComponent):
     each sum over ``±r[i]`` terms.  One adder tree and one multiplier serve every
     ALU step (and the root table's interpolation, in its last cycle): a step
     only selects their six operands (a register and a sign each) and the
-    coefficient, so a tree of
-    ``n`` adaptors takes about ``2n + 5`` cycles per sample and the same
-    multiplier.  The last cycle shows the output on ``source`` and, when it is
-    taken, also takes the next sample (``sink.ready`` then follows
+    coefficient, so a larger tree takes more cycles per sample (one per step,
+    three per ``ROOT`` step, plus the cycle showing the result) and the same
+    multiplier.  That last cycle shows the output on ``source`` and, when it
+    is taken, also takes the next sample (``sink.ready`` then follows
     ``source.ready`` combinationally).
 
     Attributes
