@@ -139,7 +139,7 @@ def fit(model: nn.Module, x: np.ndarray, y: np.ndarray, settings: FitSettings = 
                 loss.backward()
                 return loss
 
-            losses.append(opt.step(closure).item())
+            losses.append(float(opt.step(closure).detach()))
             if not lbfgs:
                 sched.step()
     finally:
