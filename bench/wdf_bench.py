@@ -23,7 +23,7 @@ Prints, for the diode clipper of REFERENCE.md:
   ``fmax / cycles per sample`` and the real-time factor at 48 kHz.
 
     .venv/bin/python bench/wdf_bench.py [--quick] [--no-verilator] [--no-pnr] [--soft]
-                                        [--only speed|fixed|hardware|trees]
+                                        [--only speed|fixed|hardware|trees|fmax]
 """
 
 from __future__ import annotations
@@ -257,8 +257,9 @@ def main() -> None:
                         help="skip synthesis and place-and-route (fmax)")
     parser.add_argument("--soft", action="store_true",
                         help="also place and route with the multiplies in LUTs")
-    parser.add_argument("--only", choices=("speed", "fixed", "hardware", "trees"),
-                        help="run one part (speed: reference, torch and training rates)")
+    parser.add_argument("--only", choices=("speed", "fixed", "hardware", "trees", "fmax"),
+                        help="run one part (speed: reference, torch and training rates; fmax: "
+                             "synthesis and place-and-route)")
     parser.add_argument("--out", type=Path, default=Path("build/wdf_bench"),
                         help="folder for the compiled clipper and its board builds")
     args = parser.parse_args()
@@ -275,7 +276,7 @@ def main() -> None:
         bench_hardware(not args.no_verilator)
     if part in (None, "trees"):
         bench_trees(9_600, not args.no_verilator)
-    if part is None and not args.no_pnr:
+    if part == "fmax" or (part is None and not args.no_pnr):
         bench_fmax(args.out / "clipper", args.soft)
 
 

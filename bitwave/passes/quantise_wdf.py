@@ -214,21 +214,29 @@ def _output_int_bits(tree: WdfTree, int_bits: int) -> int:
     return min(int_bits, max(1, math.floor(math.log2(v)) + 2))
 
 
+def _formats(tree: WdfTree, word_length: int, int_bits: int, guard_bits: int,
+             rounding: Rounding, overflow: Overflow, owner: str,
+             out_int_bits: int | None = None) -> tuple[Fixed, Fixed, Fixed]:
+    """(input, output, wave) formats (see :func:`quantise_wdf`)."""
+    if word_length <= int_bits:
+        raise PassError(f"{owner}: word_length {word_length} leaves no fraction bits with "
+                        f"int_bits={int_bits}; use at least {int_bits + 1}")
+    if out_int_bits is None:
+        out_int_bits = _output_int_bits(tree, int_bits)
+    io = Fixed(int_bits, word_length - int_bits, rounding=rounding, overflow=overflow)
+    out = Fixed(out_int_bits, word_length - out_int_bits, rounding=rounding, overflow=overflow)
+    wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
+    return io, out, wave
+
+
 def _spec_for(tree: WdfTree, word_length: int, int_bits: int, guard_bits: int,
               rounding: Rounding, overflow: Overflow, owner: str,
               out_int_bits: int | None = None) -> WdfFixed:
     t, src, rea, probe = _clipper_parts(tree, owner)
-    frac = word_length - int_bits
-    if frac < 1:
-        raise PassError(f"{owner}: word_length {word_length} leaves no fraction bits with "
-                        f"int_bits={int_bits}; use at least {int_bits + 1}")
+    io, out, wave = _formats(tree, word_length, int_bits, guard_bits, rounding, overflow, owner,
+                             out_int_bits)
     series = isinstance(t, Series)
     Rp = port_resistance(t, tree.fs)
-    if out_int_bits is None:
-        out_int_bits = _output_int_bits(tree, int_bits)
-    io = Fixed(int_bits, frac, rounding=rounding, overflow=overflow)
-    out = Fixed(out_int_bits, word_length - out_int_bits, rounding=rounding, overflow=overflow)
-    wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
     Rs, Rr = port_resistance(src, tree.fs), port_resistance(rea, tree.fs)
     gamma = Rs / (Rs + Rr) if series else Rr / (Rs + Rr)
     coeff_frac = wave.width
@@ -328,13 +336,7 @@ def quantise_tree(tree: WdfTree, *, word_length: int = DEFAULT_WORD_LENGTH, int_
                                 ("guard_bits", guard_bits, 0, 16)):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise PassError(f"{owner}: {what} must be an integer in [{lo}, {hi}], not {value!r}")
-    if word_length <= int_bits:
-        raise PassError(f"{owner}: word_length {word_length} leaves no fraction bits with "
-                        f"int_bits={int_bits}; use at least {int_bits + 1}")
-    out_int = _output_int_bits(tree, int_bits)
-    io = Fixed(int_bits, word_length - int_bits, rounding=rounding, overflow=overflow)
-    out = Fixed(out_int, word_length - out_int, rounding=rounding, overflow=overflow)
-    wave = Fixed(int_bits, out.frac_bits + guard_bits, rounding=rounding, overflow=overflow)
+    io, out, wave = _formats(tree, word_length, int_bits, guard_bits, rounding, overflow, owner)
     grid, table = (0, 1, 0), ()
     if isinstance(tree.root, (Diode, DiodePair, AsymmetricDiodePair)):
         Rp = port_resistance(tree.tree, tree.fs)
