@@ -16,7 +16,10 @@ the emitted Verilog, which Amaranth (through Yosys) writes regularly:
 - **combinational**: every other signal bit (wires, ``always @*`` results, ports).
 
 Verilator evaluates once per clock edge, so glitches (a combinational output
-that changes more than once within a cycle) are not counted. Combinational RTL
+that changes more than once within a cycle) are not counted. Signals named with
+a leading underscore are counted too (``--coverage-underscore``). Verilator
+5.048 counts the toggles of a signal wider than 64 bits cumulatively over its
+32-bit words; :func:`parse_toggles` undoes that (``_unwind_wide``). Combinational RTL
 signals are not LUT outputs one for one: :class:`Activity` keeps the toggle
 rate per bit so that a model can scale it by a LUT count.
 """
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimMismatchError
+from ..errors import SimMismatchError, ToolchainError
 from ..hdl import StreamFormat
 from ..tools import run_tool
 from ._build import verilate
@@ -143,9 +146,26 @@ def instrument_reads(verilog: str) -> tuple[str, dict[str, tuple[str, str, int]]
 _POINT = re.compile(r"^C '(?P<keys>[^']*)' (?P<count>\d+)$", re.M)
 
 
+def _unwind_wide(counts: dict[str, int]) -> dict[str, int]:
+    """Undo Verilator 5.048's toggle counts of a signal wider than 64 bits (held in 32-bit words):
+    it credits a change of bit b of word k to bit b of word k and of every later word, so a
+    counter holds the sum over its word and the words below. The differences are the changes.
+    A negative difference means Verilator counts differently now: fail rather than guess."""
+    found = {k: re.fullmatch(r"[^\[]*\[(\d+)\]", k) for k in counts}
+    bit = {int(m.group(1)): k for k, m in found.items() if m}
+    if len(bit) != len(counts) or max(bit) < 64:
+        return counts
+    out = {k: counts[k] - (counts[bit[i - 32]] if i >= 32 and i - 32 in bit else 0) for i, k in bit.items()}
+    if min(out.values()) < 0:
+        raise ToolchainError("activity: Verilator's toggle counts of a signal wider than 64 bits no longer "
+                             "add up word by word as Verilator 5.048's do; bitwave.sim._activity._unwind_wide "
+                             "must be checked against tests/sim/test_activity.py for this Verilator")
+    return out
+
+
 def parse_toggles(coverage: str) -> dict[tuple[str, str], tuple[int, int]]:
     """(module, signal) → (bits, toggles) from a Verilator ``coverage.dat`` of toggle points."""
-    found: dict[tuple[str, str], tuple[set, int]] = {}
+    found: dict[tuple[str, str], dict[str, int]] = {}
     for m in _POINT.finditer(coverage):
         fields = dict(f.split("\x02", 1) for f in m.group("keys").split("\x01") if "\x02" in f)
         page = fields.get("page", "")
@@ -153,13 +173,11 @@ def parse_toggles(coverage: str) -> dict[tuple[str, str], tuple[int, int]]:
             continue
         module = page.split("/", 1)[1]
         # The point's name is 'signal[bit]:0->1' (or without [bit] for one-bit signals).
-        point = fields.get("o", "")
-        sig_bit = point.rsplit(":", 1)[0]
+        sig_bit = fields.get("o", "").rsplit(":", 1)[0]
         sig = re.sub(r"(\[\d+\])+$", "", sig_bit)       # mem[3][5] is a bit of memory mem
-        bits, toggles = found.get((module, sig), (set(), 0))
-        bits.add(sig_bit)
-        found[(module, sig)] = (bits, toggles + int(m.group("count")))
-    return {k: (len(b), t) for k, (b, t) in found.items()}
+        bits = found.setdefault((module, sig), {})
+        bits[sig_bit] = bits.get(sig_bit, 0) + int(m.group("count"))
+    return {k: (len(b), sum(_unwind_wide(b).values())) for k, b in found.items()}
 
 
 def _demangle(name: str) -> str:

@@ -81,3 +81,27 @@ def test_counts_on_a_small_design_are_exact(tmp_path):
     assert (act.ff_bits, act.ff_toggles) == (5, 4 * (n - 1) + 2)
     assert [(r.memory, r.width, r.reads) for r in act.reads] == [("rom", 6, n)]
     assert act.per_frame()["memory_read_bits"] == 6
+
+
+# A register wider than 64 bits: Verilator holds it in 32-bit words (and counts its toggles
+# word by word in a way _activity has to undo); a 40-bit one fits a 64-bit word.
+WIDE = TINY.replace("  reg v = 1'h0;\n", """  reg v = 1'h0;
+  reg [99:0] w = 100'h0;
+  always @(posedge clk)
+    w <= { sink__payload, 52'h0, sink__payload, 36'h0, sink__payload };
+  reg [39:0] n = 40'h0;
+  always @(posedge clk)
+    n <= { sink__payload, 32'h0, sink__payload };
+""")
+
+
+@pytest.mark.sim
+def test_registers_wider_than_a_machine_word_are_counted_bit_by_bit(tmp_path):
+    """w flips bits 0-3, 40-43 and 96-99 (words 0, 1 and 3) and n bits 0-3 and 36-39, 4 bits
+    each from the second beat on, like the register q of TINY."""
+    n = 12
+    fmt = StreamFormat(elems=1, width=4, signed=False)
+    act = measure_activity(WIDE, fmt.pack_words(np.array([[0], [15]] * (n // 2))), sink=fmt, source=fmt,
+                           frames=n, log_dir=tmp_path)
+    assert act.ff_bits == 5 + 100 + 40
+    assert act.ff_toggles == 4 * (n - 1) + 2 + (12 + 8) * (n - 1)
