@@ -150,7 +150,7 @@ def write_report(build_dir: Path) -> None:
                   f"- **{en['nj_per_frame']:.2f} nJ/frame, estimated** ({en['family']} model, {en['clock_mhz']:g} MHz): "
                   f"clock {en['clock_nj']:.2f}, LUT outputs {en['lut_nj']:.2f}, flip-flops {en['ff_nj']:.2f}, "
                   f"static {en['static_nj']:.2f} nJ; beside {en['luts']} LUTs (estimate) and "
-                  f"{en['clock_mhz'] * 1e6 / en['cycles_per_frame']:.0f} frames/s",
+                  f"{en['clock_mhz'] * 1e6 / (rtl.get('cycles_per_frame') or en['cycles_per_frame']):.0f} frames/s",
                   f"- activity over {en['frames_measured']} frames: {en['lut_toggles_per_frame']:.0f} LUT and "
                   f"{en['ff_toggles_per_frame']:.0f} flip-flop toggles/frame; {en['memory_reads_per_frame']:.0f} "
                   "block-RAM reads/frame (not costed)", f"- {en['model']} (docs/boards.md, 'Energy (estimated)')", ""]
