@@ -68,3 +68,38 @@ def test_a_small_build_gets_its_energy_section_in_the_report(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert f"## Energy (estimate)\n\n- **{est.nj_per_frame:.2f} nJ/frame, estimated** (ice40up model, 12 MHz)" in text
     assert "1 block-RAM reads/frame (not costed)" in text
+
+
+def test_an_unknown_family_is_refused_before_anything_is_loaded_or_simulated(tmp_path):
+    from bitwave.verify import verify_build
+    with pytest.raises(VerifyError, match=r"^energy: no energy model for family 'ecp5'"):
+        verify_build(tmp_path / "not-built-yet", energy="ecp5")
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+def test_verify_energy_on_a_compiled_binary_mlp_prints_and_reports_the_estimate(tmp_path, capsys):
+    """`bitwave verify --energy ice40up` on the 1-bit MLP of the unrolled tests, folded: its 40
+    samples are repeated to 200 frames; the printed line and report.json agree."""
+    import json
+
+    from bitwave.cli import main
+    spec = importlib.util.spec_from_file_location(
+        "_unrolled", Path(__file__).resolve().parent / "e2e" / "test_unrolled_e2e.py")
+    unrolled = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(unrolled)
+    (tmp_path / "models.py").write_text(unrolled.MODELS)
+    out = tmp_path / "binary"
+    main(["compile", f"{tmp_path / 'models.py'}:binary", "-o", str(out), "--target-cycles", "8"])
+    capsys.readouterr()
+    try:
+        main(["verify", str(out), "--energy", "ice40up", "--clock-mhz", "24"])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    text = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    e = report["energy"]
+    assert report["rtl"]["mismatches"] == 0 and e["frames_measured"] == 200 and e["clock_mhz"] == 24
+    assert f"energy (estimate, ice40up model): {e['nj_per_frame']:.2f} nJ/frame" in " ".join(text.split())
+    assert e["luts"] == BuildManifest.load(out).estimate.lut and e["ff_toggles_per_frame"] > 0
+    assert "nJ/frame, estimated** (ice40up model, 24 MHz)" in (out / "report.md").read_text()
