@@ -112,8 +112,21 @@ def plan(graph: Graph) -> Lowered:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
     out_t = types[device.name]
-    return Lowered(stages=stages, sink=_frame_format(in_t), source=_frame_format(out_t),
-                   layers=layers)
+    first = graph.ops[1]
+    beats = input_beats(graph, first)
+    sink = stream_format(in_t.fmt, first.simd, beats) if beats > 1 else _frame_format(in_t)
+    return Lowered(stages=stages, sink=sink, source=_frame_format(out_t), layers=layers)
+
+
+def input_beats(graph: Graph, op: Op) -> int:
+    """Beats a dense layer reading the model input takes its vector in: one ``simd``-wide slice
+    per beat (``cols/simd``), so the host streams slices and the unit keeps them in a slice
+    buffer instead of selecting slices from a whole vector; 1 for every other layer (they
+    read a whole vector, or pixels, from the unit before them)."""
+    if type(op) is not MatVec or op.input != graph.input.name or is_unrolled(op) \
+            or len(graph.consumers(op.input)) != 1:
+        return 1
+    return op.cols // op.simd
 
 
 def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[list, list[Layer]]:
@@ -152,6 +165,9 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                           bias=None if op.bias is None else op.bias.array.tolist(),
                           pe=op.pe, simd=simd, **_fmt_kwargs("in", in_t.fmt),
                           **_fmt_kwargs("w", wfmt), **_activation(act))
+            in_beats = input_beats(graph, op)
+            if in_beats > 1:
+                kwargs["in_beats"] = in_beats
             cycles = op.cycles * types[op.name].positions
             if windowed:
                 # A slow convolution behind another layer gets a FIFO (see lower_window).
@@ -169,7 +185,8 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                                    in_width=stream_format(in_t.fmt, 1).width,
                                    w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
                                    n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
-                                   bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar))
+                                   bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar),
+                                   in_beats=in_beats)
             if windowed:
                 est = merge_estimates(window_est, est)
             layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,) + ((act.name,) if act else ()),

@@ -31,9 +31,10 @@ def load_sibling(name: str):
     return mod
 
 
-def assert_rtl_equals_reference(g, rng, kind: str, frames: int = 24):
+def assert_rtl_equals_reference(g, rng, kind: str, frames: int = 24, count: int = 1):
     """``g`` (folded) in Verilator on random input codes, with stalls and without: equal to the
-    interpreter, with one layer of ``kind``, and without stalls within 5 % of the planned rate."""
+    interpreter, with ``count`` layers of ``kind``, and without stalls within 5 % of the planned
+    rate."""
     from bitwave.ir import Interpreter
     from bitwave.lower import plan
     from bitwave.verify import simulate_graph
@@ -41,7 +42,7 @@ def assert_rtl_equals_reference(g, rng, kind: str, frames: int = 24):
     codes = rng.integers(inp.fmt.min, inp.fmt.max + 1, size=(frames, inp.n))
     want = Interpreter(g).output(codes, codes=True)
     low = plan(g)
-    assert [layer.kind for layer in low.layers].count(kind) == 1
+    assert [layer.kind for layer in low.layers].count(kind) == count
     for stall in (0.3, 0.0):
         got, res, _ = simulate_graph(g, codes, stall_in=stall, stall_out=stall, seed=2)
         np.testing.assert_array_equal(got, want)
