@@ -37,3 +37,7 @@ def tfc_w1a1():
 
 def tfc_w2a2():
     return tfc("tfc_2w2a")
+
+
+def sfc_w1a1():
+    return tfc("sfc_1w1a")
