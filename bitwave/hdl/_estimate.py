@@ -216,8 +216,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
         # the shared sums and differences, then one LUT per bit of a pair term
         shared = 2 * halves * (in_width + 1) * model.lut_per_adder_bit
         shared_ff = 2 * halves * (in_width + 1) + odd * (in_width + 1)
-        parts["products"] = (shared + pe * (halves * (in_width + 2) + odd * (in_width + 1)),
-                             shared_ff)
+        terms = halves * (in_width + 2) + odd * (in_width + 1)    # each registered
+        parts["products"] = (shared + pe * terms, shared_ff + pe * terms)
         parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, in_width + 2,
                                                      PAIR_LOGIC_LEVELS))
     else:

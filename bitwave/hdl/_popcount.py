@@ -36,9 +36,10 @@ CARRY_LEVELS_PER_STAGE = 2
 #: Levels of the XNOR popcount's tree (over registered pair sums) whose sums
 #: Yosys builds in logic (at most 4 bits), each registered.
 XNOR_LOGIC_LEVELS = 2
-#: Pair lanes register their first adder level: in front of it sit the pair-term
-#: LUT and the shared sums' routing to every PE (TFC's 8-bit first layer: 6 ns
-#: of that routing, the LUT and two adder levels made 11 ns, 90.7 MHz on ECP5).
+#: Pair lanes register their terms and their first adder level: the shared sums
+#: travel to every PE (TFC's 8-bit first layer on ECP5: 6 ns of routing, then
+#: the pair-term LUT and two adder levels: 90.7 MHz; with the first level
+#: registered, routing and LUT and one adder: 99.7 MHz).
 PAIR_LOGIC_LEVELS = 1
 
 
@@ -118,10 +119,9 @@ def lane_stages(shape, simd):
         return 1 + len(_tree_registers(levels, XNOR_LOGIC_LEVELS, CARRY_LEVELS_PER_STAGE))
     if shape == LaneShape.PAIRS:
         levels = tree_levels(-(-simd // 2))
-        # the shared sum/difference register, then the tree (at least one register:
-        # the single-term case registers the selected term itself)
+        # the shared sum/difference register, the pair terms' register, then the tree
         marks = _tree_registers(levels, PAIR_LOGIC_LEVELS, CARRY_LEVELS_PER_STAGE)
-        return 1 + (len(marks) or 1)
+        return 2 + len(marks)
     return 1 + tree_levels(simd)
 
 
@@ -213,7 +213,7 @@ def pair_lanes(pipe, ws_later, xs):
     pipe.advance("pairs")
     ws = ws_later()
     lanes = []
-    for row in ws:
+    for p, row in enumerate(ws):
         terms = []
         for k, (total, diff) in enumerate(shared):
             w0, w1 = row[2 * k], row[2 * k + 1]
@@ -221,8 +221,12 @@ def pair_lanes(pipe, ws_later, xs):
             terms.append(Mux(w0, chosen, ~chosen))
         if single is not None:
             terms.append(Mux(row[-1], single, ~single))
-        lanes.append(terms)
-    return _sum_tree(pipe, lanes, PAIR_LOGIC_LEVELS, CARRY_LEVELS_PER_STAGE, "pt")
+        # registered: the shared sums travel to every PE (6.6 ns of routing on
+        # ECP5 in TFC's 8-bit first layer), too far for a LUT and an adder after
+        lanes.append([pipe.reg(t, f"pterm{p}_{k}") for k, t in enumerate(terms)])
+    pipe.advance("pterms")
+    return _sum_tree(pipe, lanes, PAIR_LOGIC_LEVELS, CARRY_LEVELS_PER_STAGE, "pt",
+                     register_single=False)
 
 
 def product_lanes(pipe, ws, xs, product):
