@@ -101,7 +101,7 @@ def test_a_quantiser_after_the_concatenation_folds_into_thresholds():
 @pytest.mark.parametrize("make, target", [
     (lambda rng: dense_block(rng), 4),
     (lambda rng: dense_block(rng, other_first=True), 4),
-    (lambda rng: conv_block(rng), 25),
+    pytest.param(lambda rng: conv_block(rng), 25, marks=pytest.mark.slow),   # the fuzzer draws these too
 ])
 def test_concatenation_blocks_are_bit_exact_in_rtl(make, target):
     rng = np.random.default_rng(7)

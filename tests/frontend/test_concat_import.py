@@ -98,6 +98,7 @@ def test_reference_equals_brevitas_before_and_after_the_passes(make, shape, tmp_
 
 
 @pytest.mark.sim
+@pytest.mark.slow          # its own Verilator build; tests/e2e/test_concat.py covers the RTL
 def test_the_conv_block_verifies_in_rtl(tmp_path):
     model, x = _model(ConvConcat(), (2, 6, 6))
     graph = import_model(model, x[:2], qonnx_path=tmp_path / "model.onnx")
