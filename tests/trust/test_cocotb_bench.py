@@ -75,12 +75,13 @@ endmodule
 
 @sim
 def test_design_that_overwrites_under_backpressure_is_caught(tmp_path):
-    # An identity layer, so the hand-written stage computes the same function when not stalled.
+    # An identity layer, so the hand-written stage computes the same function when not stalled;
+    # fully parallel (one cycle a frame), so its stream carries whole vectors as the stage does.
     g = Graph((Input("x", n=3, fmt=Int(4, True)),
                MatVec("id", input="x", weight=np.eye(3, dtype=int), wfmt=Int(2), pe=3, simd=3),
                Output("y", input="id")))
     ds = Dataset(np.random.default_rng(2).integers(-8, 8, (40, 3)).astype(float))
-    compile_graph(g, tmp_path / "b", dataset=ds)
+    compile_graph(g, tmp_path / "b", CompileOptions(target_cycles=1), dataset=ds)
     manifest = load_build(tmp_path / "b").manifest
     (tmp_path / "b" / manifest.verilog).write_text(overwriting_stage(manifest))
     summary = run_cocotb(tmp_path / "b", rates=((0.0, 0.0), (0.0, 0.6)), frames=40)
