@@ -100,6 +100,9 @@ class JoinReader:
 
     def concat(self, node, data: list[str]):
         """``Concat`` of two quantised tensors along the channel axis (axis 1 of ``(N, C, …)``)."""
+        if data[0] == data[1]:
+            raise self.fail(node, "concatenates a tensor with itself; bitwave concatenates two different "
+                                  "paths' channels (to repeat channels, widen the layer before instead)")
         operands = []
         for tensor in data:
             self.switch(tensor)

@@ -224,7 +224,7 @@ def test_transposes_and_unflattening_reshapes_are_refused():
             "only to flatten")
 
 
-def test_a_residual_add_of_images_imports_and_concatenation_is_refused():
+def test_a_residual_add_of_images_imports_and_odd_concatenations_are_refused():
     b = Builder(0, shape=(1, 4, 4))
     conv_front(b)
     skip = b.cur
@@ -235,7 +235,13 @@ def test_a_residual_add_of_images_imports_and_concatenation_is_refused():
     b = Builder(0, shape=(1, 4, 4))
     conv_front(b)
     b.cur = b.node("Concat", [b.cur, b.cur], name="cat", axis=1)
-    rejects(b, 96, "'cat' (Concat)", "concatenation (Concat) is not supported")
+    rejects(b, 96, "'cat' (Concat)", "concatenates a tensor with itself")
+    b = Builder(0, shape=(1, 4, 4))
+    conv_front(b)
+    skip = b.cur
+    b.cur = b.node("MaxPool", [b.cur], name="pool", kernel_shape=[1, 1])
+    b.cur = b.node("Concat", [b.cur, skip], name="cat", axis=2)
+    rejects(b, 96, "'cat' (Concat)", "concatenates along axis 2", "channels only (axis 1)")
 
 
 def test_wrong_image_shapes_name_the_layer_and_what_it_expects():

@@ -28,6 +28,7 @@ def simulate(graph: Graph, codes: np.ndarray, low=None) -> np.ndarray:
     dut = low.top
     payloads = [int.from_bytes(w.astype("<u4").tobytes(), "little")
                 for w in low.sink.pack_words(low.sink.encode(codes))]
+    frames_out = len(codes) * low.source.beats      # beats out: a frame may be several
     outs = []
 
     async def bench(ctx):
@@ -45,14 +46,14 @@ def simulate(graph: Graph, codes: np.ndarray, low=None) -> np.ndarray:
                 pending.pop(0)
             if valid:
                 outs.append(payload)
-            if len(outs) == len(payloads):
+            if len(outs) == frames_out:
                 break
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert len(outs) == len(payloads), f"{len(outs)} of {len(payloads)} outputs came out"
+    assert len(outs) == frames_out, f"{len(outs)} of {frames_out} output beats came out"
     words = np.array([[(o >> (32 * i)) & 0xFFFFFFFF for i in range(low.source.words)] for o in outs],
                      dtype=np.uint32)
     return low.source.decode(low.source.unpack_words(words))
