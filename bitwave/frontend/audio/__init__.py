@@ -6,6 +6,7 @@ See ``docs/audio.md``.
 
 from ._circuit import ClippingStage, linear_response, simulate_stage
 from ._fit import FitResult, FitSettings, fit, run
+from ._graph import graph_output_volts, hybrid_graph
 from ._hybrid import CHECKPOINT, ConvBaseline, HybridClipper, half_band, parameter_count, pretrained
 from ._metrics import PRE_EMPHASIS, aligned_esr, esr
 from ._signals import (HELD_OUT_SEED, LEVELS, SAMPLE_RATE, SWEEP_LEVELS, TRAIN_SEED, chord, pluck,
@@ -17,5 +18,5 @@ __all__ = [
     "SAMPLE_RATE", "LEVELS", "SWEEP_LEVELS", "TRAIN_SEED", "HELD_OUT_SEED",
     "pluck", "chord", "sweep", "plucks", "sweeps",
     "HybridClipper", "ConvBaseline", "half_band", "parameter_count", "CHECKPOINT", "pretrained",
-    "FitSettings", "FitResult", "fit", "run",
+    "FitSettings", "FitResult", "fit", "run", "hybrid_graph", "graph_output_volts",
 ]
