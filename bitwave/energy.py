@@ -30,7 +30,7 @@ from .build_folder import BuildManifest
 from .errors import VerifyError
 from .sim._activity import measure_activity
 
-__all__ = ["EnergyModel", "EnergyEstimate", "MODELS", "get_model", "estimate_energy", "measure_energy"]
+__all__ = ["EnergyModel", "EnergyEstimate", "MODELS", "get_model", "estimate_energy", "measure_energy", "reestimate"]
 
 
 def _slope(xs, ys) -> float:
@@ -169,6 +169,16 @@ def estimate_energy(model: EnergyModel, *, cycles_per_frame: float, comb_toggle_
         lut_toggles_per_frame=lut_toggles, ff_toggles_per_frame=ff_toggles_per_frame,
         comb_toggle_rate=comb_toggle_rate, luts=luts, memory_reads_per_frame=memory_reads_per_frame,
         frames_measured=frames_measured, model=model.describe(), ffs=ffs)
+
+
+def reestimate(est: EnergyEstimate, family: str, *, clock_mhz: float | None = None) -> EnergyEstimate:
+    """The same counted activity (``est``'s) priced with another family's model: the
+    toggle rates do not depend on the model, so one activity run serves every family."""
+    return estimate_energy(get_model(family), cycles_per_frame=est.cycles_per_frame,
+                           comb_toggle_rate=est.comb_toggle_rate, luts=est.luts,
+                           ff_toggles_per_frame=est.ff_toggles_per_frame,
+                           memory_reads_per_frame=est.memory_reads_per_frame,
+                           frames_measured=est.frames_measured, clock_mhz=clock_mhz, ffs=est.ffs)
 
 
 def measure_energy(build_dir: str | Path, manifest: BuildManifest, frames: np.ndarray, family: str, *,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bitwave.build_folder import BuildManifest
-from bitwave.energy import MODELS, EnergyEstimate, estimate_energy, get_model, measure_energy
+from bitwave.energy import MODELS, EnergyEstimate, estimate_energy, get_model, measure_energy, reestimate
 from bitwave.errors import VerifyError
 from bitwave.hdl import Resources, StreamFormat
 from bitwave.report import update_report
@@ -46,6 +46,14 @@ def test_ecp5_clock_term_grows_with_the_flip_flops():
     assert big.ffs == 1000 and "0.258 pJ per flip-flop per cycle" in big.model
     # the iCE40 model's clock figure was measured as a whole: flip-flops do not change it
     assert estimate_energy(ICE40, ffs=1000, **kw).clock_nj == estimate_energy(ICE40, ffs=0, **kw).clock_nj
+
+
+def test_one_activity_count_priced_with_another_family_is_that_family_s_estimate():
+    kw = dict(cycles_per_frame=64, comb_toggle_rate=0.2, luts=1000, ff_toggles_per_frame=5000,
+              memory_reads_per_frame=3, frames_measured=10, ffs=700)
+    on_ice40 = estimate_energy(ICE40, **kw)
+    assert reestimate(on_ice40, "ecp5") == estimate_energy(ECP5, **kw)
+    assert reestimate(on_ice40, "ecp5", clock_mhz=50).clock_mhz == 50
 
 
 def test_one_estimate_adds_clock_lut_ff_and_static_terms():
