@@ -54,7 +54,8 @@ class EnergyModel:
         clock = [f"{self.clock_pj:.1f} pJ/cycle"] if self.clock_pj or not self.clock_ff_pj else []
         clock += [f"{self.clock_ff_pj:.3f} pJ per flip-flop per cycle"] if self.clock_ff_pj else []
         return (f"{self.family} model ({self.device}): clock {' + '.join(clock)}, "
-                f"{self.toggle_pj:.3f} pJ per LUT/FF output toggle, static {self.static_uw:.1f} µW")
+                f"{self.toggle_pj:.3f} pJ per LUT/FF output toggle, static "
+                + (f"{self.static_uw / 1e3:.1f} mW" if self.static_uw >= 1e3 else f"{self.static_uw:.1f} µW"))
 
 
 def _ice40up() -> EnergyModel:
