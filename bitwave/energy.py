@@ -90,7 +90,7 @@ def _ecp5() -> EnergyModel:
     - dynamic: a ULX3S (LFE5U-85F-6BG381C) with all 83,640 flip-flops in one shift chain fed a
       signal that flips every cycle, so every flip-flop toggles every cycle, measured at the
       board's USB input at 10, 25 and 100 MHz (PLL output): V × A minus the board held in reset
-      (PLL in reset, no clock), 0.202 W. The least-squares slope over the three clocks / 83,640 is
+      (0.202 W; in the source's published board top, reset also holds the PLL: no clock). The least-squares slope over the three clocks / 83,640 is
       the energy of one flip-flop-cycle: a clock edge at the flip-flop, one toggle of its output
       and the short route to the next flip-flop (and the board regulators' losses).
     - no published figure splits that energy between the clock and the toggle, so the model
