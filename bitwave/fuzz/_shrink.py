@@ -213,7 +213,8 @@ def minimise(graph: Graph, x: np.ndarray, failing_of: Callable[[list], list], *,
     Returns (graph, inputs, failing indices, rounds used).
     """
     failing = np.asarray(failing_of([(graph, x)])[0])
-    if not len(failing):
+    if not len(failing) or _valid(graph) is None:
+        # An invalid graph (a generator bug, reported as such) has no smaller valid form.
         return graph, x, failing, 0
     used = 0
     for used in range(1, rounds + 1):

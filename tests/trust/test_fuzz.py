@@ -14,7 +14,8 @@ from bitwave.fuzz import FuzzConfig, compile_case, fuzz, generate_case, minimise
 from bitwave.fuzz._generate import case_kind
 from bitwave.hdl import StreamFormat
 from bitwave.ir import (Add, Affine, Bipolar, CausalConv, Concat, Conv, Flatten, Graph, Input, Int, MatVec,
-                        MultiThreshold, Output, Pool, Quant, Requant, parse_graph, print_graph)
+                        MultiThreshold, Output, Pool, PoolKind, Quant, Requant, parse_graph, print_graph,
+                        verify)
 from bitwave.passes.fold import divisors
 from bitwave.sim import MultiStreamSim
 
@@ -195,3 +196,22 @@ def test_multi_harness_reports_lost_and_duplicated_frames():
     (drop, dup), _ = sim.run([x, x], stall_in=0.2, stall_out=0.3, seeds=[1, 2])
     assert drop.sent == 8 and drop.received == 4 and drop.outputs[:, 0].tolist() == [0, 2, 4, 6]
     assert dup.received == 8 and dup.extra == 4 and dup.outputs[:, 0].tolist() == [0, 1, 1, 2, 3, 3, 4, 5]
+
+
+def test_no_pooling_follows_the_last_layers_float_bias():
+    """Models 804, 846 and 847 of seed 1 once put a pooling after a last convolution's float
+    bias (an invalid graph: pooling reads codes), which the 2000-model run reported as compile
+    failures; the shrinker then crashed on them instead of reporting them."""
+    for index in (804, 846, 847):
+        verify(generate_case(1, index).graph)
+
+
+def test_the_shrinker_leaves_an_invalid_graph_as_it_is():
+    bad = Graph((Input("x", n=2, fmt=Int(4, True)),
+                 MatVec("m", input="x", weight=[[1, 2]], wfmt=Int(3, True)),
+                 Affine("b", input="m", mul=[1.0], add=[0.5]),
+                 Pool("p", input="b", kind=PoolKind.MAX, kernel=(1,), stride=(1,), pads=(0, 0)),
+                 Output("y", input="p")), )
+    x = np.zeros((3, 2))
+    g, xs, failing, rounds = minimise(bad, x, lambda cases: [[0] for _ in cases])
+    assert g is bad and rounds == 0 and list(failing) == [0]
