@@ -100,3 +100,34 @@ def test_the_demo_steps_run_end_to_end_on_a_small_hybrid_shaped_graph(tmp_path):
     for p in (*res.wavs.values(), res.plot):
         assert p.is_file() and p.parent == tmp_path / "demo"
     assert set(res.seconds) == {"model", "audio", "compile", "verify", "files"}
+
+
+def test_the_command_line_refuses_options_of_the_other_demos():
+    from click.testing import CliRunner
+
+    from bitwave.cli import cli
+    r = CliRunner().invoke(cli, ["demo", "audio", "--bits", "2"])
+    assert r.exit_code == 2 and "the audio demo takes no --bits or --target-cycles" in r.output
+    r = CliRunner().invoke(cli, ["demo", "--retrain"])
+    assert r.exit_code == 2 and "--retrain is for the audio demo" in r.output
+
+
+@pytest.mark.slow
+def test_bitwave_demo_audio_verifies_two_seconds_and_leaves_its_files(tmp_path, capsys):
+    import json
+
+    from bitwave.cli import main
+    out = tmp_path / "demo"
+    main(["demo", "audio", "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert "mismatches: 0" in printed and "RTL − float" in printed
+    for name in (*WAV_FILES.values(), PLOT_FILE):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    demo = report["audio_demo"]
+    assert demo["samples"] == 96_000 and demo["mismatches"] == 0
+    assert report["rtl"]["frames"] == 96_000
+    float_row, rtl_row = demo["esr"][:2]
+    # issue 14: the quantised RTL adds at most 0.05 percentage points of pre-emphasised ESR
+    assert rtl_row["pre_emphasised"] - float_row["pre_emphasised"] <= 0.0005
+    assert sum(demo["seconds"].values()) < 600
