@@ -110,8 +110,9 @@ def esr_rows(audio: DemoAudio, *, params: int, baseline: np.ndarray | None = Non
 def esr_table(rows: list[EsrRow], *, title: str) -> Table:
     """A rich table of ``rows`` in percent, and the RTL's difference from the float model in
     percentage points (rows 0 and 1)."""
-    t = Table(title=title)
-    for col in ("model", "params", "ESR", f"ESR, pre-emphasis 1 − {PRE_EMPHASIS}·z⁻¹"):
+    t = Table(title=title, caption=f"pre-emphasis: 1 − {PRE_EMPHASIS}·z⁻¹ on both signals; "
+                                   f"pp: percentage points")
+    for col in ("model", "params", "ESR", "pre-emphasised ESR"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
         t.add_row(r.model, "-" if r.params is None else str(r.params), f"{100 * r.plain:.4f} %",
@@ -158,7 +159,9 @@ def write_plot(folder: str | Path, audio: DemoAudio, *, title: str = "") -> Path
     wave.set(xlabel="time (ms)", ylabel="volts", title="waveforms (outputs aligned at the latency)")
     wave.legend(loc="upper right", fontsize="small")
     seg = min(n, 4096)
-    for label, v, colour in curves[1:] + (("error (RTL − reference)", audio.error, "C1"),):
+    differences = (("error (RTL − reference)", audio.error, "C1"),
+                   ("RTL − float model", audio.aligned("rtl") - audio.aligned("float_model"), "C2"))
+    for label, v, colour in curves[1:] + differences:
         f, p = welch(v, fs=fs, nperseg=seg)
         spec.semilogx(f[1:], 10 * np.log10(p[1:] + 1e-30), color=colour, lw=1.0, label=label)
     spec.set(xlabel="frequency (Hz)", ylabel="dB re 1 V²/Hz", title="spectra (Welch)")
