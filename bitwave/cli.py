@@ -224,6 +224,8 @@ def demo_cmd(which, output, bits, target_cycles, kind, retrain):
 
 
 def _demo_audio(output: str, retrain: bool) -> None:
+    import os
+
     from .audio_demo import esr_table, run_demo
     t0 = time.monotonic()
     with console.status("audio demo: model, held-out audio, compile, RTL run"):
@@ -240,7 +242,9 @@ def _demo_audio(output: str, retrain: bool) -> None:
     files = ", ".join(p.name for p in (*res.wavs.values(), res.plot))
     steps = ", ".join(f"{k} {s:.1f}" for k, s in res.seconds.items())
     out.print(f"wrote {output}/: {files}")
-    out.print(f"total {time.monotonic() - t0:.1f} s ({steps}); report: {output}/report.md")
+    load = os.getloadavg()[0]
+    out.print(f"total {time.monotonic() - t0:.1f} s ({steps}) on {os.cpu_count()} cores, load "
+              f"average {load:.1f} at the end; report: {output}/report.md")
     if v.mismatches:
         sys.exit(1)
 
