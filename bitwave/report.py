@@ -95,8 +95,9 @@ def write_report(build_dir: Path) -> None:
     lines += _table(["layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles/frame",
                      "MACs", "weight bits", "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
     lines += ["", f"Latency (idle pipeline): {manifest.latency} cycles.", ""]
-    lines += [f"WDF layer {L.name}: one audio sample per {L.cycles} cycles/sample "
-              f"(throughput), latency {L.latency} cycles (sample in to sample out)."
+    lines += [f"WDF layer {L.name}: one audio sample per {L.cycles} cycles/sample (throughput)"
+              + (f", latency {L.latency} cycles (sample in to sample out)." if L.latency is not None
+                 else " (all its oversampled phases).")
               for L in manifest.layers if L.kind == "wdf"]
     if any(L.kind == "wdf" for L in manifest.layers):
         lines.append("")

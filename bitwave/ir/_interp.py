@@ -181,14 +181,18 @@ class Interpreter:
         return x
 
     def op_wdf(self, op: Wdf, x: np.ndarray, t: ValueType) -> np.ndarray:
-        """Each channel's column through its filter, row after row (rows are time steps)."""
+        """Each channel's samples through its filter, row after row (rows are time steps) and,
+        oversampled, phase after phase within a row."""
+        k, n = op.oversample, op.channels
+        x = x.reshape(len(x), k, n)                 # (rows, phases, channels)
         if op.is_fixed:
             specs = op.specs(op.input_format(t))
-            cols = [wdf.run_fixed(spec, x[:, c].astype(np.int64)) for c, spec in enumerate(specs)]
-            return np.stack(cols, axis=1).reshape(x.shape).astype(np.int64)
-        real = x * t.scales if t.fmt.is_integer else x
-        cols = [wdf.simulate(tree, real[:, c]) for c, tree in enumerate(op.trees())]
-        return np.stack(cols, axis=1).reshape(x.shape)
+            cols = [wdf.run_fixed(spec, x[:, :, c].reshape(-1).astype(np.int64))
+                    for c, spec in enumerate(specs)]
+            return np.stack(cols, axis=1).reshape(len(x), k * n).astype(np.int64)
+        real = x * t.scales.reshape(k, n) if t.fmt.is_integer else x
+        cols = [wdf.simulate(tree, real[:, :, c].reshape(-1)) for c, tree in enumerate(op.trees())]
+        return np.stack(cols, axis=1).reshape(len(x), k * n)
 
 
 def run_graph(graph: Graph, x: np.ndarray, *, codes: bool = False) -> np.ndarray:

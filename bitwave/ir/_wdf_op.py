@@ -4,7 +4,7 @@ besides :class:`~bitwave.ir.CausalConv` (see the op table in :mod:`bitwave.ir._o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -68,6 +68,15 @@ class Wdf(Op):
     format with those fraction bits), and the output is bit-exact
     :func:`bitwave.ir.wdf.run_fixed` per channel, as Int codes of ``layout.out``.
 
+    ``oversample`` (``k``): the filter runs ``k`` times per row, at ``fs`` =
+    ``k`` × the stream's sample rate.  Row ``t`` then holds the ``k`` oversampled
+    inputs of every channel, phase-major (element ``p·channels + c`` is phase
+    ``p`` of channel ``c``, phase 0 first in time), and the output likewise:
+    the shape of a polyphase interpolator's output (a ``CausalConv`` with ``k``
+    output channels per input channel) in front of the op and of a polyphase
+    decimator behind it, which is how a graph oversamples around a nonlinear
+    filter.
+
     Stateful: the batch is one stream in time order (see the module docstring).
     """
     input: str = ""
@@ -80,6 +89,7 @@ class Wdf(Op):
     inductor: bool = False
     probe: Probe = Probe.REACTIVE
     layout: WdfLayout | None = None
+    oversample: int = field(default=1, metadata={"text": "unless-default"})
     opcode: ClassVar[str] = "wdf"
 
     def __post_init__(self):
@@ -95,6 +105,9 @@ class Wdf(Op):
         object.__setattr__(self, "fs", float(self.fs))
         if not (math.isfinite(self.fs) and self.fs > 0):
             raise self.error(f"fs must be a positive sample rate in Hz, not {self.fs!r}")
+        if isinstance(self.oversample, bool) or not isinstance(self.oversample, int) \
+                or not 1 <= self.oversample <= 16:
+            raise self.error(f"oversample must be an integer in [1, 16], not {self.oversample!r}")
         for what in ("series", "inductor"):
             if not isinstance(getattr(self, what), bool):
                 raise self.error(f"{what} must be a bool, not {getattr(self, what)!r}")
@@ -161,9 +174,10 @@ class Wdf(Op):
             raise self.error(str(e)) from None
 
     def out_type(self, inp):
-        if inp.n != self.channels:
+        if inp.n != self.channels * self.oversample:
             raise self.error(f"input has {inp.n} elements, the filter has {self.channels} "
-                             f"channels")
+                             f"channels" + (f" × {self.oversample} phases" if self.oversample > 1
+                                            else ""))
         if not self.is_fixed:
             if isinstance(inp.fmt, Bipolar):
                 raise self.error("input must be audio (Int codes or real volts), not bipolar")

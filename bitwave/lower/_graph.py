@@ -217,8 +217,8 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                                      **info))
             i += 1
         elif isinstance(op, Wdf):
-            make, info = lower_wdf_op(op, in_t)
-            stages.append(make)
+            makes, info = lower_wdf_op(op, in_t)
+            stages.extend(makes)
             layers.append(_layer(info.pop("estimate"), name=op.name, ops=(op.name,), src=op.src, **info))
             i += 1
         else:

@@ -8,14 +8,17 @@ per channel in a :class:`~bitwave.hdl._wdf.WdfBank`) for :func:`bitwave.lower.lo
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 from ..errors import PassError
-from ..hdl import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
+from ..hdl import (Gather, Scatter, WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_gather,
+                   estimate_scatter, estimate_wdf)
 from ..hdl._wdf import WdfRounding
 from ..ir import Overflow, Rounding, ValueType, Wdf
 from ..hdl._wdf_micro import MicroOp, MicroStep, WdfMicroCore, WdfMicroParams
 from ..ir.wdf import Probe, StepKind, WdfFixed, WdfProgram
+from ._spatial import merge_estimates
 
 __all__ = ["wdf_core_params", "lower_wdf", "lower_wdf_op", "wdf_micro_params",
            "lower_wdf_program"]
@@ -79,17 +82,28 @@ def lower_wdf(spec: WdfFixed) -> WdfCore:
     return WdfCore(wdf_core_params(spec))
 
 
-def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[Callable[[], WdfBank], dict]:
-    """The constructor of a fixed-point ``Wdf`` op's hardware and the fields of its layer."""
+def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[list[Callable], dict]:
+    """The constructors of a fixed-point ``Wdf`` op's hardware stages and the fields of its
+    layer.  Oversampled by ``k``, the bank sits between a :class:`Scatter` (one row's ``k``
+    phases become ``k`` beats, phase 0 first) and a :class:`Gather` (back into one row), so
+    the cores run ``k`` samples per row in time order."""
     if not op.is_fixed:
         raise PassError(f"lower: wdf {op.where} is still in float form; run the quantise-wdf "
                         f"pass first (the default pipeline does)")
     specs = op.specs(op.input_format(in_t))
     params = [wdf_core_params(spec) for spec in specs]
-    spec = specs[0]
-    return (lambda: WdfBank([WdfCore(p) for p in params])), dict(
-        kind="wdf", rows=op.channels, cols=1, pe=op.channels, simd=1,
-        cycles=WdfCore.cycles_per_sample, in_fmt=str(spec.input),
+    spec, k, n = specs[0], op.oversample, op.channels
+    stages = [lambda: WdfBank([WdfCore(p) for p in params])]
+    estimate = estimate_wdf(params)
+    if k > 1:
+        ends = (dict(beats=k, elems=n, width=spec.input.width),
+                dict(beats=k, elems=n, width=spec.output.width))
+        stages = [partial(Scatter, **ends[0])] + stages + [partial(Gather, **ends[1])]
+        estimate = merge_estimates(estimate_scatter(**ends[0]), estimate,
+                                   estimate_gather(**ends[1]))
+    return stages, dict(
+        kind="wdf", rows=n, cols=1, pe=n, simd=1,
+        cycles=k * WdfCore.cycles_per_sample, in_fmt=str(spec.input),
         w_fmt=f"coeff u{spec.coeff_frac + 1}, table {len(spec.table)}×{spec.wave.width}",
         acc_fmt=str(spec.wave), out_fmt=str(spec.output),
-        estimate=estimate_wdf(params), latency=WdfCore.latency)
+        estimate=estimate, latency=WdfCore.latency if k == 1 else None)

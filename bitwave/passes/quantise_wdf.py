@@ -7,7 +7,10 @@ given, else the shortest reaching ``target_snr_db`` against float64, else
 :data:`~bitwave.ir.wdf.DEFAULT_WORD_LENGTH`.  The channels of one op share one
 layout (the hardware runs them side by side), so they all get the longest
 word length any channel needs and the finest table grid.  Ops already in fixed
-form are left alone, so the pass may run twice.
+form are left alone, so the pass may run twice.  A float ``Wdf`` read only by a
+``Quant`` to signed power-of-two-scaled codes (how a graph asks for the codes the
+layers after the filter read) gets that ``Quant``'s format as its output format
+and the ``Quant`` goes: the fixed-point filter produces those codes itself.
 
 The word-length search itself works on one :class:`~bitwave.ir.wdf.WdfTree`
 (:func:`quantise_wdf`, :func:`with_table_grid`), measured by
@@ -22,7 +25,7 @@ import math
 import numpy as np
 
 from ..errors import PassError
-from ..ir import Fixed, Graph, Overflow, Rounding, Wdf, WdfLayout, verify
+from ..ir import Fixed, Graph, Int, Overflow, Quant, Rounding, Wdf, WdfLayout, verify
 from ..ir.wdf import (DEFAULT_WORD_LENGTH, AsymmetricDiodePair, Capacitor, Diode, DiodePair, Inductor, Parallel, Probe,
                       Inverter, ResistiveSource, Series, WdfFixed, WdfProgram, WdfTree,
                       asymmetric_pair_reflect, compile_tree, diode_pair_reflect, run_program,
@@ -350,6 +353,28 @@ def quantise_tree(tree: WdfTree, *, word_length: int = DEFAULT_WORD_LENGTH, int_
 # The pass
 
 
+def _output_quant(graph: Graph, op: Wdf) -> Quant | None:
+    """The ``Quant`` that alone reads float ``op`` when it asks for fixed-point codes the filter
+    can produce itself (signed Int, one power-of-two scale ``2**-f``, ``f >= 0``, at least
+    one integer bit): the pass then makes that the filter's output format and drops it."""
+    readers = graph.consumers(op.name)
+    if len(readers) != 1 or not isinstance(readers[0], Quant):
+        return None
+    q = readers[0]
+    scales = np.unique(q.scale.array)
+    f = -math.log2(float(scales[0])) if len(scales) == 1 else math.nan
+    fits = (q.act is None and not q.narrow and isinstance(q.fmt, Int) and q.fmt.signed
+            and f == round(f) and 0 <= f < q.fmt.width and q.fmt.width <= 40)
+    return q if fits else None
+
+
+def _rewired(op, renamed: dict):
+    """``op`` reading the new names of the ops it read."""
+    fields = {k: renamed[getattr(op, k)] for k in ("input", "other")
+              if getattr(op, k, None) in renamed}
+    return op.replace(**fields) if fields else op
+
+
 class QuantiseWdf(Pass, name="quantise-wdf"):
     """Fixed-point formats and root tables for float ``Wdf`` ops (see the module docstring)."""
     target_snr_db: float | None = None
@@ -369,16 +394,31 @@ class QuantiseWdf(Pass, name="quantise-wdf"):
 
     def run(self, graph: Graph) -> Graph:
         verify(graph)
-        return Graph(tuple(self._quantise(op) if isinstance(op, Wdf) and not op.is_fixed else op
-                           for op in graph.ops))
+        ops, renamed = [], {}
+        for op in graph.ops:
+            if isinstance(op, Wdf) and not op.is_fixed:
+                quant = _output_quant(graph, op)
+                op = self._quantise(op, quant)
+                if quant is not None:
+                    renamed[quant.name] = op.name
+            elif op.name in renamed:
+                continue
+            ops.append(_rewired(op, renamed))
+        return Graph(tuple(ops))
 
-    def _quantise(self, op: Wdf) -> Wdf:
+    def _quantise(self, op: Wdf, quant: Quant | None) -> Wdf:
         trees = op.trees()
         rounding = Rounding(self.rounding)
         opts = dict(int_bits=self.int_bits, guard_bits=self.guard_bits, rounding=rounding)
         try:
-            specs = [quantise_wdf(t, target_snr_db=self.target_snr_db,
-                                  word_length=self.word_length, **opts) for t in trees]
+            if quant is not None:
+                width, frac = quant.fmt.width, -round(math.log2(float(quant.scale.array.flat[0])))
+                specs = [_spec_for(t, width, self.int_bits, self.guard_bits, rounding,
+                                   Overflow.SATURATE, "quantise_wdf", out_int_bits=width - frac)
+                         for t in trees]
+            else:
+                specs = [quantise_wdf(t, target_snr_db=self.target_snr_db,
+                                      word_length=self.word_length, **opts) for t in trees]
             width = max(s.output.width for s in specs)
             out_int = max(s.output.int_bits for s in specs)
             specs = [s if (s.output.width, s.output.int_bits) == (width, out_int)

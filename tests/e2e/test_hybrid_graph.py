@@ -9,7 +9,9 @@ import pytest
 
 from bitwave.compile import CompileOptions, compile_graph
 from bitwave.dataset import Dataset
-from bitwave.ir import Add, CausalConv, Graph, Input, Int, Interpreter, MultiThreshold, Output, Wdf
+from bitwave.errors import VerifyError
+from bitwave.ir import (Add, CausalConv, Graph, Input, Int, Interpreter, MultiThreshold, Output, Quant,
+                        Requant, Wdf, verify)
 from bitwave.ir import wdf as wdf_models
 from bitwave.passes import PassManager
 from bitwave.passes.quantise_wdf import QuantiseWdf
@@ -63,3 +65,42 @@ def test_the_hybrid_streams_through_the_rtl_sample_for_sample(tmp_path):
     result = verify_build(out)
     assert result.frames == 4000 and result.mismatches == 0
     assert result.cycles_per_frame == result.ideal_cycles_per_frame
+
+
+def oversampled_graph() -> Graph:
+    """x → a 2-phase interpolator (CausalConv 1→2) → Wdf at 2× → Quant (fused by quantise-wdf)
+    → a 2-phase decimator (CausalConv 2→1) → y."""
+    return Graph((
+        Input("x", n=1, fmt=Int(8, True), scale=2.0 ** -7),
+        CausalConv("up", input="x", weight=[[1, 3], [2, 2]], wfmt=Int(3, True), taps=2),
+        Requant("up_q", input="up", mult=1, shift=0, fmt=Int(12, True), scale=2.0 ** -8),
+        Wdf("clip", input="up_q", R=[2.2e3], X=[10e-9], Is=[2.52e-9], Vt=[45.3e-3], fs=96_000.0,
+            oversample=2),
+        Quant("clip_q", input="clip", fmt=Int(16, True), scale=2.0 ** -15),
+        CausalConv("down", input="clip_q", weight=[[1, 2, 3, 1]], wfmt=Int(3, True), taps=2),
+        Output("y", input="down")))
+
+
+def test_an_oversampled_wdf_runs_its_phases_in_time_order_and_takes_the_quant_as_its_output():
+    g = PassManager([QuantiseWdf()]).run(oversampled_graph())
+    assert "clip_q" not in [op.name for op in g.ops] and g["down"].input == "clip"
+    clip = g["clip"]
+    assert (clip.layout.out.width, clip.layout.out.frac_bits) == (16, 15)
+    values = Interpreter(g).run(audio(500))
+    up = values["up_q"]                                   # (rows, 2 phases)
+    spec, = clip.specs(clip.input_format(g.types()["up_q"]))
+    want = wdf_models.run_fixed(spec, up.reshape(-1).astype(np.int64)).reshape(-1, 2)
+    assert np.array_equal(values["clip"], want)           # phase 0 then phase 1, state carried
+    with pytest.raises(VerifyError, match="the filter has 1 channels × 3 phases"):
+        verify(Graph(oversampled_graph().ops[:3] + (
+            Wdf("clip", input="up_q", R=[1e3], X=[1e-8], Is=[1e-9], Vt=[0.05], oversample=3),
+            Output("y", input="clip"))))
+
+
+@pytest.mark.sim
+def test_an_oversampled_wdf_streams_through_the_rtl_sample_for_sample(tmp_path):
+    out = tmp_path / "os2"
+    compile_graph(oversampled_graph(), out, CompileOptions(),
+                  dataset=Dataset(audio(1500).astype(np.float32)))
+    result = verify_build(out)
+    assert result.frames == 1500 and result.mismatches == 0

@@ -6,6 +6,7 @@ See ``docs/audio.md``.
 
 from ._circuit import ClippingStage, linear_response, simulate_stage
 from ._fit import FitResult, FitSettings, fit, run
+from ._graph import graph_output_volts, hybrid_graph
 from ._hybrid import (BASELINE_CHECKPOINT, CHECKPOINT, ConvBaseline, HybridClipper, half_band,
                       parameter_count, pretrained, pretrained_baseline)
 from ._metrics import PRE_EMPHASIS, aligned_esr, esr
@@ -21,6 +22,6 @@ __all__ = [
     "pluck", "chord", "sweep", "plucks", "sweeps",
     "HybridClipper", "ConvBaseline", "half_band", "parameter_count", "CHECKPOINT", "pretrained",
     "BASELINE_CHECKPOINT", "pretrained_baseline",
-    "FitSettings", "FitResult", "fit", "run",
+    "FitSettings", "FitResult", "fit", "run", "hybrid_graph", "graph_output_volts",
     "TRAIN_SECONDS", "HYBRID_FIT", "BASELINE_FIT", "training_pair", "train_hybrid", "train_baseline",
 ]
