@@ -231,9 +231,9 @@ def _demo_audio(output: str, retrain: bool) -> None:
     with console.status("audio demo: model, held-out audio, compile, RTL run"):
         res = run_demo(output, retrain=retrain, log=_log)
     v = res.verify
-    out.print(esr_table(res.rows, title=f"ESR on {res.audio.input.size} held-out samples "
-                                        f"({res.audio.input.size / res.audio.fs:g} s), aligned "
-                                        f"at the latency of {res.audio.latency} samples"))
+    a = res.audio
+    out.print(esr_table(res.rows, title=f"ESR on {a.input.size / a.fs:g} s of held-out plucks "
+                                        f"({a.input.size} samples), latency {a.latency}"))
     if res.baseline is None:
         out.print("baseline: no checkpoint (bench/audio_bench.py --save-checkpoint, or --retrain)")
     out.print(f"frames: {v.frames}   cycles/sample: {v.cycles_per_frame:.1f} "
