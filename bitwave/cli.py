@@ -162,16 +162,35 @@ def report_cmd(build_dir):
 
 
 @cli.command("demo")
-@click.option("-o", "--output", default="build/demo", show_default=True, type=click.Path(file_okay=False))
+@click.argument("which", required=False, type=click.Choice(["audio"]))
+@click.option("-o", "--output", default=None, type=click.Path(file_okay=False),
+              help="Build folder  [default: build/demo, build/demo-audio for audio]")
 @click.option("--bits", type=click.Choice(["1", "2", "4"]), default="4", show_default=True,
               help="Weight and activation bits of the digits MLP (1: W1A1, XNOR-popcount).")
 @click.option("--target-cycles", type=int, default=None,
               help="Folding target for the demo (cycles per frame)  [default: 64 for the MLP, "
                    "512 for the CNN]")
-@click.option("--model", "kind", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True,
-              help="The digits MLP, or the digits CNN (two 3×3 convolutions, max pooling; 4-bit).")
-def demo_cmd(output, bits, target_cycles, kind):
-    """Train the digits MLP or CNN (QAT), compile it, verify the RTL on all 1,797 samples."""
+@click.option("--model", "kind", type=click.Choice(["mlp", "cnn", "audio"]), default="mlp",
+              show_default=True,
+              help="The digits MLP, the digits CNN (two 3×3 convolutions, max pooling; 4-bit), "
+                   "or the audio hybrid (same as 'bitwave demo audio').")
+@click.option("--retrain", is_flag=True,
+              help="Audio: train the hybrid and the baseline again instead of loading the "
+                   "shipped checkpoints.")
+def demo_cmd(which, output, bits, target_cycles, kind, retrain):
+    """Train the digits MLP or CNN (QAT), compile it, verify the RTL on all 1,797 samples.
+
+    'bitwave demo audio': the hybrid audio clipper from its checkpoint (or --retrain) to
+    verified RTL over 2 s of held-out plucks; writes WAVs, a plot and an ESR table."""
+    if which == "audio" or kind == "audio":
+        if bits != "4" or target_cycles is not None:
+            raise click.UsageError("the audio demo takes no --bits or --target-cycles")
+        _demo_audio(output or "build/demo-audio", retrain)
+        return
+    if retrain:
+        raise click.UsageError("--retrain is for the audio demo ('bitwave demo audio --retrain'); "
+                               "the digits demos always train")
+    output = output or "build/demo"
     from .compile import CompileOptions, compile_graph
     from .frontend import load_model
     from .verify import verify_build
@@ -201,6 +220,32 @@ def demo_cmd(output, bits, target_cycles, kind):
     _print_verify(res, report)
     out.print(f"total {time.monotonic() - t0:.1f} s; report: {output}/report.md")
     if res.mismatches:
+        sys.exit(1)
+
+
+def _demo_audio(output: str, retrain: bool) -> None:
+    import os
+
+    from .audio_demo import esr_table, run_demo
+    t0 = time.monotonic()
+    with console.status("audio demo: model, held-out audio, compile, RTL run"):
+        res = run_demo(output, retrain=retrain, log=_log)
+    v = res.verify
+    a = res.audio
+    out.print(esr_table(res.rows, title=f"ESR on {a.input.size / a.fs:g} s of held-out plucks "
+                                        f"({a.input.size} samples), latency {a.latency}"))
+    if res.baseline is None:
+        out.print("baseline: no checkpoint (bench/audio_bench.py --save-checkpoint, or --retrain)")
+    out.print(f"frames: {v.frames}   cycles/sample: {v.cycles_per_frame:.1f} "
+              f"(ideal {v.ideal_cycles_per_frame})   {v.cycles_per_second / 1e6:.2f} M cycles/s")
+    out.print(f"mismatches: {v.mismatches}")
+    files = ", ".join(p.name for p in (*res.wavs.values(), res.plot))
+    steps = ", ".join(f"{k} {s:.1f}" for k, s in res.seconds.items())
+    out.print(f"wrote {output}/: {files}")
+    load = os.getloadavg()[0]
+    out.print(f"total {time.monotonic() - t0:.1f} s ({steps}) on {os.cpu_count()} cores, load "
+              f"average {load:.1f} at the end; report: {output}/report.md")
+    if v.mismatches:
         sys.exit(1)
 
 

@@ -10,7 +10,7 @@ writes a VCD waveform of the run up to the first failing sample.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -45,9 +45,14 @@ class VerifyResult:
     accuracy: dict
     waveform: str | None = None
     first_bad_layer: str | None = None
+    #: The RTL's output codes as it streamed them out, one row per frame (decoded from the
+    #: output stream, in the graph's layout); left out of :meth:`as_dict` and the report.
+    outputs: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(replace(self, outputs=None))      # not a deep copy of the outputs
+        del d["outputs"]
+        return d
 
 
 def build_sim(build_dir: str | Path, manifest: BuildManifest, *, trace: bool = False,
@@ -151,7 +156,8 @@ def verify_build(build_dir: str | Path, *, stall_in: float = 0.0, stall_out: flo
         cycles=res.cycles, cycles_per_frame=res.cycles_per_frame,
         ideal_cycles_per_frame=manifest.cycles_per_frame, sim_seconds=res.seconds,
         cycles_per_second=res.cycles_per_second, build_seconds=sim.build_seconds,
-        build_cached=sim.cached, stall_in=stall_in, stall_out=stall_out, accuracy=accuracy)
+        build_cached=sim.cached, stall_in=stall_in, stall_out=stall_out, accuracy=accuracy,
+        outputs=rtl)
     if len(bad) and waveform_on_mismatch:
         first = int(bad[0])
         log(f"mismatch at sample {first}: locating the first differing layer and writing a waveform")

@@ -44,8 +44,11 @@ ALLOWED = {
     "cluster": {"errors"},
     "fuzz": {"ir", "passes", "lower", "hdl", "sim", "cluster", "errors"},
     "sweep": {"compile", "verify", "frontend", "cluster", "errors"},
+    # bitwave demo audio: the audio frontend's model → compile → verify → WAVs, plot, ESR.
+    "audio_demo": {"frontend", "compile", "verify", "build_folder", "dataset", "ir", "report",
+                   "errors"},
     "cli": {"errors", "report", "build_folder", "compile", "verify", "frontend", "fuzz", "sim",
-            "boards", "sweep", "spectrum", "energy"},
+            "boards", "sweep", "spectrum", "energy", "audio_demo"},
     "__init__": {"errors"},
 }
 

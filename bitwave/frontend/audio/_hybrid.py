@@ -39,10 +39,12 @@ from ..wdf_torch import DiodeClipper
 from ._signals import SAMPLE_RATE
 
 __all__ = ["HybridClipper", "ConvBaseline", "half_band", "parameter_count", "CHECKPOINT",
-           "pretrained"]
+           "BASELINE_CHECKPOINT", "pretrained", "pretrained_baseline"]
 
 #: The hybrid trained by ``bench/audio_bench.py --save-checkpoint`` (a state dict, a few KB).
 CHECKPOINT = Path(__file__).with_name("hybrid.pt")
+#: The Conv1d baseline (Adam) trained by the same run.
+BASELINE_CHECKPOINT = Path(__file__).with_name("baseline.pt")
 
 #: Kaiser β of the half-band filters (passband droop is the post-filter's to correct).
 _KAISER_BETA = 5.0
@@ -140,14 +142,21 @@ def parameter_count(model: nn.Module) -> int:
 
 def pretrained(path: Path | str = CHECKPOINT) -> HybridClipper:
     """The :class:`HybridClipper` (default sizes) with the trained weights saved at ``path``."""
-    path = Path(path)
+    return _load(HybridClipper(), Path(path), "pretrained")
+
+
+def pretrained_baseline(path: Path | str = BASELINE_CHECKPOINT) -> ConvBaseline:
+    """The :class:`ConvBaseline` (default sizes, the hybrid's latency) saved at ``path``."""
+    return _load(ConvBaseline(latency=HybridClipper().latency), Path(path), "pretrained_baseline")
+
+
+def _load(model: nn.Module, path: Path, owner: str) -> nn.Module:
     if not path.is_file():
-        raise FrontendError(f"pretrained: no checkpoint at {path}; train one with "
+        raise FrontendError(f"{owner}: no checkpoint at {path}; train one with "
                             f"'python bench/audio_bench.py --save-checkpoint'")
-    model = HybridClipper()
     try:
         model.load_state_dict(torch.load(path, weights_only=True))
     except (RuntimeError, OSError, ValueError) as exc:
-        raise FrontendError(f"pretrained: {path} is not a HybridClipper state dict "
+        raise FrontendError(f"{owner}: {path} is not a {type(model).__name__} state dict "
                             f"({str(exc).splitlines()[0]}); retrain it") from None
     return model.eval()
