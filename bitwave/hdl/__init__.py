@@ -16,6 +16,7 @@ from ._resources import Estimate, Resources
 from ._stream import StreamFormat
 from ._threshold import ThresholdUnit
 from ._unrolled import UnrolledMatVec, estimate_unrolled
+from ._serial_window import SerialWindow, estimate_serial_window
 from ._window import (SlidingWindow, TemporalWindow, estimate_sliding_window,
                       estimate_temporal_window)
 from ._wdf import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
@@ -25,7 +26,7 @@ __all__ = [
     "estimate_wdf",
     "emit_verilog", "port_manifest",
     "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
-    "SlidingWindow", "TemporalWindow", "WindowReduce", "ReduceOp", "Gather", "Scatter",
+    "SlidingWindow", "TemporalWindow", "SerialWindow", "estimate_serial_window", "WindowReduce", "ReduceOp", "Gather", "Scatter",
     "estimate_sliding_window", "estimate_temporal_window", "estimate_window_reduce",
     "estimate_gather", "estimate_scatter",
     "Residual", "StreamFifo", "estimate_fifo", "estimate_residual",

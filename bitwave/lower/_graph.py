@@ -25,7 +25,8 @@ from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, Thresho
 from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Pool,
                   Requant, Wdf, verify)
 from ._residual import lower_residual
-from ._spatial import conv_weights, lower_flatten, lower_pool, lower_window, merge_estimates
+from ._spatial import (conv_weights, lower_flatten, lower_pool, lower_window, merge_estimates,
+                       serial_beats)
 from ._unrolled import is_unrolled, lower_unrolled
 from ._wdf import lower_wdf_op
 
@@ -165,7 +166,7 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                           bias=None if op.bias is None else op.bias.array.tolist(),
                           pe=op.pe, simd=simd, **_fmt_kwargs("in", in_t.fmt),
                           **_fmt_kwargs("w", wfmt), **_activation(act))
-            in_beats = input_beats(graph, op)
+            in_beats = serial_beats(op, in_t) if windowed else input_beats(graph, op)
             if in_beats > 1:
                 kwargs["in_beats"] = in_beats
             cycles = op.cycles * types[op.name].positions

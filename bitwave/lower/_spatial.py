@@ -17,9 +17,9 @@ from functools import partial
 import numpy as np
 
 from ..errors import PassError
-from ..hdl import (Estimate, Gather, SlidingWindow, StreamFifo, TemporalWindow, WindowReduce,
-                   estimate_fifo, estimate_gather, estimate_sliding_window, estimate_temporal_window,
-                   estimate_window_reduce)
+from ..hdl import (Estimate, Gather, SerialWindow, SlidingWindow, StreamFifo, TemporalWindow,
+                   WindowReduce, estimate_fifo, estimate_gather, estimate_serial_window,
+                   estimate_sliding_window, estimate_temporal_window, estimate_window_reduce)
 from ..ir import Bipolar, CausalConv, Flatten, Pool, PoolKind, ValueType
 
 __all__ = ["window_params", "element_format", "conv_weights", "lower_window", "lower_pool",
@@ -76,6 +76,23 @@ def merge_estimates(*estimates: Estimate) -> Estimate:
     return Estimate(total, parts, any(e.weights_in_bram for e in estimates))
 
 
+#: Window bits (taps × channels × element width) from which a causal convolution's window
+#: comes from a RAM ring, one slice per beat, rather than from registers all at once.
+SERIAL_WINDOW_BITS = 128
+
+
+def serial_beats(op, in_t: ValueType) -> int:
+    """Beats a causal convolution's window is given in (a :class:`SerialWindow` feeding the
+    matrix unit's slice buffer): ``cols/simd`` for a long window whose slices are whole
+    samples, else 1 (the window in one beat, from a :class:`TemporalWindow`)."""
+    if not isinstance(op, CausalConv) or op.groups != 1 or op.simd % in_t.channels:
+        return 1
+    width, _ = element_format(in_t.fmt)
+    if op.cols * width < SERIAL_WINDOW_BITS:
+        return 1
+    return op.cols // op.simd
+
+
 def lower_window(op, in_t: ValueType, *, buffered: bool):
     """The window stages in front of a convolution's MatVecUnit: (constructors, estimate,
     cycles per frame of the window stage).
@@ -93,6 +110,10 @@ def lower_window(op, in_t: ValueType, *, buffered: bool):
         width, signed = element_format(in_t.fmt)
         params = dict(channels=in_t.channels, elem_width=width, signed=signed, taps=op.taps,
                       dilation=op.dilation)
+        beats = serial_beats(op, in_t)
+        if beats > 1:
+            params["per_beat"] = op.simd // in_t.channels
+            return [partial(SerialWindow, **params)], estimate_serial_window(**params), beats
         return [partial(TemporalWindow, **params)], estimate_temporal_window(**params), 1
     params = window_params(op, in_t)
     checked = _checked(SlidingWindow, op, params)

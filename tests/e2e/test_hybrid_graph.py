@@ -9,6 +9,7 @@ import pytest
 
 from bitwave.compile import CompileOptions, compile_graph
 from bitwave.dataset import Dataset
+from bitwave.lower import plan
 from bitwave.errors import VerifyError
 from bitwave.ir import (Add, CausalConv, Graph, Input, Int, Interpreter, MultiThreshold, Output, Quant,
                         Requant, Wdf, verify)
@@ -104,3 +105,25 @@ def test_an_oversampled_wdf_streams_through_the_rtl_sample_for_sample(tmp_path):
                   dataset=Dataset(audio(1500).astype(np.float32)))
     result = verify_build(out)
     assert result.frames == 1500 and result.mismatches == 0
+
+
+def long_fir_graph() -> Graph:
+    """A 16-tap FIR of 12-bit samples: its window (192 bits) comes from a RAM ring, two taps a beat."""
+    rng = np.random.default_rng(3)
+    return Graph((
+        Input("x", n=1, fmt=Int(12, True), scale=2.0 ** -11),
+        CausalConv("fir", input="x", weight=rng.integers(-200, 200, (1, 16)), wfmt=Int(9, True),
+                   taps=16, simd=2),
+        Requant("fir_q", input="fir", mult=1, shift=8, fmt=Int(16, True), scale=2.0 ** -11),
+        Output("y", input="fir_q")))
+
+
+@pytest.mark.sim
+def test_a_long_fir_takes_its_window_in_slices_and_equals_the_interpreter(tmp_path):
+    g = long_fir_graph()
+    stages = [make() for make in plan(g).stages]
+    assert type(stages[0]).__name__ == "SerialWindow" and stages[0].beats == 8
+    out = tmp_path / "fir"
+    compile_graph(g, out, CompileOptions(pe=(1,), simd=(2,)), dataset=Dataset(audio(600).astype(np.float32)))
+    result = verify_build(out, stall_in=0.2, stall_out=0.2)
+    assert result.frames == 600 and result.mismatches == 0
