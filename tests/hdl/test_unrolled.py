@@ -16,8 +16,8 @@ from hdl_bench import mvu_model, pack, random_inputs, stream, unpack
 def evaluate(graph, x):
     """The adder graph's rows, evaluated in Python integers."""
     values = [int(x[c]) << k for c, k in graph.base]
-    for a, b, sign in graph.nodes:
-        values.append(values[a] + sign * values[b])
+    for a, b, sign, shift in graph.nodes:
+        values.append(values[a] + sign * (values[b] << shift))
     return [sign * values[v] if sign else 0 for sign, v in graph.outputs]
 
 
@@ -68,7 +68,7 @@ def test_schedule_bounds_the_adders_between_registers():
     for levels in (1, 2, 4):
         plan = schedule(graph, levels)
         depth = {}
-        for n, (a, b, _) in enumerate(graph.nodes):
+        for n, (a, b, *_) in enumerate(graph.nodes):
             v, t = nb + n, plan.stage[nb + n] - plan.registered[nb + n]
             d = 1 + max(depth.get(x, 0) if plan.stage[x] == t and not plan.registered[x] else 0
                         for x in (a, b))
