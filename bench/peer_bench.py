@@ -34,7 +34,9 @@ build plan has not changed is reused.  Per row: LUT4, CCU2C and LUT4-eq
 (LUT4 + 2·CCU2C) of the accelerator alone, FF, DP16KD, fmax (routed),
 frames/s at fmax, LUT4-eq per million frames/s, the tool time (compile or
 da4ml's conversion + synthesis + place and route), and for da4ml rows the
-ratios bitwave unrolled / da4ml of LUT4-eq and fmax.  FINN's published
+ratios bitwave unrolled / da4ml of LUT4-eq and fmax.  A first line names the
+commit, the time (UTC) and the load average when the table was printed (the
+tool times move with the load).  FINN's published
 TFC-w1a1 figure is printed as a quoted reference line, not measured here.
 """
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -224,6 +227,15 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
+def provenance() -> str:
+    """The commit, the time and the machine's load average, for the table's caption."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"load average {load} on {os.cpu_count()} cores")
+
+
 def markdown(rows: list[dict], columns=COLUMNS) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
@@ -260,6 +272,9 @@ def main(argv: list[str]) -> int:
             else:
                 rows.append(bitwave_row(args.out, name, tool, model, folding, seed=args.seed))
             print(f"{name} {tool}: done", file=sys.stderr)
+    caption = provenance()
+    print(caption)
+    print()
     print(markdown(rows))
     print()
     if "da4ml" in tools and not have_da4ml:
@@ -269,7 +284,8 @@ def main(argv: list[str]) -> int:
         print()
     print(FINN_REFERENCE)
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "ratios": ratios(rows)}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"provenance": caption, "rows": rows,
+                                               "ratios": ratios(rows)}, indent=2) + "\n")
     return 0
 
 

@@ -5,7 +5,11 @@ adders and subtractors, shared between the outputs:
 
 1. Each column's most common value ``k_c`` is taken out when that saves
    terms (``M·x = (M − 1·kᵀ)·x + kᵀx``, the last sum built once and added to
-   every row): a ±1 column becomes 0/±2, half of its terms gone.  Every
+   every row): a ±1 column becomes 0/±2, half of its terms gone.  Each row
+   of ``M − 1·kᵀ`` is then divided by its largest common power of two
+   ``2^s`` (a binary layer's 0/±2 rows become 0/±1), so its sums are ``s``
+   bits narrower, and ``2^s`` comes back for free where the shared sum is
+   added (the low ``s`` bits of that adder are the shared sum's own).  Every
    remaining weight is split into signed power-of-two digits (its
    non-adjacent form), so a row is a sum of terms ``±(x_c << k)``; a
    *variable* is one ``x_c << k`` (or, later, a node).
@@ -53,8 +57,9 @@ def naf_digits(value: int) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class AdderGraph:
     """Variables ``0 .. len(base)-1`` are the inputs ``x[c] << k`` (``base[v] = (c, k)``);
-    variable ``len(base) + n`` is node ``n``: ``nodes[n] = (a, b, sign)`` means
-    ``v_a + sign·v_b``.  Row ``r`` of the product is ``outputs[r] = (sign, v)``:
+    variable ``len(base) + n`` is node ``n``: ``nodes[n] = (a, b, sign, shift)`` means
+    ``v_a + sign·(v_b << shift)``, an adder ``shift`` bits narrower than its result
+    (the low bits are ``v_a``'s).  Row ``r`` of the product is ``outputs[r] = (sign, v)``:
     ``sign·v_v``, or ``(0, -1)`` for a row of zeros.  ``ranges[v]`` is the exact
     ``(lo, hi)`` of each variable."""
     base: tuple[tuple[int, int], ...]
@@ -108,8 +113,10 @@ def build_adder_graph(matrix, x_range: tuple[int, int], *, min_shared: int = 2,
     matrix = np.asarray(matrix, dtype=np.int64)
     k = centre_columns(matrix) if centre and len(matrix) > 1 else np.zeros(matrix.shape[1], np.int64)
     shared = bool(k.any())
+    row_shift = np.zeros(len(matrix), dtype=np.int64)
     if shared:                                    # one more row: the shared sum kᵀx
-        matrix = np.vstack([matrix - k[None, :], k[None, :]])
+        matrix, row_shift = _divide_rows(matrix - k[None, :])
+        matrix = np.vstack([matrix, k[None, :]])
     rows, cols = matrix.shape
     digits = {}                                   # (col, shift) -> {row: sign}
     for c in range(cols):
@@ -153,7 +160,7 @@ def build_adder_graph(matrix, x_range: tuple[int, int], *, min_shared: int = 2,
         m[hit, i] = m[hit, j] = 0
         a[:, k] = np.abs(m[:, k])
         a[hit, i] = a[hit, j] = 0
-        nodes.append((i, j, sign))
+        nodes.append((i, j, sign, 0))
         ranges.append(_join(ranges[i], ranges[j], sign))
         with_k, sign_k = _pair_counts(m, a, k, n)
         better = with_k > best_count[:n]
@@ -164,23 +171,34 @@ def build_adder_graph(matrix, x_range: tuple[int, int], *, min_shared: int = 2,
             int(with_k.max()), int(with_k.argmax()), int(sign_k[with_k.argmax()]))
     outputs = _row_trees(m[:, :n], ranges, nodes)
     if shared:
-        outputs = _add_shared(outputs, ranges, nodes)
+        outputs = _add_shared(outputs, row_shift, ranges, nodes)
     return AdderGraph(tuple(base), tuple(nodes), tuple(outputs), tuple(ranges))
 
 
-def _add_shared(outputs, ranges, nodes):
-    """Add the last output (the shared sum of the centred columns) to every other one."""
+def _divide_rows(matrix):
+    """Each row divided by its largest common power of two, and that power's exponent."""
+    shifts = np.zeros(len(matrix), dtype=np.int64)
+    for r, row in enumerate(matrix):
+        nonzero = np.abs(row[row != 0])
+        if len(nonzero):
+            low = int(np.bitwise_or.reduce(nonzero))
+            shifts[r] = (low & -low).bit_length() - 1
+    return matrix >> shifts[:, None], shifts
+
+
+def _add_shared(outputs, row_shift, ranges, nodes):
+    """Add the last output (the shared sum ``se·v_e`` of the centred columns) to every
+    other one, shifted back: row ``r``'s ``s·(v << shift) + se·v_e`` is built as
+    ``se·(v_e + s·se·(v << shift))``, so the shift rides on the adder."""
     (se, ve), outputs = outputs[-1], outputs[:-1]
-    if not se:
-        return outputs
     joined = []
-    for s, v in outputs:
+    for (s, v), shift in zip(outputs, row_shift):
         if not s:
             joined.append((se, ve))
             continue
-        nodes.append((v, ve, s * se))
-        ranges.append(_join(ranges[v], ranges[ve], s * se))
-        joined.append((s, len(ranges) - 1))
+        nodes.append((ve, v, s * se, int(shift)))
+        ranges.append(_join(ranges[ve], ranges[v], s * se, int(shift)))
+        joined.append((se, len(ranges) - 1))
     return joined
 
 
@@ -193,7 +211,8 @@ def _pair_counts(m, a, k, n):
     return (np.maximum(same, opposite).astype(np.int64), np.where(same >= opposite, 1, -1))
 
 
-def _join(ra, rb, sign):
+def _join(ra, rb, sign, shift=0):
+    rb = (rb[0] << shift, rb[1] << shift)
     if sign > 0:
         return ra[0] + rb[0], ra[1] + rb[1]
     return ra[0] - rb[1], ra[1] - rb[0]
@@ -202,7 +221,7 @@ def _join(ra, rb, sign):
 def _row_trees(m, ranges, nodes):
     """Sum each row's remaining signed terms, shallowest first; reuse equal joins."""
     depth = [0] * len(ranges)
-    for v, (x, y, _) in enumerate(nodes, start=len(ranges) - len(nodes)):
+    for v, (x, y, *_) in enumerate(nodes, start=len(ranges) - len(nodes)):
         depth[v] = max(depth[x], depth[y]) + 1
     built = {}
     outputs = []
@@ -215,9 +234,9 @@ def _row_trees(m, ranges, nodes):
         while len(terms) > 1:
             da, va, sa = heapq.heappop(terms)
             db, vb, sb = heapq.heappop(terms)
-            if (vb, va, sa * sb) in built and sa * sb > 0:
+            if (vb, va, sa * sb, 0) in built and sa * sb > 0:
                 va, vb = vb, va
-            key = (va, vb, sa * sb)
+            key = (va, vb, sa * sb, 0)
             if key not in built:
                 built[key] = len(ranges)
                 nodes.append(key)
@@ -258,7 +277,7 @@ def schedule(graph: AdderGraph, levels: int) -> AdderSchedule:
             delays.add((v, s))
         return depth[v] if stage[v] == t else 0
 
-    for n, (x, y, _) in enumerate(graph.nodes):
+    for n, (x, y, *_) in enumerate(graph.nodes):
         v = nb + n
         t = max(stage[x], stage[y])
         d = max(need(x, t), need(y, t)) + 1

@@ -146,10 +146,10 @@ class UnrolledMatVec(CheckedComponent):
             x = self.sink.payload[c * iw:(c + 1) * iw]
             x = x.as_signed() if self.in_signed and not self.in_bipolar else x
             sig[(v, 0)] = x << k if k else x
-        for n, (a, b, sign) in enumerate(graph.nodes):
+        for n, (a, b, sign, shift) in enumerate(graph.nodes):
             v = nb + n
             t = plan.stage[v] - plan.registered[v]
-            expr = value(a, t) + value(b, t) if sign > 0 else value(a, t) - value(b, t)
+            expr = _shifted_add(value(a, t), value(b, t), sign, shift)
             shape = _shape(*graph.ranges[v])
             if plan.registered[v]:
                 sig[(v, t + 1)] = reg(expr, shape, f"n{v}")
@@ -175,7 +175,8 @@ class UnrolledMatVec(CheckedComponent):
         sign, v = self.graph.outputs[r]
         if self.thresholds is not None:
             x = value(v, last) if sign else None
-            compares = [Value.cast(c) if op == "const" else (x >= c if op == ">=" else x < c)
+            compares = [Value.cast(c) if op == "const" else (at_least(x, c) if op == ">="
+                                                             else ~at_least(x, c))
                         for op, c in self.row_conditions(r)]
             if len(compares) > 1:
                 compares = [reg(c, 1, f"cmp{r}_{k}") for k, c in enumerate(compares)]
@@ -210,16 +211,54 @@ class UnrolledMatVec(CheckedComponent):
             m.d.sync += main_valid.eq(0)
 
 
+def _shifted_add(a, b, sign, shift):
+    """``a + sign·(b << shift)`` as an adder ``shift`` bits narrower: the low bits are
+    ``a``'s own (Yosys would otherwise spend a carry-chain cell on adding zeros)."""
+    if not shift or len(a) <= shift:
+        b = b << shift if shift else b
+        return a + b if sign > 0 else a - b
+    high = a[shift:].as_signed() if a.shape().signed else a[shift:]
+    total = high + b if sign > 0 else high - b
+    joined = Cat(a[:shift], total)
+    return joined.as_signed() if total.shape().signed else joined
+
+
+def at_least(x, c: int) -> Value:
+    """``x >= c`` for a constant ``c`` as a chain of AND/OR gates, least significant bit
+    first: the result so far is kept where ``x`` and ``c`` agree, else ``x``'s bit decides.
+    Synthesis packs it into LUTs, three bits per LUT4 after the first four (a ``>=``
+    operator becomes a carry chain of one CCU2C per two bits on ECP5)."""
+    width, signed_ = len(x), x.shape().signed
+    if signed_:                       # offset binary: x + 2^(w−1) >= c + 2^(w−1), unsigned
+        x, c = x ^ (1 << (width - 1)), c + (1 << (width - 1))
+        x = x.as_unsigned()
+    if c <= 0:
+        return Value.cast(1)
+    if c >= 1 << width:
+        return Value.cast(0)
+    result = Value.cast(1)
+    for i in range(width):
+        result = x[i] & result if (c >> i) & 1 else x[i] | result
+    return result
+
+
+def compare_luts(width: int) -> int:
+    """LUT4s of :func:`at_least` on a ``width``-bit value: 4 bits in the first, 3 more
+    in each next (the running result takes the fourth input)."""
+    return 1 if width <= 4 else 1 + -(-(width - 4) // 3)
+
+
 def estimate_unrolled(*, model=ICE40, **params):
     """Estimate LUT4s and flip-flops of an :class:`UnrolledMatVec` from its own plan.
 
     Takes the unit's parameters. Parts: the adders (one per graph node, at the
-    width of its exact range: ``model.lut_per_logic_adder`` for results of up
-    to 4 bits, else ``lut_per_adder_bit`` per bit on the carry chain), the
-    pipeline registers (nodes, carried operands, valid flags), the activation
-    (a constant comparison per threshold, ``lut_per_const_compare_bit`` per
-    bit, and the count; or the accumulator, its scaling and clip), the output
-    register with its second entry and the control.
+    width of its exact range less the low bits it passes through:
+    ``model.lut_per_logic_adder`` for up to 4 bits, else ``lut_per_adder_bit``
+    per bit on the carry chain), the pipeline registers (nodes, carried
+    operands, valid flags), the activation (a constant comparison per
+    threshold, a gate chain of :func:`compare_luts` LUT4s, and the count; or
+    the accumulator, its scaling and clip), the output register with its
+    second entry and the control.
     """
     p = UnrolledMatVec.check(**params)
     graph, plan = p["graph"], p["schedule"]
@@ -230,7 +269,8 @@ def estimate_unrolled(*, model=ICE40, **params):
 
     nb = len(graph.base)
     widths = [bits(nb + n) for n in range(len(graph.nodes))]
-    adders = sum(small[w] if w < len(small) else w * model.lut_per_adder_bit for w in widths)
+    adders = sum(small[w] if w < len(small) else w * model.lut_per_adder_bit
+                 for w in (w - node[3] for w, node in zip(widths, graph.nodes)))
     node_ff = sum(w for n, w in enumerate(widths) if plan.registered[nb + n])
     delay_ff = sum(bits(v) for v, _ in plan.delays)
     rows, ow = p["rows"], p["out_width"]
@@ -238,7 +278,7 @@ def estimate_unrolled(*, model=ICE40, **params):
     finals = [v for _, v in graph.outputs]
     if p["thresholds"] is not None:
         levels = len(p["thresholds"][0])
-        compare = sum(bits(v) for v in finals if v >= 0) * levels * model.lut_per_const_compare_bit
+        compare = sum(compare_luts(bits(v)) for v in finals if v >= 0) * levels
         count = rows * (levels - 1) * model.lut_per_adder_bit
         parts["activation"] = (compare + count, rows * ((levels if levels > 1 else 0) + ow))
     else:

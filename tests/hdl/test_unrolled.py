@@ -10,14 +10,15 @@ import pytest
 from bitwave.errors import HdlError
 from bitwave.hdl import ECP5, UnrolledMatVec, estimate_unrolled
 from bitwave.hdl._adder_graph import build_adder_graph, centre_columns, naf_digits, schedule
+from bitwave.hdl._unrolled import at_least
 from hdl_bench import mvu_model, pack, random_inputs, stream, unpack
 
 
 def evaluate(graph, x):
     """The adder graph's rows, evaluated in Python integers."""
     values = [int(x[c]) << k for c, k in graph.base]
-    for a, b, sign in graph.nodes:
-        values.append(values[a] + sign * values[b])
+    for a, b, sign, shift in graph.nodes:
+        values.append(values[a] + sign * (values[b] << shift))
     return [sign * values[v] if sign else 0 for sign, v in graph.outputs]
 
 
@@ -61,6 +62,43 @@ def test_centring_takes_each_binary_column_majority_out_and_saves_adders():
     assert centred.adders < plain.adders
 
 
+def test_centred_binary_rows_are_halved_and_shifted_back_on_the_shared_adder():
+    rng = np.random.default_rng(4)
+    weights = rng.choice([-1, 1], size=(12, 30))
+    graph = build_adder_graph(weights, (0, 1))
+    nb = len(graph.base)
+    assert {k for _, k in graph.base} == {0}          # every term a bare input bit
+    final = {v for _, v in graph.outputs}
+    assert all(graph.nodes[v - nb][3] == 1 for v in final)      # 2·row + shared sum
+    assert all(shift == 0 for v, (*_, shift) in enumerate(graph.nodes, start=nb)
+               if v not in final)
+
+
+@pytest.mark.parametrize("signed_", [False, True])
+def test_at_least_matches_the_comparison_for_every_value_and_constant(signed_):
+    from amaranth.hdl import Module, Signal, signed, unsigned
+    from amaranth.sim import Simulator
+    width = 5
+    x = Signal(signed(width) if signed_ else unsigned(width))
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed_ else (0, (1 << width) - 1)
+    constants = range(lo - 2, hi + 3)
+    outs = [Signal(name=f"ge{k}") for k in range(len(constants))]
+    m = Module()
+    m.d.comb += [o.eq(at_least(x, c)) for o, c in zip(outs, constants)]
+    seen = []
+
+    async def bench(ctx):
+        for value in range(lo, hi + 1):
+            ctx.set(x, value)
+            seen.append([ctx.get(o) for o in outs])
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    want = [[int(value >= c) for c in constants] for value in range(lo, hi + 1)]
+    assert seen == want
+
+
 def test_schedule_bounds_the_adders_between_registers():
     rng = np.random.default_rng(5)
     graph = build_adder_graph(rng.choice([-1, 1], size=(32, 48)), (0, 1))
@@ -68,7 +106,7 @@ def test_schedule_bounds_the_adders_between_registers():
     for levels in (1, 2, 4):
         plan = schedule(graph, levels)
         depth = {}
-        for n, (a, b, _) in enumerate(graph.nodes):
+        for n, (a, b, *_) in enumerate(graph.nodes):
             v, t = nb + n, plan.stage[nb + n] - plan.registered[nb + n]
             d = 1 + max(depth.get(x, 0) if plan.stage[x] == t and not plan.registered[x] else 0
                         for x in (a, b))
