@@ -12,6 +12,7 @@ from ._params import check_bool, check_int
 from ._wdf_estimate import estimate_wdf
 from ._wdf_root import (RootTable, check_core_params, fit_signed, root_table_logic, round_shift,
                         sample_streams)
+from ._wdf_serial import SerialMul, coeff_width, narrow_acc_width, narrow_plan
 
 __all__ = ["WdfProbe", "WdfRounding", "WdfCoreParams", "WdfCore", "WdfBank", "estimate_wdf"]
 
@@ -38,7 +39,8 @@ class WdfCoreParams:
     coefficient ``coeff · 2**-coeff_frac``; the structure (``series``,
     ``inductor``, ``probe``); the root table (values, then curvatures) and its
     grid; rounding (:class:`WdfRounding`) and overflow (saturate or wrap) of
-    the waves and of the output.
+    the waves and of the output; ``narrow``: every product on one 16 × 16
+    multiplier over several cycles (one DSP, more cycles per sample).
     Checked on construction; errors name ``WdfCore``, whose parameters these are.
     """
     in_width: int
@@ -60,6 +62,7 @@ class WdfCoreParams:
     wave_saturate: bool = True
     out_rounding: WdfRounding = WdfRounding.NEAREST
     out_saturate: bool = True
+    narrow: bool = False
 
     def __post_init__(self):
         owner = "WdfCore"
@@ -85,7 +88,7 @@ class WdfCoreParams:
             raise HdlError(f"{owner}: probe must be 0 (root), 1 (source) or 2 (reactance), "
                            f"not {self.probe}")
         object.__setattr__(self, "probe", WdfProbe(self.probe))
-        for name in ("wave_saturate", "out_saturate"):
+        for name in ("wave_saturate", "out_saturate", "narrow"):
             checked(name, check_bool)
         for name in ("wave_rounding", "out_rounding"):
             if not isinstance(getattr(self, name), WdfRounding):
@@ -161,6 +164,12 @@ class WdfCore(CheckedComponent):
     breakpoints, so both ends of a segment come out in the same cycle from one
     read port each and every entry is stored once; the curvatures are a third.
 
+    With ``narrow`` there is one signed 16 × 16 multiplier (one iCE40 DSP)
+    instead: every product is summed from 15-bit digit products, one per cycle
+    (:mod:`~bitwave.hdl._wdf_serial`), and ``g·(1 − g)`` becomes
+    ``g·2**Q − g·g``.  Bit for bit the same results; :meth:`cycles` per sample
+    instead of six (14 for 23-bit waves and 24-bit coefficients).
+
     Why not more steps: the state recurrence keeps one sample in flight, so
     the rate is ``fmax / cycles_per_sample`` and only shorter *total* logic
     per sample helps.  Measured on the iCE40UP5K for the piecewise-linear
@@ -175,16 +184,20 @@ class WdfCore(CheckedComponent):
         What the core was built from (``WdfCore(params)``).
     cycles_per_sample : int
         Cycles between accepted samples with ``sink`` always valid and ``source``
-        always ready (6: the next sample is taken in the cycle a result is).
+        always ready (6, more when ``narrow``: the next sample is taken in the cycle a
+        result is).
     latency : int
         Cycles from the cycle a sample is accepted to the first cycle its result is
-        valid on ``source`` (6).
+        valid on ``source`` (equal to ``cycles_per_sample``).
     table_bits : int
         Bits of root-table memory (``len(table)·wave_width``).
     """
 
-    cycles_per_sample = 6
-    latency = 6
+    @staticmethod
+    def cycles(params) -> int:
+        """Cycles per sample (and latency) of a core built from ``params``: six, plus one per
+        digit product on the narrow multiplier when ``narrow``."""
+        return 6 + (sum(narrow_plan(params).values()) if params.narrow else 0)
 
     @classmethod
     def check(cls, params) -> dict:
@@ -193,6 +206,7 @@ class WdfCore(CheckedComponent):
 
     def __init__(self, params):
         self.table_bits = len(params.table) * params.wave_width
+        self.cycles_per_sample = self.latency = WdfCore.cycles(params)
         super().__init__(sample_streams(params))
 
     def elaborate(self, platform):
@@ -223,24 +237,64 @@ class WdfCore(CheckedComponent):
             self.source.valid.eq(step == _Step.OUTPUT),
             self.source.payload.eq(out),
         ]
-        # One multiplier: the adaptor coefficient's product (ADAPT for a parallel adaptor,
-        # SCATTER for a series one) and the root interpolation's (ROOT) in turn.
-        S = max(p.root.segment_shift, 1)
-        mul_x = Signal(signed(W + 3))
-        mul_k = Signal(signed(max(p.coeff_frac, S) + 2))
-        product = Signal(signed(W + max(p.coeff_frac, S) + 5))
-        m.d.comb += product.eq(mul_x * mul_k)
-
-        def shared(diff, frac):
-            with m.If(step == _Step.ROOT):
-                m.d.comb += [mul_x.eq(diff), mul_k.eq(frac)]
-            return product
-        root = root_table_logic(m, p.root, b0, step == _Step.LOCATE, step == _Step.CURVE,
-                                rounding=p.wave_rounding, saturate=p.wave_saturate,
-                                product=shared)
         coeff_step = _Step.SCATTER if p.series else _Step.ADAPT
-        with m.If(step == coeff_step):
-            m.d.comb += [mul_x.eq(br + a1 + a2 if p.series else a1 - a2), mul_k.eq(p.coeff)]
+        coeff_x = br + a1 + a2 if p.series else a1 - a2
+        S = max(p.root.segment_shift, 1)
+        mk = None
+        if p.narrow:
+            # One 16×16 multiplier: each product as digit pairs, one per cycle (``mk`` counts them
+            # within a step), then the step's own cycle reads the accumulator.
+            plan = narrow_plan(p)
+            mk = Signal(range(max(plan.values()) + 2))
+            ser = SerialMul(m, narrow_acc_width(p))
+            root, ops = root_table_logic(m, p.root, b0, step == _Step.LOCATE,
+                                         (step == _Step.CURVE) & (mk == plan["curve"]),
+                                         rounding=p.wave_rounding, saturate=p.wave_saturate,
+                                         serial=ser)
+            coeff_prog = ser.program(coeff_x, len(coeff_x), True, p.coeff, coeff_width(p))
+            square = ser.program(ops.g, ops.g_width, False, ops.g, ops.g_width)
+            cw = ser.program(ops.curv, ops.curv_width, True, ops.weight, ops.g_width)
+            main = ser.program(ops.diff, ops.diff_width, True, ops.frac, ops.frac_width)
+            programs = {coeff_step: coeff_prog, _Step.CURVE: square, _Step.ROOT: cw + main}
+            product = ser.acc
+        else:
+            # One multiplier: the adaptor coefficient's product (ADAPT for a parallel adaptor,
+            # SCATTER for a series one) and the root interpolation's (ROOT) in turn.
+            mul_x = Signal(signed(W + 3))
+            mul_k = Signal(signed(max(p.coeff_frac, S) + 2))
+            product = Signal(signed(W + max(p.coeff_frac, S) + 5))
+            m.d.comb += product.eq(mul_x * mul_k)
+
+            def shared(diff, frac):
+                with m.If(step == _Step.ROOT):
+                    m.d.comb += [mul_x.eq(diff), mul_k.eq(frac)]
+                return product
+            root = root_table_logic(m, p.root, b0, step == _Step.LOCATE, step == _Step.CURVE,
+                                    rounding=p.wave_rounding, saturate=p.wave_saturate,
+                                    product=shared)
+            with m.If(step == coeff_step):
+                m.d.comb += [mul_x.eq(coeff_x), mul_k.eq(p.coeff)]
+            programs = {}
+
+        def advance(here, then, *stmts):
+            """In step ``here``: its digit products first (narrow), then ``stmts`` and step
+            ``then``."""
+            prog = programs.get(here, [])
+            if not prog:
+                m.d.sync += [*stmts, step.eq(then)]
+                return
+            with m.Switch(mk):
+                for c, drive in enumerate(prog):
+                    with m.Case(c):
+                        m.d.comb += drive
+            if here is _Step.ROOT:
+                with m.If(mk == len(cw)):
+                    m.d.sync += ops.cw.eq(ser.acc)
+            with m.If(mk == len(prog)):
+                m.d.sync += [*stmts, step.eq(then), mk.eq(0)]
+            with m.Else():
+                m.d.sync += mk.eq(mk + 1)
+
         with m.If(take):
             m.d.sync += [
                 a1.eq(fit(round_shift(self.sink.payload, p.in_frac - F, p.wave_rounding))),
@@ -251,17 +305,15 @@ class WdfCore(CheckedComponent):
                 with m.If(take):
                     m.d.sync += step.eq(_Step.ADAPT)
             with m.Case(_Step.ADAPT):
-                if p.series:
-                    m.d.sync += b0.eq(fit(-(a1 + a2)))
-                else:
-                    m.d.sync += b0.eq(fit(a2 + rnd(product, p.coeff_frac)))
-                m.d.sync += step.eq(_Step.LOCATE)
+                advance(_Step.ADAPT, _Step.LOCATE,
+                        b0.eq(fit(-(a1 + a2)) if p.series
+                              else fit(a2 + rnd(product, p.coeff_frac))))
             with m.Case(_Step.LOCATE):
                 m.d.sync += step.eq(_Step.CURVE)
             with m.Case(_Step.CURVE):
-                m.d.sync += step.eq(_Step.ROOT)
+                advance(_Step.CURVE, _Step.ROOT)
             with m.Case(_Step.ROOT):
-                m.d.sync += [br.eq(root), step.eq(_Step.SCATTER)]
+                advance(_Step.ROOT, _Step.SCATTER, br.eq(root))
             with m.Case(_Step.SCATTER):
                 if p.series:
                     b1 = fit(a1 - rnd(product, p.coeff_frac))
@@ -270,12 +322,10 @@ class WdfCore(CheckedComponent):
                     b1 = fit(br + b0 - a1)
                     b2 = fit(br + b0 - a2)
                 probed = (b0 + br, a1 + b1, a2 + b2)[p.probe]
-                m.d.sync += [
-                    state.eq(b2),
-                    out.eq(fit_signed(round_shift(probed, F + 1 - p.out_frac, p.out_rounding),
-                                p.out_width, p.out_saturate)),
-                    step.eq(_Step.OUTPUT),
-                ]
+                advance(_Step.SCATTER, _Step.OUTPUT,
+                        state.eq(b2),
+                        out.eq(fit_signed(round_shift(probed, F + 1 - p.out_frac, p.out_rounding),
+                                          p.out_width, p.out_saturate)))
             with m.Case(_Step.OUTPUT):
                 with m.If(take):
                     m.d.sync += step.eq(_Step.ADAPT)
@@ -307,13 +357,16 @@ class WdfBank(CheckedComponent):
         if len(widths) != 1:
             raise HdlError(f"WdfBank: all cores need the same input and output widths, "
                            f"not {sorted(widths)}")
+        if len({c.cycles_per_sample for c in cores}) != 1:
+            raise HdlError("WdfBank: all cores need the same cycles per sample (the same "
+                           "narrow setting and product widths), or they fall out of step")
         (in_width, out_width), = widths
         return {"cores": cores, "in_width": in_width, "out_width": out_width}
 
     def __init__(self, cores):
         self.n = len(self.cores)
-        self.cycles_per_frame = WdfCore.cycles_per_sample
-        self.latency = WdfCore.latency
+        self.cycles_per_frame = self.cores[0].cycles_per_sample
+        self.latency = self.cores[0].latency
         super().__init__({
             "sink": In(stream.Signature(unsigned(self.n * self.in_width))),
             "source": Out(stream.Signature(unsigned(self.n * self.out_width))),

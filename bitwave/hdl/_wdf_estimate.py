@@ -2,6 +2,7 @@
 clipper cores, :func:`estimate_wdf_micro` for the microcoded core of any tree."""
 
 from ._resources import Estimate, Resources
+from ._wdf_serial import narrow_acc_width
 
 __all__ = ["estimate_wdf", "estimate_wdf_micro", "DSP_BUDGET"]
 
@@ -12,6 +13,10 @@ __all__ = ["estimate_wdf", "estimate_wdf_micro", "DSP_BUDGET"]
 _LUT_PER_WAVE_BIT = 37          # datapath, clamps, muxes and sequencing, per wave bit
 _LUT_PER_SOFT_PRODUCT_BIT = 1.4
 _DSP_WIDTH, _DSP_MIN_SLICE = 16, 2      # SB_MAC16 operands; Yosys keeps thinner slices in LUTs
+#: The narrow core's accumulator (adder and shift multiplexer) per bit, and its digit
+#: multiplexers (calibrated against Yosys ``synth_ice40 -dsp``; see :func:`estimate_wdf`).
+_NARROW_LUT_PER_ACC_BIT = 2
+_NARROW_DIGIT_LUT = 64
 #: DSP blocks of the smallest device with them that bitwave targets (iCE40UP5K).
 DSP_BUDGET = 8
 #: Calibration of the microcoded core against Yosys ``synth_ice40 -dsp`` (2026-11-30, 20-bit
@@ -52,6 +57,14 @@ def estimate_wdf(params, model=None):
         mults += ((W + 3, max(p.coeff.bit_length(), S) + 2),)
         lut = _LUT_PER_WAVE_BIT * W + table_lut + model.control_lut
         ff = 6 * W + p.out_width + root_ff + 8 + table_ff
+        if p.narrow:
+            # One 16 × 16 multiplier: the accumulator (its adder and 0/15-bit shift
+            # multiplexer), the digit multiplexers in front of the multiplier, the registered
+            # curvature product and the digit counter.
+            acc = narrow_acc_width(p)
+            mults = ((_DSP_WIDTH, _DSP_WIDTH),)
+            lut += _NARROW_LUT_PER_ACC_BIT * acc + _NARROW_DIGIT_LUT
+            ff += acc + p.root.curvature_width + p.root.curve_bits + 5
         cores.append((lut, ff, bram, mults))
     return _total(cores)
 

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from ..errors import HdlError
 from ._params import check_int, int_range
 
-__all__ = ["RootTable", "root_table_logic", "round_shift", "fit_signed", "CURVE_BITS",
+__all__ = ["RootTable", "RootOperands", "root_table_logic", "round_shift", "fit_signed", "CURVE_BITS",
            "check_core_params", "sample_streams"]
 
 #: Bits of the segment offset that weigh the curvature (``Q`` above).
@@ -140,16 +140,37 @@ class RootTable:
                 (n * self.halves, self.curvature_width))
 
 
-def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, product=None):
+@dataclass
+class RootOperands:
+    """What a caller with one narrow multiplier (``serial``) feeds it for the root: ``g·g`` before
+    ``curve``, then ``curv·weight`` (into register ``cw``) and ``diff·frac`` (left in the
+    multiplier's accumulator) before the result is read."""
+    g: object
+    curv: object
+    weight: object
+    diff: object
+    frac: object
+    cw: object
+    g_width: int
+    curv_width: int
+    diff_width: int
+    frac_width: int
+
+
+def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, product=None,
+                     serial=None):
     """Add the table's memories and datapath to module ``m``; return ``b`` (combinational, valid
     in the cycle after ``curve``).
 
     ``a`` (``signed(wave_width)``) must hold the incident wave in the cycle
-    ``locate`` is true; ``curve`` is true in the next cycle and the result is
-    read in the one after.  The read ports keep their data until the next
+    ``locate`` is true; ``curve`` is true in a later cycle and the result is
+    read in a cycle after that.  The read ports keep their data until the next
     ``locate``.  ``product(diff, frac)``, if given, returns the interpolation's
     main product (``wave_width + 1`` by ``S`` bits) from a multiplier the
-    caller shares; else the table has its own.
+    caller shares; else the table has its own.  With ``serial`` (a
+    :class:`~bitwave.hdl._wdf_serial.SerialMul`) the table has no multiplier:
+    it returns ``(b, RootOperands)`` and the caller computes the three products
+    on ``serial`` as :class:`RootOperands` says.
     """
     W, K, seg, span = rt.wave_width, rt.octaves, rt.segments_log2, rt.span
     low, S, Q, n = span - K + 1, rt.segment_shift, rt.curve_bits, rt.segments
@@ -198,14 +219,22 @@ def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, 
                 m.d.comb += seg_k.eq(Cat(mag[sh:sh + seg], Const(z, zone_width)))
                 with m.If(locate):
                     m.d.sync += frac.eq(mag[:sh] << (S - sh) if sh else 0)
-    with m.If(curve):
-        m.d.sync += weight.eq((frac[S - Q:S] * ((1 << Q) - frac[S - Q:S])) >> Q)
+    g = frac[S - Q:S]
     lo_end, hi_end = rd_even.data.as_signed(), rd_odd.data.as_signed()
     base = Mux(odd_k, hi_end, lo_end)
     diff = Mux(odd_k, lo_end - hi_end, hi_end - lo_end)
-    main = diff * frac if product is None else product(diff, frac)
-    inside = base + round_shift(main + ((rd_curv.data.as_signed() * weight) << (S - Q)),
-                                S, rounding)
+    if serial is None:
+        with m.If(curve):
+            m.d.sync += weight.eq((g * ((1 << Q) - g)) >> Q)
+        main = diff * frac if product is None else product(diff, frac)
+        cw_term = rd_curv.data.as_signed() * weight
+    else:
+        # g·(2**Q − g) = g·2**Q − g·g: only the square needs the multiplier.
+        with m.If(curve):
+            m.d.sync += weight.eq(((g << Q) - serial.acc) >> Q)
+        main = serial.acc
+        cw_term = Signal(signed(CW + Q + 1))
+    inside = base + round_shift(main + (cw_term << (S - Q)), S, rounding)
     end_pos = Const(rt.part(0, "values")[n], signed(W))
     if rt.halves == 2:
         end_neg = Const(rt.part(1, "values")[n], signed(W))
@@ -213,4 +242,8 @@ def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, 
     else:
         pos = Mux(beyond, end_pos - excess, inside)
         y = Mux(neg, -pos, pos)
-    return fit_signed(y, W, saturate)
+    if serial is None:
+        return fit_signed(y, W, saturate)
+    return fit_signed(y, W, saturate), RootOperands(
+        g=g, curv=rd_curv.data.as_signed(), weight=weight, diff=diff, frac=frac, cw=cw_term,
+        g_width=max(Q, 1), curv_width=CW, diff_width=W + 1, frac_width=max(S, 1))

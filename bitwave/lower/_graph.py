@@ -130,6 +130,12 @@ def input_beats(graph: Graph, op: Op) -> int:
     return op.cols // op.simd
 
 
+def _frame_budget(graph: Graph, types: dict) -> int:
+    """Cycles per frame of the slowest matrix layer: what the design takes per frame anyway."""
+    return max((op.cycles * types[op.name].positions for op in graph.ops
+                if isinstance(op, MatVec)), default=1)
+
+
 def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[list, list[Layer]]:
     """Stages and layer records of ``ops``, a run of the graph in order after the op ``before``:
     a chain, or a chain with branch blocks (an op read twice opens one, its Add or Concat closes it;
@@ -218,7 +224,7 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                                      **info))
             i += 1
         elif isinstance(op, Wdf):
-            makes, info = lower_wdf_op(op, in_t)
+            makes, info = lower_wdf_op(op, in_t, budget=_frame_budget(graph, types))
             stages.extend(makes)
             layers.append(_layer(info.pop("estimate"), name=op.name, ops=(op.name,), src=op.src, **info))
             i += 1

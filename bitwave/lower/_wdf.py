@@ -56,11 +56,12 @@ def _common(spec, kind, made_by: str) -> dict:
         out_saturate=spec.output.overflow is Overflow.SATURATE)
 
 
-def wdf_core_params(spec: WdfFixed) -> WdfCoreParams:
-    """The :class:`WdfCoreParams` of a :class:`WdfCore` that implements ``spec`` bit for bit."""
+def wdf_core_params(spec: WdfFixed, *, narrow: bool = False) -> WdfCoreParams:
+    """The :class:`WdfCoreParams` of a :class:`WdfCore` that implements ``spec`` bit for bit
+    (``narrow``: on one 16 × 16 multiplier)."""
     common = _common(spec, WdfFixed, "quantise_wdf")
     return WdfCoreParams(coeff=spec.coeff, series=spec.series, inductor=spec.inductor,
-                         probe=_PROBE[spec.probe], **common)
+                         probe=_PROBE[spec.probe], narrow=narrow, **common)
 
 
 def wdf_micro_params(prog: WdfProgram) -> WdfMicroParams:
@@ -77,22 +78,30 @@ def lower_wdf_program(prog: WdfProgram) -> WdfMicroCore:
     return WdfMicroCore(wdf_micro_params(prog))
 
 
-def lower_wdf(spec: WdfFixed) -> WdfCore:
+def lower_wdf(spec: WdfFixed, *, narrow: bool = False) -> WdfCore:
     """The :class:`WdfCore` for ``spec``."""
-    return WdfCore(wdf_core_params(spec))
+    return WdfCore(wdf_core_params(spec, narrow=narrow))
 
 
-def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[list[Callable], dict]:
+def lower_wdf_op(op: Wdf, in_t: ValueType, budget: int = 1) -> tuple[list[Callable], dict]:
     """The constructors of a fixed-point ``Wdf`` op's hardware stages and the fields of its
     layer.  Oversampled by ``k``, the bank sits between a :class:`Scatter` (one row's ``k``
     phases become ``k`` beats, phase 0 first) and a :class:`Gather` (back into one row), so
-    the cores run ``k`` samples per row in time order."""
+    the cores run ``k`` samples per row in time order.
+
+    ``budget``: the cycles per row the rest of the design takes anyway (its slowest
+    layer).  When the cores' narrow form (one 16 × 16 multiplier each, more cycles per
+    sample) still keeps within it, they take that form: the same rate for fewer DSPs.
+    """
     if not op.is_fixed:
         raise PassError(f"lower: wdf {op.where} is still in float form; run the quantise-wdf "
                         f"pass first (the default pipeline does)")
     specs = op.specs(op.input_format(in_t))
-    params = [wdf_core_params(spec) for spec in specs]
     spec, k, n = specs[0], op.oversample, op.channels
+    narrow = [wdf_core_params(s, narrow=True) for s in specs]
+    slowest = max(WdfCore.cycles(p) for p in narrow)
+    params = narrow if k * slowest <= budget else [wdf_core_params(s) for s in specs]
+    cycles = max(WdfCore.cycles(p) for p in params)
     stages = [lambda: WdfBank([WdfCore(p) for p in params])]
     estimate = estimate_wdf(params)
     if k > 1:
@@ -103,7 +112,7 @@ def lower_wdf_op(op: Wdf, in_t: ValueType) -> tuple[list[Callable], dict]:
                                    estimate_gather(**ends[1]))
     return stages, dict(
         kind="wdf", rows=n, cols=1, pe=n, simd=1,
-        cycles=k * WdfCore.cycles_per_sample, in_fmt=str(spec.input),
+        cycles=k * cycles, in_fmt=str(spec.input),
         w_fmt=f"coeff u{spec.coeff_frac + 1}, table {len(spec.table)}×{spec.wave.width}",
         acc_fmt=str(spec.wave), out_fmt=str(spec.output),
-        estimate=estimate, latency=WdfCore.latency if k == 1 else None)
+        estimate=estimate, latency=cycles if k == 1 else None)

@@ -34,10 +34,12 @@ def codes(spec, volts):
                    spec.input.min, spec.input.max).astype(np.int64)
 
 
-def test_default_clipper_bit_exact_with_stalls():
+@pytest.mark.parametrize("narrow", [False, True])
+def test_default_clipper_bit_exact_with_stalls(narrow):
     spec = quantise_wdf(tree())
     x = codes(spec, multitone(FS, 300, peak=2.0))
-    y, _, _ = run_core(lower_wdf(spec), x, p_in_stall=0.3, p_out_stall=0.3, seed=1)
+    y, _, _ = run_core(lower_wdf(spec, narrow=narrow), x, p_in_stall=0.3, p_out_stall=0.3,
+                       seed=1)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
 
 
@@ -51,13 +53,31 @@ def test_cycles_per_sample_and_latency():
     assert {e - a for a, e in zip(accepted, emitted)} == {dut.latency} == {6}
 
 
+def test_narrow_core_costs_one_cycle_per_digit_product():
+    # 16-bit samples, 23-bit waves: a1 − a2 (24 bits) times the coefficient (22 bits) is 2 × 2
+    # digit products, the curve's square 1, curvature (10 bits) × weight (15) 1, and the
+    # table difference (24 bits) × the 16-bit offset 2 × 2: 6 + 10 cycles.
+    spec = quantise_wdf(tree(), word_length=16)
+    dut = lower_wdf(spec, narrow=True)
+    x = codes(spec, multitone(FS, 20))
+    y, accepted, emitted = run_core(dut, x)
+    np.testing.assert_array_equal(y, run_fixed(spec, x))
+    assert set(np.diff(accepted)) == {dut.cycles_per_sample}
+    assert {e - a for a, e in zip(accepted, emitted)} == {dut.latency}
+    p = dut.params
+    assert (p.wave_width, p.coeff.bit_length(), p.root.curvature_width,
+            p.root.segment_shift) == (23, 22, 10, 16)
+    assert dut.cycles_per_sample == WdfCore.cycles(p) == 16
+
+
 @pytest.mark.parametrize("adaptor,reactive,probe", [
     (Series, Capacitor, "x"), (Series, Inductor, "src"), (Parallel, Inductor, "d"),
     (Parallel, Capacitor, "src")])
-def test_variants_bit_exact(adaptor, reactive, probe):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_variants_bit_exact(adaptor, reactive, probe, narrow):
     spec = quantise_wdf(tree(adaptor, reactive, probe), word_length=16)
     x = codes(spec, multitone(FS, 150, peak=1.5))
-    y, _, _ = run_core(lower_wdf(spec), x, p_in_stall=0.2, seed=2)
+    y, _, _ = run_core(lower_wdf(spec, narrow=narrow), x, p_in_stall=0.2, seed=2)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
 
 
@@ -66,17 +86,19 @@ def test_variants_bit_exact(adaptor, reactive, probe):
                                                (Rounding.TRUNCATE, Overflow.WRAP),
                                                (Rounding.MAGNITUDE, Overflow.SATURATE),
                                                (Rounding.MAGNITUDE, Overflow.WRAP)])
-def test_rounding_and_overflow_modes_at_full_scale(rounding, overflow):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_rounding_and_overflow_modes_at_full_scale(rounding, overflow, narrow):
     # A series adaptor at ±full scale overflows its waves, so saturation and wrap both act.
     spec = quantise_wdf(tree(Series), word_length=14, rounding=rounding, overflow=overflow)
     rng = np.random.default_rng(3)
     x = np.concatenate([np.array([spec.input.max] * 20 + [spec.input.min] * 20),
                         rng.integers(spec.input.min, spec.input.max + 1, 100)])
-    y, _, _ = run_core(lower_wdf(spec), x)
+    y, _, _ = run_core(lower_wdf(spec, narrow=narrow), x)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
 
 
-def test_uniform_short_table_and_different_io_formats():
+@pytest.mark.parametrize("narrow", [False, True])
+def test_uniform_short_table_and_different_io_formats(narrow):
     # One zone (a uniform table) covering only |a| < 2 V, so full-scale input runs past its
     # end (slope −1 there); input with fewer and output with more fraction bits than the
     # waves: exercises every conversion path.
@@ -91,7 +113,7 @@ def test_uniform_short_table_and_different_io_formats():
     spec = dataclasses.replace(base, input=Fixed(4, 8), output=Fixed(6, 22), table_range_log2=1,
                                table_octaves=1, segments_log2=7, table=table)
     x = np.random.default_rng(4).integers(spec.input.min, spec.input.max + 1, 150)
-    y, _, _ = run_core(lower_wdf(spec), x, p_out_stall=0.4, seed=5)
+    y, _, _ = run_core(lower_wdf(spec, narrow=narrow), x, p_out_stall=0.4, seed=5)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
 
 
@@ -125,10 +147,10 @@ def test_parameter_validation():
        probe=st.sampled_from(["d", "src", "x"]), word_length=st.integers(8, 20),
        int_bits=st.integers(2, 5), guard_bits=st.integers(0, 4),
        rounding=st.sampled_from(list(Rounding)), overflow=st.sampled_from(list(Overflow)),
-       r_scale=st.floats(0.1, 10.0), seed=st.integers(0, 2 ** 16))
-@settings(max_examples=12, deadline=None)
+       r_scale=st.floats(0.1, 10.0), seed=st.integers(0, 2 ** 16), narrow=st.booleans())
+@settings(max_examples=16, deadline=None)
 def test_random_configurations_bit_exact(adaptor, reactive, probe, word_length, int_bits,
-                                         guard_bits, rounding, overflow, r_scale, seed):
+                                         guard_bits, rounding, overflow, r_scale, seed, narrow):
     value = C if reactive is Capacitor else 1e-3
     t = WdfTree(DiodePair(IS, VT, name="d"),
                 adaptor(ResistiveSource(R * r_scale, name="src"), reactive(value, name="x")),
@@ -136,7 +158,8 @@ def test_random_configurations_bit_exact(adaptor, reactive, probe, word_length, 
     spec = quantise_wdf(t, word_length=word_length, int_bits=int_bits, guard_bits=guard_bits,
                         rounding=rounding, overflow=overflow)
     x = np.random.default_rng(seed).integers(spec.input.min, spec.input.max + 1, 40)
-    y, _, _ = run_core(lower_wdf(spec), x, p_in_stall=0.2, p_out_stall=0.2, seed=seed)
+    y, _, _ = run_core(lower_wdf(spec, narrow=narrow), x, p_in_stall=0.2, p_out_stall=0.2,
+                       seed=seed)
     np.testing.assert_array_equal(y, run_fixed(spec, x))
 
 
