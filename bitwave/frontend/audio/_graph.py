@@ -5,8 +5,15 @@ sample per row (the stream's time step)::
 
     x ─► pre (CausalConv 1→1) ─► up (CausalConv 1→2: the half-band interpolator's two phases)
       ─► clip (Wdf, oversample 2: both phases through the clipper in time order)
-      ─► down (CausalConv 2→1: the half-band decimator) ─► mix (Add) ─► post (CausalConv 1→1) ─► y
-    x ─► dry (CausalConv 1→1: the dry gain at the half-bands' delay) ──┘
+      ─► wet+dry (Concat: the two phases and x) ─► down (CausalConv 3→1) ─► post (CausalConv 1→1) ─► y
+    x ──────────────────────────────────────┘
+
+``down`` is the half-band decimator over the clipper's two phases plus the dry
+gain on the input at the half-bands' delay (one more column of the same
+convolution): the wet and dry paths mix inside one accumulator, with one
+rounding, no adder stage and no multiplier of their own.  The input and the
+clipper's output codes have the same scale at the default word lengths; when
+they do not, the dry path is a convolution of its own added to the wet one.
 
 Each convolution is followed by a ``Requant`` to the next stage's codes.
 Weights are signed integers with a power-of-two scale (the largest magnitude
@@ -29,7 +36,7 @@ import numpy as np
 import torch
 
 from ...errors import FrontendError
-from ...ir import Add, CausalConv, Graph, Input, Int, Interpreter, Output, Quant, Requant, Wdf, verify
+from ...ir import Add, CausalConv, Concat, Graph, Input, Int, Interpreter, Output, Quant, Requant, Wdf, verify
 from ...ir.wdf import Probe
 from ._hybrid import HybridClipper
 
@@ -77,7 +84,9 @@ class _Builder:
         codes, k = _weights(weight, self.weight_bits, what)
         wq = codes * 2.0 ** -k
         c_in = weight.shape[1] // taps
-        peak = float(np.max(np.abs(wq).reshape(len(wq), taps, c_in).sum(axis=(1, 2)))) * self.peak[src]
+        # The peak of a source may be one bound per channel (a concatenation's).
+        peak = float(np.max((np.abs(wq).reshape(len(wq), taps, c_in)
+                             * np.asarray(self.peak[src])).sum(axis=(1, 2))))
         bits = bits or self.act_bits
         frac = _frac_for(peak, bits) if frac is None else frac
         shift = self.frac[src] + k - frac
@@ -87,6 +96,7 @@ class _Builder:
             Requant(f"{name}_q", input=name, mult=1 << max(0, -shift), shift=max(0, shift),
                     fmt=Int(bits, True), scale=2.0 ** -frac, src=what)]
         self.frac[f"{name}_q"], self.peak[f"{name}_q"] = frac, min(peak, 2.0 ** (bits - 1 - frac))
+        self.peak[name] = peak
         return f"{name}_q"
 
 
@@ -139,17 +149,27 @@ def hybrid_graph(model: HybridClipper, *, in_bits: int = 16, in_peak: float = 1.
     b.ops.append(Quant("clip_q", input="clip", fmt=Int(wdf_bits, True), scale=2.0 ** -v_frac,
                        src="clipper output codes"))
     b.frac["clip_q"], b.peak["clip_q"] = v_frac, v_peak
-    # Half-band decimator over the two phases: lag L takes h[2L] (phase 0) and h[2L − 1] (phase 1).
-    down = np.zeros((lags, 2))
+    # Half-band decimator over the two phases: lag L takes h[2L] (phase 0) and h[2L − 1] (phase 1);
+    # the dry gain on the input at lag ``latency`` (the wet path's delay).
+    taps = max(lags, model.latency + 1)
+    down = np.zeros((taps, 3))
     for k, h in enumerate(hb):
         down[(k + 1) // 2, k % 2] = h
-    w = b.conv("down", "clip_q", down[::-1].reshape(1, -1), lags, what="down (half-band)")
-    # The dry path: the input times the dry gain, delayed like the wet path.
-    d = b.conv("dry", "x", _lags_to_taps(np.eye(model.latency + 1)[model.latency] * dry)[None, :],
-               model.latency + 1, frac=b.frac[w], what="dry gain")
-    b.ops.append(Add("mix", input=w, other=d, src="wet + dry"))
-    b.frac["mix"], b.peak["mix"] = b.frac[w], b.peak[w] + b.peak[d]
-    y = b.conv("post", "mix", _lags_to_taps(post)[None, :], len(post), bits=out_bits,
+    down[model.latency, 2] = dry
+    if b.frac["clip_q"] == b.frac["x"]:
+        b.ops.append(Concat("wet_dry", input="clip_q", other="x", src="clipper phases + input"))
+        b.frac["wet_dry"] = b.frac["x"]
+        b.peak["wet_dry"] = [b.peak["clip_q"]] * 2 + [b.peak["x"]]
+        # The mix as the one accumulator: a bit more than the wet path's codes, as an adder gives.
+        mix = b.conv("down", "wet_dry", down[::-1].reshape(1, -1), taps, bits=act_bits + 1,
+                     what="down (half-band) + dry gain")
+    else:
+        w = b.conv("down", "clip_q", down[::-1, :2].reshape(1, -1), taps, what="down (half-band)")
+        d = b.conv("dry", "x", down[::-1, 2][None, :], taps, frac=b.frac[w], what="dry gain")
+        b.ops.append(Add("mix", input=w, other=d, src="wet + dry"))
+        b.frac["mix"], b.peak["mix"] = b.frac[w], b.peak[w] + b.peak[d]
+        mix = "mix"
+    y = b.conv("post", mix, _lags_to_taps(post)[None, :], len(post), bits=out_bits,
                what="post (FIR)")
     b.ops.append(Output("y", input=y))
     graph = Graph(tuple(b.ops))
