@@ -60,8 +60,8 @@ class SerialWindow(CheckedComponent):
             raise HdlError(f"{owner}: parts={parts} must divide channels={channels} (a part is "
                            f"channels/parts elements); use a divisor of {channels}")
         if parts > 1 and per_beat > 1:
-            raise HdlError(f"{owner}: parts={parts} needs per_beat=1, not {per_beat}: a beat is "
-                           "either whole samples or a part of one")
+            raise HdlError(f"{owner}: parts={parts} needs per_beat=1, not {per_beat} (a beat is "
+                           "whole samples or a part of one); give one of them as 1")
         history = (taps - 1) * dilation
         # One more word than the history, so the sample written during the last beat of the
         # one before never lands on a word that beat reads.
