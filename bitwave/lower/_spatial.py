@@ -84,8 +84,11 @@ SERIAL_WINDOW_BITS = 128
 def serial_beats(op, in_t: ValueType) -> int:
     """Beats a causal convolution's window is given in (a :class:`SerialWindow` feeding the
     matrix unit's slice buffer): ``cols/simd`` for a long window whose slices are whole
-    samples, else 1 (the window in one beat, from a :class:`TemporalWindow`)."""
-    if not isinstance(op, CausalConv) or op.groups != 1 or op.simd % in_t.channels:
+    samples or equal parts of one (the columns being in (tap, channel) order, slice ``s`` is
+    columns ``[s·simd, (s+1)·simd)``: part ``s mod (C/simd)`` of tap ``s div (C/simd)``),
+    else 1 (the window in one beat, from a :class:`TemporalWindow`)."""
+    c = in_t.channels
+    if not isinstance(op, CausalConv) or op.groups != 1 or (op.simd % c and c % op.simd):
         return 1
     width, _ = element_format(in_t.fmt)
     if op.cols * width < SERIAL_WINDOW_BITS:
@@ -112,7 +115,10 @@ def lower_window(op, in_t: ValueType, *, buffered: bool):
                       dilation=op.dilation)
         beats = serial_beats(op, in_t)
         if beats > 1:
-            params["per_beat"] = op.simd // in_t.channels
+            if op.simd >= in_t.channels:
+                params["per_beat"] = op.simd // in_t.channels
+            else:
+                params["parts"] = in_t.channels // op.simd
             return [partial(SerialWindow, **params)], estimate_serial_window(**params), beats
         return [partial(TemporalWindow, **params)], estimate_temporal_window(**params), 1
     params = window_params(op, in_t)

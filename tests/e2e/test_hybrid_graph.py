@@ -1,8 +1,8 @@
 """One graph of quantised temporal convolutions around a fixed-point WDF clipper, the shape of
 the audio hybrid: pre-filter (causal conv + power-of-two quantiser) → diode clipper per
-channel, with a dry path added back (residual add) → post-filter (causal conv).  The
-interpreter carries every op's state across the batch (one stream in time order), and the
-RTL equals it sample for sample."""
+channel, with a dry path added back (residual add) → post-filter (causal conv); and its
+oversampled and long-window pieces.  The interpreter carries every op's state across the
+batch (one stream in time order), and the RTL equals it sample for sample."""
 
 import numpy as np
 import pytest
@@ -125,5 +125,39 @@ def test_a_long_fir_takes_its_window_in_slices_and_equals_the_interpreter(tmp_pa
     assert type(stages[0]).__name__ == "SerialWindow" and stages[0].beats == 8
     out = tmp_path / "fir"
     compile_graph(g, out, CompileOptions(pe=(1,), simd=(2,)), dataset=Dataset(audio(600).astype(np.float32)))
+    result = verify_build(out, stall_in=0.2, stall_out=0.2)
+    assert result.frames == 600 and result.mismatches == 0
+
+
+def decimator_graph() -> Graph:
+    """A 2-phase interpolator then an 8-lag decimator over its two 16-bit phases: the
+    decimator's window (256 bits) comes from a RAM ring one channel a beat (simd 1 < 2)."""
+    rng = np.random.default_rng(5)
+    return Graph((
+        Input("x", n=1, fmt=Int(12, True), scale=2.0 ** -11),
+        CausalConv("up", input="x", weight=rng.integers(-100, 100, (2, 2)), wfmt=Int(8, True), taps=2),
+        Requant("up_q", input="up", mult=1, shift=2, fmt=Int(16, True), scale=2.0 ** -13),
+        CausalConv("down", input="up_q", weight=rng.integers(-200, 200, (1, 16)), wfmt=Int(9, True),
+                   taps=8, simd=1),
+        Requant("down_q", input="down", mult=1, shift=8, fmt=Int(16, True), scale=2.0 ** -13),
+        Output("y", input="down_q")))
+
+
+def test_a_two_channel_window_at_simd_1_comes_one_channel_a_beat_in_tap_major_order():
+    makes = plan(decimator_graph()).stages           # constructors: nothing is built
+    names = [make.func.__name__ for make in makes]
+    window, mvu = makes[names.index("SerialWindow")], makes[names.index("SerialWindow") + 1]
+    assert window.keywords["parts"] == 2 and window.keywords.get("per_beat", 1) == 1
+    assert mvu.func.__name__ == "MatVecUnit"
+    assert (mvu.keywords["simd"], mvu.keywords["in_beats"]) == (1, 16)
+    # The unit's slice s is column s = tap·2 + channel, as the window's beat s (same columns).
+    assert np.array_equal(mvu.keywords["weights"], decimator_graph()["down"].weight.array)
+
+
+@pytest.mark.sim
+def test_a_two_channel_window_at_simd_1_equals_the_interpreter_in_rtl(tmp_path):
+    out = tmp_path / "dec"
+    compile_graph(decimator_graph(), out, CompileOptions(pe=(1, 1), simd=(1, 1)),
+                  dataset=Dataset(audio(600).astype(np.float32)))
     result = verify_build(out, stall_in=0.2, stall_out=0.2)
     assert result.frames == 600 and result.mismatches == 0

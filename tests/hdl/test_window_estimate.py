@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from bitwave.hdl import (Gather, Scatter, SlidingWindow, TemporalWindow, WindowReduce,
-                         emit_verilog, estimate_gather, estimate_scatter, estimate_sliding_window,
+from bitwave.hdl import (Gather, Scatter, SerialWindow, SlidingWindow, TemporalWindow,
+                         WindowReduce, emit_verilog, estimate_gather, estimate_scatter,
+                         estimate_serial_window, estimate_sliding_window,
                          estimate_temporal_window, estimate_window_reduce)
 from bitwave.tools import find_tool, run_tool
 
@@ -24,6 +25,10 @@ UNITS = {
                              dict(channels=2, elem_width=8, signed=True, taps=5)),
     "history in block RAM": (TemporalWindow, estimate_temporal_window,
                              dict(channels=2, elem_width=8, signed=True, taps=3, dilation=64)),
+    "ring, a sample in 2 parts": (SerialWindow, estimate_serial_window,
+                                  dict(channels=2, elem_width=16, signed=True, taps=8, parts=2)),
+    "ring, a sample in 4 parts": (SerialWindow, estimate_serial_window,
+                                  dict(channels=4, elem_width=8, signed=True, taps=16, parts=4)),
     "max": (WindowReduce, estimate_window_reduce,
             dict(positions=4, channels=8, elem_width=4, signed=True, op="max", out_width=4)),
     "sum": (WindowReduce, estimate_window_reduce,
