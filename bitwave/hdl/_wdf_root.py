@@ -165,7 +165,8 @@ def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, 
     ``a`` (``signed(wave_width)``) must hold the incident wave in the cycle
     ``locate`` is true; ``curve`` is true in a later cycle and the result is
     read in a cycle after that.  The read ports keep their data until the next
-    ``locate``.  ``product(diff, frac)``, if given, returns the interpolation's
+    ``locate`` (with ``serial``, the tables are read in the cycle after
+    ``locate``, so ``curve`` must come at least one cycle later).  ``product(diff, frac)``, if given, returns the interpolation's
     main product (``wave_width + 1`` by ``S`` bits) from a multiplier the
     caller shares; else the table has its own.  With ``serial`` (a
     :class:`~bitwave.hdl._wdf_serial.SerialMul`) the table has no multiplier:
@@ -192,12 +193,22 @@ def root_table_logic(m, rt: RootTable, a, locate, curve, *, rounding, saturate, 
     mag = Signal(unsigned(W))
     m.d.comb += mag.eq(Mux(a < 0, -a, a))
     half = (a < 0) if rt.halves == 2 else Const(0, 1)
+    read, at = locate, seg_k
+    if serial is not None:
+        # The narrow core has cycles to spare: the segment is registered at ``locate`` and the
+        # tables are read in the next cycle, so no path runs from the wave through |a|, the
+        # zone encoder and the table's read logic in one cycle.
+        at, half_r, read = Signal.like(seg_k, name="seg_r"), Signal(name="half_r"), Signal()
+        with m.If(locate):
+            m.d.sync += [at.eq(seg_k), half_r.eq(half)]
+        m.d.sync += read.eq(locate)
+        half = half_r
     m.d.comb += [
         # Segment k spans breakpoints k and k+1: one is even, the other odd.
-        rd_even.en.eq(locate), rd_odd.en.eq(locate), rd_curv.en.eq(locate),
-        rd_even.addr.eq(half * E + ((seg_k + 1) >> 1)),
-        rd_odd.addr.eq(half * O + (seg_k >> 1)),
-        rd_curv.addr.eq(half * n + seg_k),
+        rd_even.en.eq(read), rd_odd.en.eq(read), rd_curv.en.eq(read),
+        rd_even.addr.eq(half * E + ((at + 1) >> 1)),
+        rd_odd.addr.eq(half * O + (at >> 1)),
+        rd_curv.addr.eq(half * n + at),
     ]
     with m.If(locate):
         m.d.sync += [
