@@ -23,9 +23,10 @@ from .build_folder import TOP, BuildManifest, Port, staging
 from .costs import hardware_costs, split_comparison
 from .dataset import Dataset
 from .hdl import emit_verilog, port_manifest
-from .ir import Graph, Interpreter, print_graph, verify
+from .ir import Graph, Interpreter, Wdf, print_graph, verify
 from .lower import Lowered, lower
 from .passes import Fold, PassManager, ToStream, default_passes, format_pass, parse_pipeline, signal_rows
+from .passes.quantise_wdf import fixed_snr_db
 from .report import write_report
 
 __all__ = ["CompileOptions", "CompileResult", "compile_graph"]
@@ -130,6 +131,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         if dataset is not None:
             dataset.save(tmp / Dataset.FILE)
             accuracy = _reference_accuracy(reference, final, dataset)
+            accuracy.update(_wdf_snr(final, dataset))
         costs = hardware_costs(final, lowered)
         manifest = _manifest(name, lowered, passes, costs)
         for fname, data in (extra_files or {}).items():
@@ -151,6 +153,30 @@ def _as_stream(ds: Dataset | None, channels: int) -> Dataset | None:
     the frames played one after the other as one signal of rows (N·T, C).  Labels and model
     outputs are per frame, so a stream has none."""
     return None if ds is None else Dataset(signal_rows(ds.inputs, channels))
+
+
+#: At most this many of the dataset's samples (per phase) go through the float64 WDF reference.
+WDF_SNR_SAMPLES = 96_000
+
+
+def _wdf_snr(final: Graph, ds: Dataset) -> dict:
+    """``{"wdf_snr": {op: {"snr_db", "samples"}}}``: each fixed-point ``Wdf`` op against the float64
+    reference on the audio that reaches it when the model runs on the dataset (its first
+    :data:`WDF_SNR_SAMPLES` rows; worst channel), so the figure is the model's own, not a test
+    signal's."""
+    wdfs = [op for op in final.ops if isinstance(op, Wdf) and op.is_fixed]
+    if not wdfs:
+        return {}
+    it = Interpreter(final)
+    values = it.run(ds.inputs[:WDF_SNR_SAMPLES])
+    out = {}
+    for op in wdfs:
+        t, k = it.types[op.input], op.oversample
+        x = it.real(op.input, values[op.input]).reshape(-1, k, op.channels)
+        snr = min(fixed_snr_db(spec, tree, x[:, :, c].reshape(-1))
+                  for c, (spec, tree) in enumerate(zip(op.specs(op.input_format(t)), op.trees())))
+        out[op.name] = {"snr_db": round(snr, 2), "samples": int(x.shape[0] * k)}
+    return {"wdf_snr": out}
 
 
 def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:

@@ -123,6 +123,10 @@ def write_report(build_dir: Path) -> None:
             rows.append(["RTL (Verilator)", pct(rtl["accuracy"].get("all")), pct(rtl["accuracy"].get("test"))])
         if rows:
             lines += _table(["model", "all samples", "held-out"], rows) + [""]
+        for name, w in (acc.get("wdf_snr") or {}).items():
+            lines += [f"WDF {name}: SNR against the float64 circuit **{w['snr_db']:.1f} dB** on the "
+                      f"model's own audio ({w['samples']} samples of the dataset as they reach it, "
+                      f"worst channel).", ""]
         if "streamline_max_abs_diff" in acc:
             lines += [f"Imported vs streamlined graph, largest output difference: "
                       f"{acc['streamline_max_abs_diff']:.3g} (real units).", ""]

@@ -63,5 +63,11 @@ def test_compile_and_verify_the_example(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "frames: 9600" in printed and "mismatches: 0" in printed
     report = (out / "report.md").read_text()
+    # The filter's SNR on the audio the model was compiled with, not only on a test signal.
+    snr = json.loads((out / "report.json").read_text())["accuracy"]["wdf_snr"]
+    (name, measured), = snr.items()
+    assert measured["samples"] == 9600 and 60 < measured["snr_db"] < 200
+    assert f"WDF {name}: SNR against the float64 circuit **{measured['snr_db']:.1f} dB** on the " \
+           f"model's own audio" in report
     assert (f"one audio sample per {cycles} cycles/sample" in report
             and f"latency {latency} cycles" in report)
