@@ -190,3 +190,8 @@ def test_bank_rejects_bad_cores():
     b = lower_wdf(quantise_wdf(tree(), word_length=12))
     with pytest.raises(HdlError, match="all cores need the same input and output widths"):
         WdfBank([a, b])
+    spec = quantise_wdf(tree())
+    with pytest.raises(HdlError, match="all cores need the same cycles per sample"):
+        WdfBank([lower_wdf(spec), lower_wdf(spec, narrow=True)])
+    with pytest.raises(HdlError, match=r"^WdfCore: narrow must be a bool"):
+        dataclasses.replace(wdf_core_params(spec), narrow="yes")
