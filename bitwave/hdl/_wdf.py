@@ -168,7 +168,10 @@ class WdfCore(CheckedComponent):
     instead: every product is summed from 15-bit digit products, one per cycle
     (:mod:`~bitwave.hdl._wdf_serial`), and ``g·(1 − g)`` becomes
     ``g·2**Q − g·g``.  Bit for bit the same results; :meth:`cycles` per sample
-    instead of six (14 for 23-bit waves and 24-bit coefficients).
+    instead of six (16 for 23-bit waves, a 22-bit coefficient and 16-bit
+    segment offsets).  The table segment is registered before the tables are
+    read (a cycle the curve step waits anyway), which keeps |a|, the zone
+    encoder and the table's read logic out of one cycle.
 
     Why not more steps: the state recurrence keeps one sample in flight, so
     the rate is ``fmax / cycles_per_sample`` and only shorter *total* logic
