@@ -16,7 +16,7 @@ DSPs and the adders that join them.  The result is exact (every step is a ring
 operation modulo the accumulator's width, and the product fits it).
 """
 
-from amaranth.hdl import Mux, Signal, signed
+from amaranth.hdl import Const, Mux, Signal, signed, unsigned
 from amaranth.lib import enum
 
 __all__ = ["DIGIT", "digit_count", "partials", "SerialMul", "coeff_width", "narrow_plan",
@@ -81,21 +81,13 @@ class SerialMul:
     def program(self, x, x_width: int, x_signed: bool, y, y_width: int) -> list[list]:
         """Per cycle, the comb statements that add one digit pair of ``x·y`` (``y`` unsigned;
         either may be a constant int, taken as ``x_width``/``y_width`` bits)."""
-        cycles = []
-        for i, j, mode in partials(x_width, x_signed, y_width):
-            dx = _const_digit(x, x_width, x_signed, i) if isinstance(x, int) \
-                else _digit(x, x_width, x_signed, i)
-            dy = _const_digit(y, y_width, False, j) if isinstance(y, int) \
-                else _digit(y, y_width, False, j)
-            cycles.append([self.dx.eq(dx), self.dy.eq(dy), self.mode.eq(mode)])
-        return cycles
-
-
-def _const_digit(value: int, width: int, is_signed: bool, i: int) -> int:
-    n = digit_count(width, is_signed)
-    if i < n - 1:
-        return (value >> (DIGIT * i)) & ((1 << DIGIT) - 1)
-    return value >> (DIGIT * i)     # Python's shift keeps the sign: the top digit, signed
+        if isinstance(x, int):
+            x = Const(x, signed(x_width) if x_signed else unsigned(x_width))
+        if isinstance(y, int):
+            y = Const(y, unsigned(y_width))
+        return [[self.dx.eq(_digit(x, x_width, x_signed, i)),
+                 self.dy.eq(_digit(y, y_width, False, j)), self.mode.eq(mode)]
+                for i, j, mode in partials(x_width, x_signed, y_width)]
 
 
 def coeff_width(p) -> int:
