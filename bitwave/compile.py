@@ -26,7 +26,8 @@ from .hdl import emit_verilog, port_manifest
 from .ir import Graph, Interpreter, Wdf, print_graph, verify
 from .lower import Lowered, lower
 from .passes import Fold, PassManager, ToStream, default_passes, format_pass, parse_pipeline, signal_rows
-from .passes.quantise_wdf import fixed_snr_db
+from .ir.wdf import simulate
+from .passes.quantise_wdf import snr_db
 from .report import write_report
 
 __all__ = ["CompileOptions", "CompileResult", "compile_graph"]
@@ -130,8 +131,10 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         accuracy = {}
         if dataset is not None:
             dataset.save(tmp / Dataset.FILE)
-            accuracy = _reference_accuracy(reference, final, dataset)
-            accuracy.update(_wdf_snr(final, dataset))
+            it = Interpreter(final)
+            values = it.run(dataset.inputs)
+            accuracy = _reference_accuracy(reference, it, values, dataset)
+            accuracy.update(_wdf_snr(it, values))
         costs = hardware_costs(final, lowered)
         manifest = _manifest(name, lowered, passes, costs)
         for fname, data in (extra_files or {}).items():
@@ -155,36 +158,35 @@ def _as_stream(ds: Dataset | None, channels: int) -> Dataset | None:
     return None if ds is None else Dataset(signal_rows(ds.inputs, channels))
 
 
-#: At most this many of the dataset's samples (per phase) go through the float64 WDF reference.
+#: At most this many of the dataset's rows go through the float64 WDF reference.
 WDF_SNR_SAMPLES = 96_000
 
 
-def _wdf_snr(final: Graph, ds: Dataset) -> dict:
-    """``{"wdf_snr": {op: {"snr_db", "samples"}}}``: each fixed-point ``Wdf`` op against the float64
-    reference on the audio that reaches it when the model runs on the dataset (its first
-    :data:`WDF_SNR_SAMPLES` rows; worst channel), so the figure is the model's own, not a test
-    signal's."""
-    wdfs = [op for op in final.ops if isinstance(op, Wdf) and op.is_fixed]
+def _wdf_snr(it: Interpreter, values: dict) -> dict:
+    """``{"wdf_snr": {op: {"snr_db", "samples"}}}``: each fixed-point ``Wdf`` op of the final graph
+    (``it``'s; ``values`` its run on the dataset) against the float64 circuit on the audio that
+    reached it (the first :data:`WDF_SNR_SAMPLES` rows; worst channel), so the figure is the
+    model's own, not a test signal's."""
+    wdfs = [op for op in it.graph.ops if isinstance(op, Wdf) and op.is_fixed]
     if not wdfs:
         return {}
-    it = Interpreter(final)
-    values = it.run(ds.inputs[:WDF_SNR_SAMPLES])
     out = {}
     for op in wdfs:
-        t, k = it.types[op.input], op.oversample
-        x = it.real(op.input, values[op.input]).reshape(-1, k, op.channels)
-        snr = min(fixed_snr_db(spec, tree, x[:, :, c].reshape(-1))
-                  for c, (spec, tree) in enumerate(zip(op.specs(op.input_format(t)), op.trees())))
+        k, n = op.oversample, op.channels
+        x = it.real(op.input, values[op.input][:WDF_SNR_SAMPLES]).reshape(-1, k, n)
+        y = it.real(op.name, values[op.name][:WDF_SNR_SAMPLES]).reshape(-1, k, n)
+        snr = min(snr_db(simulate(tree, x[:, :, c].reshape(-1)), y[:, :, c].reshape(-1))
+                  for c, tree in enumerate(op.trees()))
         out[op.name] = {"snr_db": round(snr, 2), "samples": int(x.shape[0] * k)}
     return {"wdf_snr": out}
 
 
-def _reference_accuracy(imported: Graph, final: Graph, ds: Dataset) -> dict:
-    """Accuracy of the float model, of the imported quantised graph and of the final integer graph."""
+def _reference_accuracy(imported: Graph, ref: Interpreter, values: dict, ds: Dataset) -> dict:
+    """Accuracy of the float model, of the imported quantised graph and of the final integer graph
+    (``ref``'s, ``values`` its run on the dataset)."""
     acc = {}
-    ref = Interpreter(final)
-    out = ref.output(ds.inputs)
-    real = ref.real(final.output.name, out)
+    final = ref.graph
+    real = ref.real(final.output.name, values[final.output.name])
     if ds.labels is not None:
         if ds.float_outputs is not None:
             acc["float"] = ds.accuracy(ds.float_outputs)

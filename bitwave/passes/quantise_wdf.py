@@ -32,7 +32,7 @@ from ..ir.wdf import (DEFAULT_WORD_LENGTH, AsymmetricDiodePair, Capacitor, Diode
                       diode_reflect, port_resistance, pwl_breakpoints, run_fixed, simulate)
 from ._manager import Pass, note
 
-__all__ = ["QuantiseWdf", "quantise_wdf", "quantise_tree", "with_table_grid", "fixed_snr_db", "multitone",
+__all__ = ["QuantiseWdf", "quantise_wdf", "quantise_tree", "with_table_grid", "fixed_snr_db", "snr_db", "multitone",
            "plucked_notes", "root_table_error"]
 
 
@@ -182,7 +182,11 @@ def fixed_snr_db(spec: WdfFixed | WdfProgram, tree: WdfTree, x: np.ndarray) -> f
                     inp.min, inp.max).astype(np.int64)
     ref = simulate(tree, codes * 2.0 ** -inp.frac_bits)
     run = run_program if isinstance(spec, WdfProgram) else run_fixed
-    got = run(spec, codes) * 2.0 ** -spec.output.frac_bits
+    return snr_db(ref, run(spec, codes) * 2.0 ** -spec.output.frac_bits)
+
+
+def snr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    """SNR (dB) of ``got`` against ``ref`` (inf when they are equal)."""
     noise = np.sum((got - ref) ** 2)
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref ** 2) / noise))
 
