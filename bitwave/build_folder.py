@@ -20,7 +20,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .dataset import Dataset
@@ -59,11 +59,19 @@ class Layer:
     acc_fmt: str = "-"
     out_fmt: str = "-"
     estimate: Resources = Resources()
+    #: The estimate for other build plans where it differs from ``estimate``
+    #: (iCE40 without DSPs): keys ``ice40-dsp``, ``ecp5``, ``ecp5-dsp``.
+    estimates: dict[str, Resources] = field(default_factory=dict)
     weights_in_bram: bool = False
     src: str = ""
     latency: int | None = None
     macs: int | None = None
     weight_bits: int | None = None
+
+    def estimate_for(self, family: str, dsp: bool) -> Resources:
+        """This layer's estimate for a build on ``family`` (``ice40``, ``ecp5``) with or
+        without DSP blocks."""
+        return self.estimates.get(f"{family}-dsp" if dsp else family, self.estimate)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,13 @@ class BuildManifest:
     verilog: str = f"{TOP}.v"
     generator: str = GENERATOR
     selftest_addend: int | None = None   # a board self-test build (AddConstant), not a compiled model
+
+    def estimate_for(self, family: str, dsp: bool) -> Resources:
+        """The whole design's estimate for a build on ``family`` (``ice40``, ``ecp5``) with or
+        without DSP blocks (manifests from before per-family estimates: ``estimate``)."""
+        if not self.layers:
+            return self.estimate
+        return Resources.total(layer.estimate_for(family, dsp) for layer in self.layers)
 
     def biggest_layer(self, resource: str = "lut") -> Layer | None:
         """The layer with the largest estimate of ``resource`` (the one to fold first)."""
@@ -132,7 +147,8 @@ _TYPED = {"sink", "source", "ports", "pipeline", "layers", "estimate"}
 
 
 def _layer(data: dict) -> Layer:
-    return Layer(**dict(data, ops=tuple(data["ops"]), estimate=Resources(**data["estimate"])))
+    return Layer(**dict(data, ops=tuple(data["ops"]), estimate=Resources(**data["estimate"]),
+                        estimates={k: Resources(**v) for k, v in data.get("estimates", {}).items()}))
 
 
 def is_build_folder(folder: str | Path) -> bool:

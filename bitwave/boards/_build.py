@@ -69,6 +69,12 @@ class BuildPlan:
     bitstream: str | None       # None for generic targets (nothing to flash)
     clock_hz: float
     baud: int | None
+    dsp: bool = False           # synthesis may map products to DSP blocks
+
+    @property
+    def estimate(self):
+        """The compiler's estimate for this plan's family, with or without DSP blocks."""
+        return self.manifest.estimate_for(self.target.family, self.dsp)
 
     def digest(self) -> str:
         """A hash of the files and commands: equal digests give equal builds."""
@@ -107,10 +113,13 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     """Describe the build of ``build_dir`` (a ``bitwave compile`` folder) for ``board``.
 
     ``dsp``/``bram``: may synthesis map arithmetic to DSP blocks / memories to
-    block RAM?  DSPs follow the compiler's plan in the manifest by default (an
-    estimate of zero DSPs means the products were planned in LUTs), so the
-    measured numbers answer for the estimate and a design planned to fit in
-    LUTs does not overflow the UP5K's eight DSPs.  Block RAM is allowed by
+    block RAM?  By default, on iCE40 DSPs are used when the compiler's plan
+    asks for them (a WDF core's multipliers; the UP5K has only eight, so
+    matrix products are planned in LUTs), on ECP5 whenever the design has
+    products Yosys maps to a multiplier and they fit the device's
+    MULT18X18Ds (``estimate_for("ecp5", True)``): a soft 8 × 4-bit product
+    costs about 40 LUT4s.  The report compares the measured numbers with the
+    estimate of the plan chosen.  Block RAM is allowed by
     default: Yosys then chooses between logic and block RAM per memory by the
     rule the estimate follows, and the UART wrapper's receive FIFO needs it.
     """
@@ -128,7 +137,11 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     overrides = {"script_after_read": _SCRIPT_AFTER_READ.format(top=manifest.top),
                  "script_after_synth": _SCRIPT_AFTER_SYNTH.format(top=manifest.top)}
     if dsp is None:
-        dsp = manifest.estimate.dsp > 0
+        if target.family == "ecp5":
+            wanted = manifest.estimate_for("ecp5", True).dsp
+            dsp = 0 < wanted <= _ecp5_multipliers(platform.device)
+        else:
+            dsp = manifest.estimate.dsp > 0
     if bram is None:
         bram = True
     overrides["synth_opts"] = _synth_opts(target.family, platform.device, dsp=dsp, bram=bram)
@@ -141,7 +154,13 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
                      files=files, steps=steps,
                      bitstream=("top.bin" if target.family == "ice40" else "top.bit")
                      if target.board_io else None,
-                     clock_hz=clock_hz, baud=baud)
+                     clock_hz=clock_hz, baud=baud, dsp=dsp)
+
+
+def _ecp5_multipliers(device: str) -> int:
+    """MULT18X18D blocks of an ECP5 device (LFE5U-85F: 156; data sheet DS1044)."""
+    size = int("".join(ch for ch in device.split("-")[1] if ch.isdigit()))
+    return {12: 28, 25: 28, 45: 72, 85: 156}.get(size, 0)
 
 
 def _synth_opts(family: str, device: str, *, dsp: bool, bram: bool) -> str:

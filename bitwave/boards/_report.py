@@ -131,8 +131,9 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
         fmax_mhz=None if fmax is None else round(fmax, 2),
         timing_met=fmax is None or fmax >= clock_mhz,
         accelerator=accelerator, wrapper=total - accelerator, device_used=used,
-        capacity=capacity, estimate=plan.manifest.estimate,
-        layers=tuple((layer.name, layer.estimate) for layer in plan.manifest.layers),
+        capacity=capacity, estimate=plan.estimate,
+        layers=tuple((layer.name, layer.estimate_for(family, plan.dsp))
+                     for layer in plan.manifest.layers),
         step_seconds={s.title: round(t, 2) for s, t in zip(plan.steps, step_seconds)},
         build_seconds=round(build_seconds, 2), bitstream=plan.bitstream,
         overflow=overflow, pnr_utilisation=util)

@@ -25,7 +25,7 @@ __all__ = [
     "MatVecUnit", "ThresholdUnit", "Chain", "WdfCore", "WdfCoreParams", "WdfProbe", "WdfBank",
     "estimate_wdf",
     "emit_verilog", "port_manifest",
-    "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "Estimate", "Resources", "StreamFormat",
+    "estimate_mvu", "estimate_threshold", "CostModel", "ICE40", "ECP5", "Estimate", "Resources", "StreamFormat",
     "SlidingWindow", "TemporalWindow", "SerialWindow", "estimate_serial_window", "WindowReduce", "ReduceOp", "Gather", "Scatter",
     "estimate_sliding_window", "estimate_temporal_window", "estimate_window_reduce",
     "estimate_gather", "estimate_scatter",

@@ -16,7 +16,7 @@ from ._popcount import (BRAM_MIN_BITS, BRAM_MIN_WORDS, CARRY_LEVELS_PER_STAGE,
 from ._params import check_bool, check_int
 from ._resources import Estimate, Resources
 
-__all__ = ["CostModel", "ICE40", "ECP5", "estimate_mvu", "estimate_threshold"]
+__all__ = ["CostModel", "ICE40", "ECP5", "estimate_mvu", "estimate_threshold", "dsp_products"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class CostModel:
 
     Assumptions: adders and subtractors use the carry chain, one LUT per sum
     bit; a flip-flop with enable costs no LUT (SB_DFFE); a 2:1 mux in front of
-    a flip-flop is one LUT; multipliers are soft (no SB_MAC16, so ``dsp`` is
-    always 0), about one LUT per partial-product bit; a comparison with a
+    a flip-flop is one LUT; multipliers are soft, about two LUTs per
+    partial-product bit, unless ``estimate_mvu(dsp=True)`` plans them in DSP
+    blocks (see ``dsp_*``); a comparison with a
     constant takes about half a LUT per bit, with a variable one LUT per bit
     (carry chain); a LUT4 holds 16 one-bit ROM words, and a deeper LUT ROM
     needs a mux tree of about one more LUT per 16 words; a table of more than
@@ -44,7 +45,12 @@ class CostModel:
     """
     lut_per_adder_bit: float = 1.0
     lut_per_mux_bit: float = 1.0
-    lut_per_product_bit: float = 1.0
+    #: A soft multiplier (Yosys: partial products in LUTs, sums on carry chains):
+    #: a registered 4 × 4-bit product takes 32 LUT4s on iCE40, 8 × 4 70; on ECP5
+    #: 35 and 73 LUT4-eq.
+    lut_per_product_bit: float = 2.0
+    #: A product with a constant: shifts and adds, about one LUT per bit.
+    lut_per_const_product_bit: float = 1.0
     lut_per_const_compare_bit: float = 0.5
     lut_per_compare_bit: float = 1.0
     #: A ``n``:1 mux tree: LUTs per bit and per extra input (``n − 1`` 2:1 muxes,
@@ -70,6 +76,12 @@ class CostModel:
     #: Counters, handshakes and pipeline valid/flag bits: a small constant.
     control_lut: int = 16
     control_ff: int = 16
+    #: Which products Yosys puts in a DSP block when DSPs are allowed (its
+    #: ``mul2dsp`` rule): both operands at least ``dsp_min_width`` and at most
+    #: ``dsp_max_width`` bits, the product at least ``dsp_min_product`` bits.
+    dsp_min_width: int = 2
+    dsp_max_width: int = 16
+    dsp_min_product: int = 11
 
 
 ICE40 = CostModel()
@@ -78,7 +90,15 @@ ICE40 = CostModel()
 #: the board flow does): the same LUT4 fabric costs, 18 kbit DP16KD blocks
 #: (Yosys' memory_libmap cost 128 each) instead of 4 kbit EBRs.
 ECP5 = CostModel(bram_cost=128, bram_shapes=((512, 36), (1024, 18), (2048, 9), (4096, 4),
-                                             (8192, 2), (16384, 1)))
+                                             (8192, 2), (16384, 1)),
+                 lut_per_product_bit=2.2, dsp_max_width=18, dsp_min_product=0)
+
+
+def dsp_products(model, in_width, w_width):
+    """True when Yosys would map an ``in_width`` × ``w_width`` product to a DSP block."""
+    return (model.dsp_min_width <= min(in_width, w_width)
+            and max(in_width, w_width) <= model.dsp_max_width
+            and in_width + w_width >= model.dsp_min_product)
 
 
 def _bits(n):
@@ -121,8 +141,8 @@ def _adder_tree(model, terms, width):
 
 
 def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresholds,
-                 out_width, bipolar, in_beats=1, model=ICE40):
-    """Estimate LUT4s, flip-flops and block RAMs of one :class:`MatVecUnit`.
+                 out_width, bipolar, in_beats=1, model=ICE40, dsp=False):
+    """Estimate LUT4s, flip-flops, block RAMs and DSP blocks of one :class:`MatVecUnit`.
 
     ``bipolar`` means 1-bit mode (XNOR-popcount, ``in_width = w_width = 1``);
     ``n_thresholds`` is thresholds per row (0: no activation, and then
@@ -139,7 +159,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     - weights: ``NF·SF`` words × ``pe·simd·w_width`` bits, BRAM or LUT ROM
       (see :class:`CostModel`), constants when ``NF·SF == 1``;
     - products: ``pe·simd`` XNOR LUTs, or ``in_width·w_width``-LUT soft multipliers,
-      each registered;
+      each registered; with ``dsp`` (the build allows DSP blocks) a product that
+      Yosys maps to one (:func:`dsp_products`) is a DSP block and no LUTs;
     - adder tree per PE, every level registered;
     - accumulator per PE: adder plus init mux, ``acc_width`` FFs (popcount width in
       1-bit mode with thresholds);
@@ -173,6 +194,7 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     out_width = check_int(owner, "out_width", out_width, minimum=1)
     bipolar = check_bool(owner, "bipolar", bipolar)
     in_beats = check_int(owner, "in_beats", in_beats, minimum=1)
+    dsp = check_bool(owner, "dsp", dsp)
     if in_beats not in (1, cols // simd):
         raise HdlError(f"{owner}: in_beats={in_beats} is neither 1 nor cols/simd={cols // simd}")
     if bipolar and (in_width, w_width) != (1, 1):
@@ -181,6 +203,7 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
 
     nf, sf = rows // pe, cols // simd
     parts = {}
+    dsp_blocks = 0
     pairs = -(-sf // 2) if sf > 1 else 0
     select = pairs * model.lut_per_select_pair + -(-(pairs - 1) // 3) if pairs else 0
     slice_bram = 0
@@ -222,8 +245,10 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
                                                      PAIR_LOGIC_LEVELS))
     else:
         term_width = in_width + w_width
-        term_lut = in_width * w_width * model.lut_per_product_bit
+        in_dsp = dsp and dsp_products(model, in_width, w_width)
+        term_lut = 0 if in_dsp else in_width * w_width * model.lut_per_product_bit
         parts["products"] = (pe * simd * term_lut, pe * simd * term_width)
+        dsp_blocks = pe * simd if in_dsp else 0
         parts["adder tree"] = _scaled(pe, _adder_tree(model, simd, term_width))
 
     # one threshold: the sum starts at -T (a table of NF words when NF > 1)
@@ -255,8 +280,11 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
             lane_lut, lane_ff = _compare_lane(model, n_thresholds, t_width, out_width, per_bit)
             parts["thresholds"] = (t_lut + pe * lane_lut, t_ff + pe * lane_ff)
     parts["collector"] = (0, rows * out_width)
-    # loaded from the collector only (no mux) when a row group takes two cycles or more
-    parts["output register"] = (rows * out_width * model.lut_per_mux_bit if sf == 1 else 0,
+    # loaded from the collector only (no mux) when a row group takes two cycles or more,
+    # except under sequential thresholds (the stall scheme: from the collector or the
+    # vector shifting into it)
+    muxed = sf == 1 or 1 < n_thresholds < sf
+    parts["output register"] = (rows * out_width * model.lut_per_mux_bit if muxed else 0,
                                 rows * out_width)
     if sf > 1 and not 1 < n_thresholds < sf:
         # the credit scheme's fold queue (MatVecUnit's _mvu_output): about as many
@@ -269,7 +297,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),
                         model.control_ff + _bits(sf) + _bits(nf) + _bits(nf * sf))
 
-    return _result(parts, bram=w_bram + t_bram + slice_bram, weights_in_bram=weights_in_bram)
+    return _result(parts, bram=w_bram + t_bram + slice_bram, weights_in_bram=weights_in_bram,
+                   dsp=dsp_blocks)
 
 
 def _scaled(n, cost):
@@ -305,9 +334,10 @@ def _compare_lane(model, n_thresholds, t_width, out_width, per_bit):
     return compare + count_lut, cmp_ff + out_width
 
 
-def _result(parts, *, bram, weights_in_bram):
+def _result(parts, *, bram, weights_in_bram, dsp=0):
     return Estimate(Resources(lut=round(sum(lut for lut, _ in parts.values())),
-                              ff=round(sum(ff for _, ff in parts.values())), bram=bram),
+                              ff=round(sum(ff for _, ff in parts.values())), bram=bram,
+                              dsp=dsp),
                     parts=parts, weights_in_bram=weights_in_bram)
 
 

@@ -286,7 +286,7 @@ def estimate_unrolled(*, model=ICE40, **params):
         lut, ff = rows * acc * model.lut_per_adder_bit, rows * acc
         if p["requant"] is not None:
             mult_bits = abs(p["requant"][0]).bit_length()
-            lut += rows * (acc * mult_bits * model.lut_per_product_bit
+            lut += rows * (acc * mult_bits * model.lut_per_const_product_bit
                            + 2 * acc * model.lut_per_const_compare_bit + ow * model.lut_per_mux_bit)
             ff += rows * (acc + mult_bits + 1 + ow)
         parts["activation"] = (lut, ff)

@@ -20,8 +20,8 @@ from typing import Callable
 
 from ..build_folder import Layer
 from ..errors import PassError
-from ..hdl import (Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit, estimate_mvu,
-                   estimate_threshold)
+from ..hdl import (ECP5, ICE40, Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit,
+                   estimate_mvu, estimate_threshold)
 from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Pool,
                   Requant, Wdf, verify)
 from ._residual import lower_residual
@@ -59,8 +59,17 @@ class Lowered:
         return Resources.total(layer.estimate for layer in self.layers)
 
 
-def _layer(estimate: Estimate, **fields) -> Layer:
-    return Layer(estimate=estimate.resources, weights_in_bram=estimate.weights_in_bram, **fields)
+def _layer(estimate: Estimate, variants: dict[str, Estimate] | None = None, **fields) -> Layer:
+    """A layer summary; ``variants``: its estimates for other build plans, kept where they
+    differ from ``estimate`` (see :attr:`Layer.estimates`)."""
+    estimates = {key: v.resources for key, v in (variants or {}).items()
+                 if v.resources != estimate.resources}
+    return Layer(estimate=estimate.resources, estimates=estimates,
+                 weights_in_bram=estimate.weights_in_bram, **fields)
+
+
+#: Build plans other than iCE40 without DSPs: (key, cost model, DSP blocks allowed).
+_VARIANTS = (("ice40-dsp", ICE40, True), ("ecp5", ECP5, False), ("ecp5-dsp", ECP5, True))
 
 
 def stream_format(fmt, n: int, beats: int = 1) -> StreamFormat:
@@ -183,20 +192,24 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                 stages.extend(window_stages)
                 cycles = max(cycles, window_cycles)
             n_thr = act.levels if isinstance(act, MultiThreshold) else 0
+            variants = {}
             if is_unrolled(op):      # fully parallel dense layer: constant weights (_unrolled)
                 make, est = lower_unrolled(kwargs)
                 stages.append(make)
             else:
                 stages.append(partial(MatVecUnit, **kwargs))
-                est = estimate_mvu(rows=op.rows, cols=weights.shape[1], pe=op.pe, simd=simd,
-                                   in_width=stream_format(in_t.fmt, 1).width,
-                                   w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
-                                   n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
-                                   bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar),
-                                   in_beats=in_beats)
+                mvu = partial(estimate_mvu, rows=op.rows, cols=weights.shape[1], pe=op.pe,
+                              simd=simd, in_width=stream_format(in_t.fmt, 1).width,
+                              w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
+                              n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
+                              bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar),
+                              in_beats=in_beats)
+                est = mvu()
+                variants = {key: mvu(model=model, dsp=dsp) for key, model, dsp in _VARIANTS}
             if windowed:
                 est = merge_estimates(window_est, est)
-            layers.append(_layer(est, name=op.name, kind=op.opcode, ops=(op.name,) + ((act.name,) if act else ()),
+                variants = {k: merge_estimates(window_est, v) for k, v in variants.items()}
+            layers.append(_layer(est, variants, name=op.name, kind=op.opcode, ops=(op.name,) + ((act.name,) if act else ()),
                                  rows=op.rows, cols=op.cols, pe=op.pe, simd=op.simd, cycles=cycles,
                                  in_fmt=str(in_t.fmt), w_fmt=str(op.wfmt), acc_fmt=str(acc),
                                  out_fmt=str(out_t.fmt), src=op.src))

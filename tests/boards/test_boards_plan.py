@@ -219,3 +219,26 @@ def test_not_fit_message_states_the_folding(tmp_path):
     message = str(not_fit_error(plan, {"ICESTORM_LC": (7000, 5280)}, folder / "x.log"))
     assert ("the biggest layer is fc2 (pe=1, simd=1, estimate 4000 LUT); it is already fully "
             "folded, so make the model smaller, or pick a bigger device") in message
+
+
+def test_ecp5_plans_dsps_for_multi_bit_products_and_reports_that_plan(tmp_path):
+    """On ECP5 the build maps multi-bit products to MULT18X18Ds when they fit the device, and
+    the report's estimate is the one of that plan; iCE40 keeps them in LUTs."""
+    folder = write_selftest_build(tmp_path)
+    manifest = BuildManifest.load(folder)
+    soft, hard = Resources(lut=3000, ff=500), Resources(lut=1000, ff=500, dsp=64)
+    layer = Layer("fc1", "matvec", ("fc1",), 64, 64, 1, 64, 64, estimate=soft,
+                  estimates={"ecp5": soft, "ecp5-dsp": hard})
+    dataclasses.replace(manifest, layers=(layer,), estimate=soft).save(folder)
+    manifest = BuildManifest.load(folder)
+    assert manifest.estimate_for("ecp5", True) == hard
+    assert manifest.estimate_for("ice40", False) == soft == manifest.estimate_for("ice40", True)
+    big = plan_build(folder, "ecp5-85k")
+    assert big.dsp and big.estimate == hard
+    assert "synth_ecp5 -nowidelut -top top" in big.files["top.ys"].decode()
+    forced = plan_build(folder, "ecp5-85k", dsp=False)
+    assert not forced.dsp and forced.estimate == soft
+    # 64 multipliers do not fit the 28 of a 25F: LUTs then
+    small = plan_build(folder, "orangecrab-25f")
+    assert not small.dsp and "-nodsp" in small.files["top.ys"].decode()
+    assert not plan_build(folder, "icebreaker").dsp

@@ -132,3 +132,24 @@ def test_estimate_refuses_in_beats_that_the_unit_refuses():
     with pytest.raises(HdlError) as info:
         _xnor(rows=16, cols=8, simd=2, in_beats=2)
     assert str(info.value) == "estimate_mvu: in_beats=2 is neither 1 nor cols/simd=4"
+
+
+def test_dsp_plan_prices_the_products_yosys_maps_to_a_multiplier():
+    from bitwave.hdl import ECP5, ICE40
+    args = dict(rows=64, cols=64, pe=1, simd=64, in_width=8, w_width=4, acc_width=20,
+                n_thresholds=15, out_width=4, bipolar=False)
+    soft = estimate_mvu(**args, model=ECP5)
+    hard = estimate_mvu(**args, model=ECP5, dsp=True)
+    assert (soft.resources.dsp, hard.resources.dsp) == (0, 64)        # one per product lane
+    soft_products = 64 * 8 * 4 * ECP5.lut_per_product_bit
+    assert soft.parts["products"][0] == soft_products and hard.parts["products"][0] == 0
+    assert soft.resources.lut - hard.resources.lut == round(soft_products)
+    assert soft.resources.ff == hard.resources.ff                    # products stay registered
+    # iCE40's SB_MAC16 takes a product of 11 bits or more (Yosys' mul2dsp rule there): 4 × 4 stays soft
+    small = dict(args, in_width=4)
+    assert estimate_mvu(**small, model=ICE40, dsp=True).resources.dsp == 0
+    assert estimate_mvu(**small, model=ECP5, dsp=True).resources.dsp == 64
+    # ±1 weights (pair lanes) and XNOR lanes have no multiplier to give away
+    assert _xnor(model=ECP5, dsp=True).resources.dsp == 0
+    with pytest.raises(HdlError, match="dsp"):
+        estimate_mvu(**args, dsp=1)
