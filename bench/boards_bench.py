@@ -1,6 +1,6 @@
 """Build compiled designs for board/device targets and tabulate what the tools measured.
 
-    python bench/boards_bench.py --standard OUT          # the designs of docs/boards.md
+    python bench/boards_bench.py --standard OUT [--write-docs]   # the designs of docs/boards.md
     python bench/boards_bench.py BUILD_DIR [BUILD_DIR ...] --targets icebreaker,ulx3s-85f
     python bench/boards_bench.py --selftest --targets icebreaker,ecp5-85k
     python bench/boards_bench.py --calibrate [--family ecp5]   # cost model vs Yosys, per unit
@@ -9,9 +9,11 @@
 Each row: accelerator LUT4/FF/BRAM/DSP (yosys, the accelerator's own
 hierarchy), the whole design on the device against its capacity (nextpnr; on
 iCE40 LUT and FF both count logic cells), fmax (nextpnr), the compiler's LUT
-estimate, measured/estimate, and the wall-clock build time.  A design that does not fit gets a row saying
-so.  ``--standard OUT`` compiles the digits 4-bit MLP (fully folded), the
-1-bit digits MLP (``examples/digits_1bit.py`` when present, else an untrained
+estimate (for the build's plan: family, and DSP blocks or not), measured/estimate, and the
+wall-clock build time.  A design that does not fit gets a row saying
+so.  ``--standard OUT`` compiles the digits 4-bit MLP (fully folded, and at 64
+cycles per frame for the generic ECP5-85K, where its products go to the
+MULT18X18Ds), the 1-bit digits MLP (``examples/digits_1bit.py`` when present, else an untrained
 W1A1 network of the same shape) and FINN's TFC-w1a1 with FINN's folding into
 ``OUT`` and builds the first two for iCEBreaker and ULX3S-85F, TFC for the
 generic ECP5-85K (twice: ``tfc-w1a1`` with the 8-bit input of Brevitas'
@@ -21,7 +23,9 @@ with Yosys (no place and route; ``synth_ice40``, or ``synth_ecp5 -nodsp
 -nowidelut`` as the board flow runs it, counting LUT4 + 2·CCU2C + 4·TRELLIS_DPR16X4) and prints the
 cost model's estimate next to the count.  ``--pair-layer`` synthesises one unit shaped like TFC's 8-bit first layer the same way.
 ``--json`` saves the rows; each build's report.md stays in its
-folder.
+folder.  ``--write-docs`` (with ``--standard``) writes the table, under a line
+naming the commit, time and load, into docs/boards.md and its short form into
+README.md (blocks ``bench:boards``).
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bitwave.boards import build, get_target, target_folder, write_selftest_build
-from bitwave.build_folder import BuildManifest, is_build_folder
+from bitwave.boards import build, get_target, plan_build, target_folder, write_selftest_build
+from bitwave.build_folder import is_build_folder
 from bitwave.boards._report import count_cells
 from bitwave.errors import BoardError
 
@@ -54,6 +58,8 @@ def standard_designs() -> list[tuple[str, str, list[str], tuple[str, ...]]]:
     boards = ("icebreaker", "ulx3s-85f")
     return [
         ("digits-w4a4", f"{ROOT / 'examples' / 'digits.py'}:digits", [], boards),
+        ("digits-w4a4-64", f"{ROOT / 'examples' / 'digits.py'}:digits",
+         ["--target-cycles", "64"], ("ecp5-85k",)),
         ("digits-w1a1", one_bit_model, [], boards),
         ("tfc-w1a1", f"{ROOT / 'bench' / 'boards_bench.py'}:tfc_w1a1",
          ["--pe", "16,8,8,10", "--simd", "49,8,8,8"], ("ecp5-85k",)),
@@ -82,7 +88,7 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
         if stat.is_file():
             cells = json.loads(stat.read_text())["modules"]["\\bitwave_top"]["num_cells_by_type"]
             acc = count_cells(cells, target_obj.family)
-            estimate = BuildManifest.load(folder).estimate.lut
+            estimate = plan_build(folder, target_obj).estimate.lut
             row.update({"LUT4": acc.lut, "FF": acc.ff, "BRAM": acc.bram, "DSP": acc.dsp,
                         "est. LUT4": estimate,
                         "meas./est.": round(acc.lut / estimate, 2) if estimate else None})
@@ -100,14 +106,6 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
                 "note": ("reused; " if result.reused else "")
                 + ("" if r.timing_met else "timing not met")})
     return row
-
-
-def markdown(rows: list[dict], columns=COLUMNS) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join("" if row.get(c) is None else str(row.get(c, ""))
-                                       for c in columns) + " |")
-    return "\n".join(lines)
 
 
 # (name, rows, cols, pe, simd, input bits, weight bits, thresholds per row, 1-bit mode)
@@ -246,7 +244,12 @@ def main(argv: list[str]) -> int:
                         help="with --calibrate or --pair-layer: the FPGA family")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--write-docs", action="store_true",
+                        help="with --standard: write the table into docs/boards.md and README.md")
     args = parser.parse_args(argv)
+    from _docs import markdown, provenance, write_block   # bench/ (sys.path[0] when run as a script; not when imported as a model file)
+    if args.write_docs and args.standard is None:
+        parser.error("--write-docs needs --standard (the docs show the standard designs)")
     if args.pair_layer:
         shape = [int(v) for v in args.pair_layer.split(",")]
         row = synth_pair_layer(*shape, family=args.family)
@@ -284,11 +287,32 @@ def main(argv: list[str]) -> int:
             row = bench_one(folder, target.strip(), args.seed)
             rows.append(row)
             print(f"{row['design']} → {row['target']}: done", file=sys.stderr)
-    print(markdown(rows))
-    print(f"\n{_within(rows)} builds")
+    caption = provenance()
+    table = "\n".join([caption, "", markdown(rows, COLUMNS), "", f"{_within(rows)} builds"])
+    print(table)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if args.write_docs:
+        write_block(ROOT / "docs" / "boards.md", "boards", table)
+        write_block(ROOT / "README.md", "boards", "\n".join(
+            [caption, "", markdown([_short(row) for row in rows], SHORT_COLUMNS)]))
     return 0
+
+
+SHORT_COLUMNS = ("design", "target", "accelerator LUT4 / FF / BRAM / DSP", "device LUT",
+                 "fmax MHz (clock)", "est. LUT4 (meas./est.)", "build s")
+
+
+def _short(row: dict) -> dict:
+    """A bench row in the README's columns."""
+    acc = " / ".join(str(row.get(k, "–")) for k in ("LUT4", "FF", "BRAM", "DSP"))
+    fmax = (f"{row['fmax MHz']} ({row['clock MHz']:g})" if row.get("fmax MHz")
+            else row.get("note") or "–")
+    est = (f"{row['est. LUT4']} ({row['meas./est.']})" if row.get("est. LUT4") else "–")
+    return {"design": row["design"], "target": row["target"],
+            "accelerator LUT4 / FF / BRAM / DSP": acc, "device LUT": row.get("device LUT", "–"),
+            "fmax MHz (clock)": fmax, "est. LUT4 (meas./est.)": est,
+            "build s": row.get("build s", "–")}
 
 
 def _binary_mlp(sizes, classes, name, seed=0, in_bits=8):

@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -227,23 +226,6 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
-def provenance() -> str:
-    """The commit, the time and the machine's load average, for the table's caption."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-            f"load average {load} on {os.cpu_count()} cores")
-
-
-def markdown(rows: list[dict], columns=COLUMNS) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join("" if row.get(c) is None else str(row[c])
-                                       for c in columns) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder for the compiles and builds")
@@ -253,7 +235,10 @@ def main(argv: list[str]) -> int:
                         help="da4ml's latency_cutoff: adder delay units per pipeline stage")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--write-docs", action="store_true",
+                        help="also write the table into docs/boards.md (block bench:peer)")
     args = parser.parse_args(argv)
+    from _docs import markdown, provenance, write_block   # bench/ (sys.path[0] when run as a script; not when imported as a model file)
     table = designs()
     tools = args.tools.split(",")
     for tool in tools:
@@ -273,16 +258,15 @@ def main(argv: list[str]) -> int:
                 rows.append(bitwave_row(args.out, name, tool, model, folding, seed=args.seed))
             print(f"{name} {tool}: done", file=sys.stderr)
     caption = provenance()
-    print(caption)
-    print()
-    print(markdown(rows))
-    print()
+    text = [caption, "", markdown(rows, COLUMNS), ""]
     if "da4ml" in tools and not have_da4ml:
-        print("da4ml: not installed (pip install da4ml==0.6.0); its rows are skipped")
+        text.append("da4ml: not installed (pip install da4ml==0.6.0); its rows are skipped")
     elif ratios(rows):
-        print(markdown(ratios(rows), RATIO_COLUMNS))
-        print()
-    print(FINN_REFERENCE)
+        text += [markdown(ratios(rows), RATIO_COLUMNS), ""]
+    text.append(FINN_REFERENCE)
+    print("\n".join(text))
+    if args.write_docs:
+        write_block(ROOT / "docs" / "boards.md", "peer", "\n".join(text))
     if args.json:
         args.json.write_text(json.dumps({"provenance": caption, "rows": rows,
                                                "ratios": ratios(rows)}, indent=2) + "\n")

@@ -1,0 +1,54 @@
+"""Write a bench's tables into the README and docs between marker comments.
+
+A block looks like::
+
+    <!-- bench:NAME -->
+    ...replaced by the bench...
+    <!-- /bench:NAME -->
+
+so that a table in the docs is always the one the bench last printed, never
+typed in by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def provenance() -> str:
+    """Commit, UTC time and load average: what a table's figures depend on."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", ""
+    load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+    return (f"commit {commit}{' (with local changes)' if dirty else ''}, "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
+            f"load average {load} on {__import__('os').cpu_count()} cores")
+
+
+def write_block(path: Path, name: str, text: str) -> None:
+    """Replace the block ``name`` of ``path`` with ``text`` (ValueError when it has none)."""
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    source = path.read_text()
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(source):
+        raise ValueError(f"{path}: no block {begin} … {end} to write the table into")
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{text.strip()}\n{end}", source, count=1))
+
+
+def markdown(rows: list[dict], columns) -> str:
+    """A GitHub table of ``rows`` (dicts) in ``columns`` order; a missing value is blank."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join("" if row.get(c) is None else str(row[c])
+                                       for c in columns) + " |")
+    return "\n".join(lines)
