@@ -81,7 +81,9 @@ def boards_cmd():
               help="UART baud rate of the I/O wrapper.")
 @click.option("--seed", type=int, default=1, show_default=True, help="nextpnr placement seed.")
 @click.option("--dsp/--no-dsp", default=None,
-              help="Let synthesis use DSP blocks (default: as the manifest's estimate plans).")
+              help="Let synthesis use DSP blocks (default: on ECP5 for multi-bit products when "
+                   "they fit the device's multipliers; on iCE40 only when the design plans them, "
+                   "e.g. a WDF core).")
 @click.option("--bram/--no-bram", default=None,
               help="Let synthesis use block RAM (default: yes, where Yosys finds it cheaper).")
 @click.option("--allow-timing-fail", is_flag=True,

@@ -153,3 +153,21 @@ def test_lower_stand_alone_threshold_has_its_own_estimate():
     (info,) = low.layers
     assert info.kind == "multithreshold" and info.estimate.lut > 0 and info.estimate.bram == 0
     assert info.estimate == estimate_threshold(n=3, in_width=4, n_thresholds=3, out_width=2).resources
+
+
+def test_lower_writes_an_estimate_per_build_plan():
+    """A multi-bit layer's estimate differs per family and DSP plan: on ECP5 with DSPs its
+    products are multipliers (one per lane), and its LUTs drop by their soft cost."""
+    from bitwave.hdl import ECP5, estimate_mvu
+    from bitwave.lower import plan
+    g = PassManager(parse_pipeline("streamline,infer-bitwidths")).run(tiny())
+    fc, fc2 = plan(g).layers
+    # 2-bit inputs × 3-bit weights: both operands fit a MULT18X18D; on iCE40 a 5-bit product is
+    # below SB_MAC16's 11 bits, so that plan keeps it soft (the same as the plain estimate)
+    assert set(fc.estimates) == {"ecp5", "ecp5-dsp"}
+    assert fc.estimate_for("ice40", True) == fc.estimate
+    assert fc.estimate_for("ecp5", True).dsp == 1 == fc.pe * fc.simd
+    soft = estimate_mvu(rows=2, cols=3, pe=1, simd=1, in_width=2, w_width=3, acc_width=5,
+                        n_thresholds=3, out_width=2, bipolar=False, model=ECP5)
+    assert fc.estimate_for("ecp5", False).lut - fc.estimate_for("ecp5", True).lut == round(
+        soft.parts["products"][0])
