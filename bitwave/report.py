@@ -94,6 +94,14 @@ def write_report(build_dir: Path) -> None:
                  manifest.macs, manifest.weight_bits, t.lut, t.ff, t.bram, ""])
     lines += _table(["layer", "shape", "in", "weights", "acc", "out", "pe/simd", "cycles/frame",
                      "MACs", "weight bits", "est. LUT", "est. FF", "est. BRAM", "weights in"], rows)
+    lines += ["", "The estimates above are for iCE40 (matrix products in LUTs). Per build plan "
+              "(`bitwave build` picks the plan; see docs/boards.md):", ""]
+    lines += _table(["build plan", "est. LUT4", "est. FF", "est. BRAM", "est. DSP"],
+                    [[label, r.lut, r.ff, r.bram, r.dsp] for label, r in (
+                        ("iCE40", manifest.estimate_for("ice40", False)),
+                        ("iCE40 with DSPs", manifest.estimate_for("ice40", True)),
+                        ("ECP5 (LUT4 + 2·CCU2C)", manifest.estimate_for("ecp5", False)),
+                        ("ECP5 with DSPs", manifest.estimate_for("ecp5", True)))])
     lines += ["", f"Latency (idle pipeline): {manifest.latency} cycles.", ""]
     lines += [f"WDF layer {L.name}: one audio sample per {L.cycles} cycles/sample (throughput)"
               + (f", latency {L.latency} cycles (sample in to sample out)." if L.latency is not None
