@@ -20,13 +20,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: What a bench's figures depend on: local changes elsewhere (docs) do not count.
+CODE = ("bitwave", "bench", "examples", "tests/e2e/tfc_models.py", "pyproject.toml")
+
+
 def provenance() -> str:
-    """Commit, UTC time and load average: what a table's figures depend on."""
+    """Commit, UTC time and load average: what a table's figures depend on (call it when the
+    run starts; "with local changes" when the code differs from the commit)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                                 capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *CODE], cwd=ROOT, text=True, capture_output=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit, dirty = "unknown", ""
     load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())

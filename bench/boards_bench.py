@@ -248,6 +248,7 @@ def main(argv: list[str]) -> int:
                         help="with --standard: write the table into docs/boards.md and README.md")
     args = parser.parse_args(argv)
     from _docs import markdown, provenance, write_block   # bench/ (sys.path[0] when run as a script; not when imported as a model file)
+    caption = provenance()           # the code and load as the run starts
     if args.write_docs and args.standard is None:
         parser.error("--write-docs needs --standard (the docs show the standard designs)")
     if args.pair_layer:
@@ -287,7 +288,6 @@ def main(argv: list[str]) -> int:
             row = bench_one(folder, target.strip(), args.seed)
             rows.append(row)
             print(f"{row['design']} → {row['target']}: done", file=sys.stderr)
-    caption = provenance()
     table = "\n".join([caption, "", markdown(rows, COLUMNS), "", f"{_within(rows)} builds"])
     print(table)
     if args.json:

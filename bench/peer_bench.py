@@ -239,6 +239,7 @@ def main(argv: list[str]) -> int:
                         help="also write the table into docs/boards.md (block bench:peer)")
     args = parser.parse_args(argv)
     from _docs import markdown, provenance, write_block   # bench/ (sys.path[0] when run as a script; not when imported as a model file)
+    caption = provenance()           # the code and load as the run starts
     table = designs()
     tools = args.tools.split(",")
     for tool in tools:
@@ -257,7 +258,6 @@ def main(argv: list[str]) -> int:
             else:
                 rows.append(bitwave_row(args.out, name, tool, model, folding, seed=args.seed))
             print(f"{name} {tool}: done", file=sys.stderr)
-    caption = provenance()
     text = [caption, "", markdown(rows, COLUMNS), ""]
     if "da4ml" in tools and not have_da4ml:
         text.append("da4ml: not installed (pip install da4ml==0.6.0); its rows are skipped")
