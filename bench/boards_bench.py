@@ -103,8 +103,8 @@ def bench_one(folder: Path, target: str, seed: int) -> dict:
                 "device FF": f"{r.device_used.ff}/{r.capacity.ff}",
                 "device BRAM": f"{r.device_used.bram}/{r.capacity.bram}",
                 "device DSP": f"{r.device_used.dsp}/{r.capacity.dsp}",
-                "note": ("reused; " if result.reused else "")
-                + ("" if r.timing_met else "timing not met")})
+                "note": "; ".join(n for n, on in (("reused", result.reused),
+                                                   ("timing not met", not r.timing_met)) if on)})
     return row
 
 
