@@ -12,6 +12,7 @@ typed in by hand.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -24,20 +25,24 @@ ROOT = Path(__file__).resolve().parents[1]
 CODE = ("bitwave", "bench", "examples", "tests/e2e/tfc_models.py", "pyproject.toml")
 
 
-def provenance() -> str:
-    """Commit, UTC time and load average: what a table's figures depend on (call it when the
-    run starts; "with local changes" when the code differs from the commit)."""
+def revision() -> str:
+    """The short commit, with " (with local changes)" when the code differs from it."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                                 capture_output=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
                                 *CODE], cwd=ROOT, text=True, capture_output=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        commit, dirty = "unknown", ""
-    load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
-    return (f"commit {commit}{' (with local changes)' if dirty else ''}, "
-            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
-            f"load average {load} on {__import__('os').cpu_count()} cores")
+        return "unknown"
+    return commit + (" (with local changes)" if dirty else "")
+
+
+def provenance() -> str:
+    """Commit, UTC time and load average: what a table's figures depend on (call it when the
+    run starts)."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"commit {revision()}, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, "
+            f"load average {load} on {os.cpu_count()} cores")
 
 
 def write_block(path: Path, name: str, text: str) -> None:

@@ -1,7 +1,7 @@
 """bitwave beside its peers on the same weights and the same Yosys/nextpnr (ECP5-85F).
 
     python bench/peer_bench.py OUT [--designs layer64,tfc-layer1,tfc]
-                                   [--tools folded,unrolled,da4ml] [--json FILE]
+                                   [--tools folded,unrolled,da4ml] [--json FILE] [--write-docs]
 
 Designs (1-bit input, weights and activations, untrained, seeded):
 
@@ -26,7 +26,9 @@ Tools (rows per design):
   (``CombLogic.predict``), then wrapped as ``bitwave_top`` (same ports; the
   valid flag follows the pipeline through a shift register, ``sink.ready``
   is 1: da4ml's pipeline has no stall, so this row has no backpressure
-  logic) into ``OUT/<design>-da4ml`` and built by the same flow.
+  logic) into ``OUT/<design>-da4ml`` and built by the same flow.  Its Verilog is kept
+  (``da4ml.key``: the weights' hash, the cutoff and da4ml's version), so a
+  later run on the same weights skips the solve and reports its first time.
 
 Every folder is built with ``bitwave build`` for the generic ECP5-85K target
 (Yosys ``synth_ecp5``, nextpnr-ecp5 router2, probe wrapper); a folder whose
@@ -38,11 +40,17 @@ ratios bitwave unrolled / da4ml of LUT4-eq and fmax.  A first line names the
 commit, the time (UTC) and the load average when the table was printed (the
 tool times move with the load).  FINN's published
 TFC-w1a1 figure is printed as a quoted reference line, not measured here.
+``--write-docs`` keeps every row measured into ``OUT`` (``OUT/peer-rows.json``,
+the newest per design and tool, each with the commit and date of its run) and
+writes them all into docs/boards.md and README.md (block ``bench:peer``), so
+long builds can be run one design at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import shutil
@@ -194,13 +202,22 @@ def da4ml_row(out: Path, name: str, model: str, seed: int, cutoff: float) -> dic
     compile_folder(source, model, UNROLLED)
     folder = out / f"{name}-da4ml"
     start = time.monotonic()
-    layers = binary_layers((source / "graph.txt").read_text())
+    graph = (source / "graph.txt").read_text()
+    manifest = BuildManifest.load(source)
+    # da4ml's solve takes minutes to hours: keep its Verilog for the same weights and cutoff
+    key = json.dumps({"graph": hashlib.sha256(graph.encode()).hexdigest(), "cutoff": cutoff,
+                      "da4ml": importlib.metadata.version("da4ml")})
+    stamp = folder / "da4ml.key"
+    if stamp.is_file() and json.loads(stamp.read_text())["key"] == key \
+            and (folder / manifest.verilog).is_file():
+        return measured_row(folder, name, "da4ml 0.6", seed,
+                            json.loads(stamp.read_text())["seconds"])
+    layers = binary_layers(graph)
     core = "da4ml_" + name.replace("-", "_")
     work = out / f"{name}-da4ml-src"
     shutil.rmtree(work, ignore_errors=True)
     files, latency, logic = da4ml_design(layers, core, work, cutoff)
     _check_da4ml(logic, layers, np.random.default_rng(seed))
-    manifest = BuildManifest.load(source)
     verilog = "\n".join(f.read_text() for f in files) + _adapter(core, manifest, latency)
     folder.mkdir(parents=True, exist_ok=True)
     for file in ("manifest.json", "graph.txt", "dataset.npz"):
@@ -208,7 +225,22 @@ def da4ml_row(out: Path, name: str, model: str, seed: int, cutoff: float) -> dic
             shutil.copyfile(source / file, folder / file)
     if not (folder / manifest.verilog).exists() or (folder / manifest.verilog).read_text() != verilog:
         (folder / manifest.verilog).write_text(verilog)
-    return measured_row(folder, name, "da4ml 0.6", seed, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    stamp.write_text(json.dumps({"key": key, "seconds": round(seconds, 1)}) + "\n")
+    return measured_row(folder, name, "da4ml 0.6", seed, seconds)
+
+
+def remember_rows(out: Path, rows: list[dict]) -> list[dict]:
+    """Merge this run's rows into ``out/peer-rows.json`` (one per design and tool, the
+    newest wins) and return them all, in design and tool order."""
+    path = out / "peer-rows.json"
+    stored = {(r["design"], r["tool"]): r for r in
+              (json.loads(path.read_text()) if path.is_file() else [])}
+    stored.update({(r["design"], r["tool"]): r for r in rows})
+    order = {name: k for k, name in enumerate(designs())}
+    merged = sorted(stored.values(), key=lambda r: (order.get(r["design"], 99), r["tool"]))
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    return merged
 
 
 def ratios(rows: list[dict]) -> list[dict]:
@@ -236,10 +268,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--write-docs", action="store_true",
-                        help="also write the table into docs/boards.md (block bench:peer)")
+                        help="also write the table of every row measured into OUT (this run's "
+                             "and earlier runs', each with its commit) into docs/boards.md and "
+                             "README.md (block bench:peer)")
     args = parser.parse_args(argv)
-    from _docs import markdown, provenance, write_block   # bench/ (sys.path[0] when run as a script; not when imported as a model file)
+    from _docs import markdown, provenance, revision, write_block   # bench/ (sys.path[0] when run as a script; not when imported as a model file)
     caption = provenance()           # the code and load as the run starts
+    measured = f"{revision()}, {time.strftime('%Y-%m-%d', time.gmtime())}"
     table = designs()
     tools = args.tools.split(",")
     for tool in tools:
@@ -258,6 +293,8 @@ def main(argv: list[str]) -> int:
             else:
                 rows.append(bitwave_row(args.out, name, tool, model, folding, seed=args.seed))
             print(f"{name} {tool}: done", file=sys.stderr)
+    for row in rows:
+        row["measured"] = measured
     text = [caption, "", markdown(rows, COLUMNS), ""]
     if "da4ml" in tools and not have_da4ml:
         text.append("da4ml: not installed (pip install da4ml==0.6.0); its rows are skipped")
@@ -265,11 +302,20 @@ def main(argv: list[str]) -> int:
         text += [markdown(ratios(rows), RATIO_COLUMNS), ""]
     text.append(FINN_REFERENCE)
     print("\n".join(text))
-    if args.write_docs:
-        write_block(ROOT / "docs" / "boards.md", "peer", "\n".join(text))
     if args.json:
         args.json.write_text(json.dumps({"provenance": caption, "rows": rows,
-                                               "ratios": ratios(rows)}, indent=2) + "\n")
+                                         "ratios": ratios(rows)}, indent=2) + "\n")
+    if args.write_docs:
+        stored = remember_rows(args.out, rows)
+        docs = ["Rows measured into one folder over one or more runs; `measured` names the "
+                "commit and date of the run that printed each (a build whose plan had not "
+                "changed is reused, with its own tool time).", "",
+                markdown(stored, COLUMNS + ("measured",)), ""]
+        if ratios(stored):
+            docs += [markdown(ratios(stored), RATIO_COLUMNS), ""]
+        docs.append(FINN_REFERENCE)
+        for page in (ROOT / "docs" / "boards.md", ROOT / "README.md"):
+            write_block(page, "peer", "\n".join(docs))
     return 0
 
 
