@@ -208,10 +208,9 @@ def da4ml_row(out: Path, name: str, model: str, seed: int, cutoff: float) -> dic
     key = json.dumps({"graph": hashlib.sha256(graph.encode()).hexdigest(), "cutoff": cutoff,
                       "da4ml": importlib.metadata.version("da4ml")})
     stamp = folder / "da4ml.key"
-    if stamp.is_file() and json.loads(stamp.read_text())["key"] == key \
-            and (folder / manifest.verilog).is_file():
-        return measured_row(folder, name, "da4ml 0.6", seed,
-                            json.loads(stamp.read_text())["seconds"])
+    kept = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    if kept.get("key") == key and (folder / manifest.verilog).is_file():
+        return measured_row(folder, name, "da4ml 0.6", seed, kept["seconds"])
     layers = binary_layers(graph)
     core = "da4ml_" + name.replace("-", "_")
     work = out / f"{name}-da4ml-src"
@@ -241,6 +240,14 @@ def remember_rows(out: Path, rows: list[dict]) -> list[dict]:
     merged = sorted(stored.values(), key=lambda r: (order.get(r["design"], 99), r["tool"]))
     path.write_text(json.dumps(merged, indent=2) + "\n")
     return merged
+
+
+def tables(rows: list[dict], columns, markdown) -> list[str]:
+    """The rows, the unrolled/da4ml ratios when there are any, and FINN's quoted figure."""
+    lines = [markdown(rows, columns), ""]
+    if ratios(rows):
+        lines += [markdown(ratios(rows), RATIO_COLUMNS), ""]
+    return lines + [FINN_REFERENCE]
 
 
 def ratios(rows: list[dict]) -> list[dict]:
@@ -295,12 +302,9 @@ def main(argv: list[str]) -> int:
             print(f"{name} {tool}: done", file=sys.stderr)
     for row in rows:
         row["measured"] = measured
-    text = [caption, "", markdown(rows, COLUMNS), ""]
+    text = [caption, ""] + tables(rows, COLUMNS, markdown)
     if "da4ml" in tools and not have_da4ml:
-        text.append("da4ml: not installed (pip install da4ml==0.6.0); its rows are skipped")
-    elif ratios(rows):
-        text += [markdown(ratios(rows), RATIO_COLUMNS), ""]
-    text.append(FINN_REFERENCE)
+        text.insert(-1, "da4ml: not installed (pip install da4ml==0.6.0); its rows are skipped")
     print("\n".join(text))
     if args.json:
         args.json.write_text(json.dumps({"provenance": caption, "rows": rows,
@@ -309,11 +313,8 @@ def main(argv: list[str]) -> int:
         stored = remember_rows(args.out, rows)
         docs = ["Rows measured into one folder over one or more runs; `measured` names the "
                 "commit and date of the run that printed each (a build whose plan had not "
-                "changed is reused, with its own tool time).", "",
-                markdown(stored, COLUMNS + ("measured",)), ""]
-        if ratios(stored):
-            docs += [markdown(ratios(stored), RATIO_COLUMNS), ""]
-        docs.append(FINN_REFERENCE)
+                "changed is reused, with its own tool time).", ""]
+        docs += tables(stored, COLUMNS + ("measured",), markdown)
         for page in (ROOT / "docs" / "boards.md", ROOT / "README.md"):
             write_block(page, "peer", "\n".join(docs))
     return 0

@@ -1,22 +1,10 @@
 """bench/_docs.py: the benches write their tables into the docs between markers."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "bench" / "_docs.py"
 
-
-def _docs():
-    spec = importlib.util.spec_from_file_location("bench_docs", DOCS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_write_block_replaces_only_its_block(tmp_path):
-    docs = _docs()
+def test_write_block_replaces_only_its_block(tmp_path, bench_module):
+    docs = bench_module("_docs")
     page = tmp_path / "page.md"
     page.write_text("intro\n<!-- bench:boards -->\nold\n<!-- /bench:boards -->\n"
                     "<!-- bench:peer -->\nkeep\n<!-- /bench:peer -->\nend\n")
@@ -32,6 +20,6 @@ def test_write_block_replaces_only_its_block(tmp_path):
         docs.write_block(page, "energy", "x")
 
 
-def test_provenance_names_commit_time_and_load():
-    line = _docs().provenance()
+def test_provenance_names_commit_time_and_load(bench_module):
+    line = bench_module("_docs").provenance()
     assert line.startswith("commit ") and " UTC, load average " in line and "cores" in line

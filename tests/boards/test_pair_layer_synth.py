@@ -1,24 +1,12 @@
 """`bench/boards_bench.py --pair-layer`: Yosys on one unit shaped like TFC's 8-bit first
 layer (±1 weights, 8-bit input in slice beats), the counts used to split its cost per PE."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "boards_bench.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("boards_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
-def test_pair_layer_counts_grow_with_the_pes_and_include_the_carry_chains():
-    bench = _bench()
+def test_pair_layer_counts_grow_with_the_pes_and_include_the_carry_chains(bench_module):
+    bench = bench_module("boards_bench")
     two = bench.synth_pair_layer(4, 16, 2, 4, family="ecp5")
     four = bench.synth_pair_layer(8, 16, 4, 4, family="ecp5")
     for row in (two, four):
