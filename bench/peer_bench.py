@@ -34,7 +34,9 @@ Every folder is built with ``bitwave build`` for the generic ECP5-85K target
 (Yosys ``synth_ecp5``, nextpnr-ecp5 router2, probe wrapper); a folder whose
 build plan has not changed is reused.  Per row: LUT4, CCU2C and LUT4-eq
 (LUT4 + 2·CCU2C) of the accelerator alone, FF, DP16KD, fmax (routed),
-frames/s at fmax, LUT4-eq per million frames/s, the tool time (compile or
+what nextpnr placed and routed for (timing, or wire length alone for designs
+estimated above ``TIMING_DRIVEN_MAX_LUT``: the whole unrolled TFC and its
+layer 1), frames/s at fmax, LUT4-eq per million frames/s, the tool time (compile or
 da4ml's conversion + synthesis + place and route), and for da4ml rows the
 ratios bitwave unrolled / da4ml of LUT4-eq and fmax.  A first line names the
 commit, the time (UTC) and the load average when the table was printed (the
@@ -67,7 +69,7 @@ from bitwave.build_folder import BuildManifest, is_build_folder
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = "ecp5-85k"
 TOOLS = ("folded", "unrolled", "da4ml")
-COLUMNS = ("design", "tool", "LUT4", "CCU2C", "LUT4-eq", "FF", "BRAM", "fmax MHz",
+COLUMNS = ("design", "tool", "LUT4", "CCU2C", "LUT4-eq", "FF", "BRAM", "fmax MHz", "routed for",
            "cycles/frame", "frames/s", "LUT4-eq per M frames/s", "tool s")
 RATIO_COLUMNS = ("design", "bitwave unrolled / da4ml LUT4-eq", "bitwave unrolled / da4ml fmax")
 FINN_REFERENCE = ("FINN TFC-w1a1 (published, Pynq-Z1, not measured here): 958,413 frames/s "
@@ -108,6 +110,7 @@ def measured_row(folder: Path, name: str, tool: str, seed: int, prepare_s: float
     return {"design": name, "tool": tool, "LUT4": cells.get("LUT4", 0),
             "CCU2C": cells.get("CCU2C", 0), "LUT4-eq": r.accelerator.lut,
             "FF": r.accelerator.ff, "BRAM": r.accelerator.bram, "fmax MHz": r.fmax_mhz,
+            "routed for": "timing" if r.timing_driven else "wire length",
             "cycles/frame": cycles, "frames/s": None if frames is None else round(frames),
             "LUT4-eq per M frames/s": None if not frames else round(r.accelerator.lut
                                                                     / (frames / 1e6)),

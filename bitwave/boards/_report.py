@@ -70,6 +70,7 @@ class Report:
     bitstream: str | None
     overflow: dict[str, tuple[int, int]] = field(default_factory=dict)
     pnr_utilisation: dict[str, dict] = field(default_factory=dict)
+    timing_driven: bool = True      # nextpnr placed and routed for timing (else wire length)
 
     @property
     def lut_ratio(self) -> float | None:
@@ -136,7 +137,7 @@ def make_report(plan: "BuildPlan", step_seconds: list[float], build_seconds: flo
                      for layer in plan.manifest.layers),
         step_seconds={s.title: round(t, 2) for s, t in zip(plan.steps, step_seconds)},
         build_seconds=round(build_seconds, 2), bitstream=plan.bitstream,
-        overflow=overflow, pnr_utilisation=util)
+        overflow=overflow, pnr_utilisation=util, timing_driven=plan.timing_driven)
 
 
 def _pct(used: int, cap: int) -> str:
@@ -152,7 +153,9 @@ def render_markdown(report: Report) -> str:
         "",
         f"- I/O wrapper: {r.io}",
         f"- clock: {r.clock_mhz:g} MHz; fmax: {fmax} — timing "
-        f"{'met' if r.timing_met else 'NOT met'}",
+        f"{'met' if r.timing_met else 'NOT met'}"
+        + ("" if r.timing_driven else " (placed and routed by wire length alone, not for "
+           "timing: `bitwave build --timing-driven` tries harder, much more slowly)"),
         f"- build time: {r.build_seconds:.1f} s ("
         + ", ".join(f"{k} {v:.1f} s" for k, v in r.step_seconds.items()) + ")",
         f"- bitstream: {r.bitstream or '– (generic target, nothing to flash)'}",

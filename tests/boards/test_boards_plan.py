@@ -126,6 +126,11 @@ def test_build_report_from_tool_outputs(selftest, fake_tools):
     md = (selftest / "board-icebreaker" / "report.md").read_text()
     assert "| LUT4 | 36 | 40 | 1.11 | 100 | 200 | 5280 | 3.8 % |" in md
     assert (selftest / "board-icebreaker" / "yosys.log").read_text().startswith("$ ")
+    assert saved["timing_driven"] is True and "by wire length" not in md
+    assert not build(selftest, "icebreaker", reuse=False, timing_driven=False).report.timing_driven
+    assert read_report(selftest / "board-icebreaker")["timing_driven"] is False
+    md = (selftest / "board-icebreaker" / "report.md").read_text()
+    assert "placed and routed by wire length alone" in md
 
 
 def test_build_timing_failure_is_a_board_error_after_the_report(selftest, fake_tools):
@@ -242,3 +247,25 @@ def test_ecp5_plans_dsps_for_multi_bit_products_and_reports_that_plan(tmp_path):
     small = plan_build(folder, "orangecrab-25f")
     assert not small.dsp and "-nodsp" in small.files["top.ys"].decode()
     assert not plan_build(folder, "icebreaker").dsp
+
+
+def test_big_designs_are_placed_and_routed_by_wire_length_unless_asked(tmp_path):
+    """Above TIMING_DRIVEN_MAX_LUT estimated LUT4s nextpnr gets --no-tmdriv (a whole
+    unrolled TFC: hours timing-driven); smaller designs stay timing-driven; either way
+    can be forced, and the choice is part of the plan's digest."""
+    from bitwave.boards._build import TIMING_DRIVEN_MAX_LUT
+    folder = write_selftest_build(tmp_path)
+    manifest = BuildManifest.load(folder)
+    small = plan_build(folder, "ecp5-85k")
+    pnr = next(s for s in small.steps if s.title == "place and route")
+    assert small.timing_driven and "--no-tmdriv" not in pnr.argv
+    big_estimate = Resources(lut=TIMING_DRIVEN_MAX_LUT + 1, ff=100)
+    layer = Layer("fc1", "matvec", ("fc1",), 64, 64, 64, 64, 1, estimate=big_estimate)
+    dataclasses.replace(manifest, layers=(layer,), estimate=big_estimate).save(folder)
+    for board in ("ecp5-85k", "icebreaker"):
+        big = plan_build(folder, board)
+        pnr = next(s for s in big.steps if s.title == "place and route")
+        assert not big.timing_driven and "--no-tmdriv" in pnr.argv
+        forced = plan_build(folder, board, timing_driven=True)
+        assert forced.timing_driven and forced.digest() != big.digest()
+    assert not plan_build(small.folder.parent, "ecp5-85k", timing_driven=False).timing_driven
