@@ -251,14 +251,14 @@ def test_ecp5_plans_dsps_for_multi_bit_products_and_reports_that_plan(tmp_path):
 
 def test_big_designs_are_placed_and_routed_by_wire_length_unless_asked(tmp_path):
     """Above TIMING_DRIVEN_MAX_LUT estimated LUT4s nextpnr gets --no-tmdriv (a whole
-    unrolled TFC: hours timing-driven); smaller designs stay timing-driven; either way
+    unrolled TFC: hours timing-driven), on ECP5 with the static placer; smaller designs stay timing-driven; either way
     can be forced, and the choice is part of the plan's digest."""
     from bitwave.boards._build import TIMING_DRIVEN_MAX_LUT
     folder = write_selftest_build(tmp_path)
     manifest = BuildManifest.load(folder)
     small = plan_build(folder, "ecp5-85k")
     pnr = next(s for s in small.steps if s.title == "place and route")
-    assert small.timing_driven and "--no-tmdriv" not in pnr.argv
+    assert small.timing_driven and "--no-tmdriv" not in pnr.argv and "--placer" not in pnr.argv
     big_estimate = Resources(lut=TIMING_DRIVEN_MAX_LUT + 1, ff=100)
     layer = Layer("fc1", "matvec", ("fc1",), 64, 64, 64, 64, 1, estimate=big_estimate)
     dataclasses.replace(manifest, layers=(layer,), estimate=big_estimate).save(folder)
@@ -266,6 +266,10 @@ def test_big_designs_are_placed_and_routed_by_wire_length_unless_asked(tmp_path)
         big = plan_build(folder, board)
         pnr = next(s for s in big.steps if s.title == "place and route")
         assert not big.timing_driven and "--no-tmdriv" in pnr.argv
+        # on ECP5 the electrostatic placer (less wire to route); iCE40 keeps HeAP
+        static = pnr.argv[pnr.argv.index("--placer") + 1] == "static" if "--placer" in pnr.argv \
+            else False
+        assert static == (board == "ecp5-85k")
         forced = plan_build(folder, board, timing_driven=True)
         assert forced.timing_driven and forced.digest() != big.digest()
     assert not plan_build(small.folder.parent, "ecp5-85k", timing_driven=False).timing_driven
