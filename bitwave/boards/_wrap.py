@@ -138,18 +138,20 @@ class ProbeTop(Elaboratable):
 def probe_payload(m: Module, width: int, lfsr: Signal) -> Signal:
     """A changing ``width``-bit input for :class:`ProbeTop`, each bit its own register.
 
-    Up to 32 bits, the LFSR's own bits.  Wider, a ring of ``width`` registers,
-    each taking the XOR of itself and its neighbour below (bit 0: the top bit),
-    with the LFSR's bit 0 fed into bit 0 so that it never dies out.  (With both
-    neighbours, rule 90, the bit opposite bit 0 never moves: what reaches it
-    one way around the ring cancels what reaches it the other way.)  Driving bit ``i`` from LFSR bit
-    ``i mod 32`` instead gave each LFSR bit a net to every 32nd input across the
-    whole device: on an unrolled TFC layer 1 (784 inputs) that net alone was
-    25 ns of its 38 ns critical path, the harness's delay and not the design's.
+    Up to 32 bits, the LFSR's own bits.  Wider, one register per bit that
+    toggles when LFSR bit ``i mod 32`` is set.  Driving input ``i`` straight
+    from LFSR bit ``i mod 32`` made each LFSR bit one net to all the first
+    adders of every 32nd input, across the whole device: on an unrolled TFC
+    layer 1 (784 inputs) that net alone was 25 ns of its 38 ns critical path,
+    the harness's delay and not the design's.  Now the long nets end at the
+    toggle registers, which the placer puts near their users.  (A ring of
+    registers, each fed by its neighbour, shortened the paths too, but its 784
+    links between inputs used far apart cost more routing than they saved:
+    router2's overuse after 2 iterations on the whole unrolled TFC was 50,304
+    wires against 34,707.)
     """
     if width <= 32:
         return lfsr[:width]
-    ring = Signal(width, init=1, name="probe_ring")
-    below = Cat(ring[-1], ring[:-1])
-    m.d.sync += ring.eq(ring ^ below ^ lfsr[0])       # lfsr[0] zero-extends: bit 0 only
-    return ring
+    toggles = Signal(width, name="probe_toggles")
+    m.d.sync += toggles.eq(toggles ^ Cat(lfsr[i % 32] for i in range(width)))
+    return toggles
