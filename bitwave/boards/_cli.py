@@ -92,7 +92,7 @@ def boards_cmd():
               help="nextpnr's timing-driven placement and routing (default: for designs "
                    f"estimated at up to {TIMING_DRIVEN_MAX_LUT:,} LUT4s; larger ones, such as "
                    "a whole unrolled network, are placed and routed by wire length, in a "
-                   "fraction of the time).")
+                   "fraction of the time; on ECP5 with nextpnr's static placer).")
 def build_cmd(build_dir, board, baud, seed, dsp, bram, allow_timing_fail, timing_driven):
     """Synthesise, place and route BUILD_DIR for a board; write the bitstream and a report."""
     progress = RichProgress(_err, board)
