@@ -11,8 +11,7 @@ from ..errors import BoardError
 from ..hdl._uart import UARTStreamBridge
 from ..build_folder import BuildManifest
 
-__all__ = ["accelerator", "UartAccelerator", "BoardTop", "ProbeTop", "probe_payload", "uart_divisor",
-           "status_led"]
+__all__ = ["accelerator", "UartAccelerator", "BoardTop", "ProbeTop", "uart_divisor", "status_led"]
 
 
 def accelerator(m: Module, manifest: BuildManifest, *,
@@ -108,9 +107,9 @@ def status_led(m: Module, platform, signal) -> None:
 class ProbeTop(Elaboratable):
     """A bare-device design for resource and timing studies, using two pins.
 
-    A 32-bit Galois LFSR (x^32+x^22+x^2+x+1) drives sink valid, source ready
-    and the accelerator's input payload (see :func:`probe_payload`); the XOR of
-    all output bits is registered onto the ``probe`` pin.  The
+    A 32-bit Galois LFSR (x^32+x^22+x^2+x+1) drives the accelerator's input
+    payload (bit i from LFSR bit i mod 32), sink valid and source ready; the
+    XOR of all output bits is registered onto the ``probe`` pin.  The
     accelerator sits in its own hierarchy during synthesis, so this wiring does
     not let yosys simplify it, and its cells are counted apart from the wrapper.
     """
@@ -123,8 +122,9 @@ class ProbeTop(Elaboratable):
         lfsr = Signal(32, init=1)
         m.d.sync += lfsr.eq(Mux(lfsr[0], (lfsr >> 1) ^ 0x80200003, lfsr >> 1))
         acc_sink, acc_source = accelerator(m, self.manifest)
+        width = self.manifest.sink.bits
         m.d.comb += [
-            acc_sink.payload.eq(probe_payload(m, self.manifest.sink.bits, lfsr)),
+            acc_sink.payload.eq(Cat(lfsr[i % 32] for i in range(width))),
             acc_sink.valid.eq(lfsr[3]),
             acc_source.ready.eq(lfsr[7]),
         ]
@@ -133,25 +133,3 @@ class ProbeTop(Elaboratable):
         m.submodules.probe_buffer = probe = io.Buffer("o", platform.request("probe", 0, dir="-"))
         m.d.comb += probe.o.eq(probe_bit)
         return m
-
-
-def probe_payload(m: Module, width: int, lfsr: Signal) -> Signal:
-    """A changing ``width``-bit input for :class:`ProbeTop`, each bit its own register.
-
-    Up to 32 bits, the LFSR's own bits.  Wider, one register per bit that
-    toggles when LFSR bit ``i mod 32`` is set.  Driving input ``i`` straight
-    from LFSR bit ``i mod 32`` made each LFSR bit one net to all the first
-    adders of every 32nd input, across the whole device: on an unrolled TFC
-    layer 1 (784 inputs) that net alone was 25 ns of its 38 ns critical path,
-    the harness's delay and not the design's.  Now the long nets end at the
-    toggle registers, which the placer puts near their users.  (A ring of
-    registers, each fed by its neighbour, shortened the paths too, but its 784
-    links between inputs used far apart cost more routing than they saved:
-    router2's overuse after 2 iterations on the whole unrolled TFC was 50,304
-    wires against 34,707.)
-    """
-    if width <= 32:
-        return lfsr[:width]
-    toggles = Signal(width, name="probe_toggles")
-    m.d.sync += toggles.eq(toggles ^ Cat(lfsr[i % 32] for i in range(width)))
-    return toggles
