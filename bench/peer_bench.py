@@ -34,9 +34,9 @@ Every folder is built with ``bitwave build`` for the generic ECP5-85K target
 (Yosys ``synth_ecp5``, nextpnr-ecp5 router2, probe wrapper); a folder whose
 build plan has not changed is reused.  Per row: LUT4, CCU2C and LUT4-eq
 (LUT4 + 2·CCU2C) of the accelerator alone, FF, DP16KD, fmax (routed),
-what nextpnr placed and routed for (timing, or wire length alone for designs
-estimated above ``TIMING_DRIVEN_MAX_LUT``: the whole unrolled TFC and its
-layer 1), frames/s at fmax, LUT4-eq per million frames/s, the tool time (compile or
+what nextpnr placed and routed for (timing, or wire length alone, with the
+static placer, for designs estimated above ``TIMING_DRIVEN_MAX_LUT``: the whole
+unrolled TFC and its layer 1), frames/s at fmax, LUT4-eq per million frames/s, the tool time (compile or
 da4ml's conversion + synthesis + place and route), and for da4ml rows the
 ratios bitwave unrolled / da4ml of LUT4-eq and fmax.  A first line names the
 commit, the time (UTC) and the load average when the table was printed (the
