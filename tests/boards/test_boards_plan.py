@@ -251,8 +251,9 @@ def test_ecp5_plans_dsps_for_multi_bit_products_and_reports_that_plan(tmp_path):
 
 def test_big_designs_are_placed_and_routed_by_wire_length_unless_asked(tmp_path):
     """Above TIMING_DRIVEN_MAX_LUT estimated LUT4s nextpnr gets --no-tmdriv (a whole
-    unrolled TFC: hours timing-driven), on ECP5 with the static placer; smaller designs stay timing-driven; either way
-    can be forced, and the choice is part of the plan's digest."""
+    unrolled TFC: hours timing-driven), on ECP5 with the static placer; smaller designs
+    stay timing-driven; either way can be forced, and the choice is part of the plan's
+    digest."""
     from bitwave.boards._build import TIMING_DRIVEN_MAX_LUT
     folder = write_selftest_build(tmp_path)
     manifest = BuildManifest.load(folder)
