@@ -11,6 +11,7 @@ from ._estimate import ECP5, ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._gather import Gather, Scatter, estimate_gather, estimate_scatter
 from ._i2s import I2SCodecBridge
 from ._mvu import MatVecUnit
+from ._popcount import COPY_ATTR, multiplier_pair_width
 from ._reduce import ReduceOp, WindowReduce, estimate_window_reduce
 from ._resources import Estimate, Resources
 from ._stream import StreamFormat
@@ -22,6 +23,7 @@ from ._window import (SlidingWindow, TemporalWindow, estimate_sliding_window,
 from ._wdf import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 
 __all__ = [
+    "COPY_ATTR", "multiplier_pair_width",
     "MatVecUnit", "ThresholdUnit", "Chain", "WdfCore", "WdfCoreParams", "WdfProbe", "WdfBank",
     "estimate_wdf",
     "emit_verilog", "port_manifest",

@@ -11,8 +11,8 @@ from ..errors import HdlError
 from ._mvu import _divisor_error
 from ._mvu_output import queue_depth
 from ._popcount import (BRAM_MIN_BITS, BRAM_MIN_WORDS, CARRY_LEVELS_PER_STAGE,
-                        PAIR_LOGIC_LEVELS, XNOR_LOGIC_LEVELS, LaneShape, _tree_registers,
-                        lane_stages, tree_levels)
+                        MULT_PAIR_STAGES, PAIR_LOGIC_LEVELS, XNOR_LOGIC_LEVELS, LaneShape,
+                        _tree_registers, lane_stages, tree_levels)
 from ._params import check_bool, check_int
 from ._resources import Estimate, Resources
 
@@ -141,7 +141,7 @@ def _adder_tree(model, terms, width):
 
 
 def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresholds,
-                 out_width, bipolar, in_beats=1, model=ICE40, dsp=False):
+                 out_width, bipolar, in_beats=1, model=ICE40, dsp=False, mult_pairs=0):
     """Estimate LUT4s, flip-flops, block RAMs and DSP blocks of one :class:`MatVecUnit`.
 
     ``bipolar`` means 1-bit mode (XNOR-popcount, ``in_width = w_width = 1``);
@@ -161,6 +161,10 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     - products: ``pe·simd`` XNOR LUTs, or ``in_width·w_width``-LUT soft multipliers,
       each registered; with ``dsp`` (the build allows DSP blocks) a product that
       Yosys maps to one (:func:`dsp_products`) is a DSP block and no LUTs;
+      ±1 weights on multi-bit inputs: shared pair sums and differences and a
+      LUT per pair-term bit; ``mult_pairs`` pairs per PE instead on an 18 × 18
+      multiplier each (a DSP block with ``dsp`` where Yosys maps the product to
+      one, else a soft multiplier), with a copy of its packed input per PE;
     - adder tree per PE, every level registered;
     - accumulator per PE: adder plus init mux, ``acc_width`` FFs (popcount width in
       1-bit mode with thresholds);
@@ -195,6 +199,7 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     bipolar = check_bool(owner, "bipolar", bipolar)
     in_beats = check_int(owner, "in_beats", in_beats, minimum=1)
     dsp = check_bool(owner, "dsp", dsp)
+    mult_pairs = check_int(owner, "mult_pairs", mult_pairs, minimum=0)
     if in_beats not in (1, cols // simd):
         raise HdlError(f"{owner}: in_beats={in_beats} is neither 1 nor cols/simd={cols // simd}")
     if bipolar and (in_width, w_width) != (1, 1):
@@ -219,7 +224,8 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
             parts["slice buffer"] = (control[0] + width * (-(-words // 16) + 1), control[1])
     parts["slice register"] = (0, simd * in_width)
 
-    w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf, pe * simd * w_width)
+    w_lut, w_ff, w_bram, weights_in_bram = _table(model, nf * sf,
+                                                  pe * (simd * w_width + mult_pairs))
     halves, odd = simd // 2, simd % 2
     # ±1 weights (a 1-bit weight that is not bipolar would be 0/1: rare) on
     # shared pair sums and differences
@@ -227,7 +233,7 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
     if nf * sf >= BRAM_MIN_WORDS and nf * sf * pe * simd * w_width >= BRAM_MIN_BITS:
         # in block RAM by request: the read data is registered (with the slice,
         # except in pair lanes)
-        w_ff += pe * simd * w_width + (0 if pairs else simd * in_width)
+        w_ff += pe * (simd * w_width + mult_pairs) + (0 if pairs else simd * in_width)
     parts["weights"] = (w_lut, w_ff)
 
     if bipolar:
@@ -237,10 +243,22 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
                                                      XNOR_LOGIC_LEVELS))
     elif pairs:
         # the shared sums and differences, then one LUT per bit of a pair term
-        shared = 2 * halves * (in_width + 1) * model.lut_per_adder_bit
-        shared_ff = 2 * halves * (in_width + 1) + odd * (in_width + 1)
-        terms = halves * (in_width + 2) + odd * (in_width + 1)    # each registered
+        lut_pairs = halves - mult_pairs
+        shared = 2 * lut_pairs * (in_width + 1) * model.lut_per_adder_bit
+        shared_ff = 2 * lut_pairs * (in_width + 1) + odd * (in_width + 1)
+        terms = lut_pairs * (in_width + 2) + odd * (in_width + 1)    # each registered
         parts["products"] = (shared + pe * terms, shared_ff + pe * terms)
+        if mult_pairs:
+            # A: 2·in_width + 2 bits (signed input), B: in_width + 4
+            a_bits, b_bits = 2 * in_width + 2, in_width + 4
+            in_dsp = dsp and dsp_products(model, a_bits, b_bits)
+            soft = 0 if in_dsp else a_bits * b_bits * model.lut_per_product_bit
+            dsp_blocks = pe * mult_pairs if in_dsp else 0
+            # per PE and pair: two copies of A, B, the product's field and borrow
+            # twice; the LUT terms' shared sums and weight bits wait as long
+            late = MULT_PAIR_STAGES * (shared_ff + pe * (simd - 2 * mult_pairs))
+            parts["multiplier pairs"] = (pe * mult_pairs * soft, late + pe * mult_pairs
+                                         * (2 * a_bits + b_bits + 2 * (in_width + 3)))
         parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, in_width + 2,
                                                      PAIR_LOGIC_LEVELS))
     else:
@@ -291,7 +309,7 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
         # stages as the lanes' registers, the slice, accumulator and activation
         shape = (LaneShape.XNOR if bipolar else LaneShape.PAIRS if pairs
                  else LaneShape.PRODUCTS)
-        stages = lane_stages(shape, simd) + 3 + (n_thresholds > 1)
+        stages = lane_stages(shape, simd, mult_pairs) + 3 + (n_thresholds > 1)
         entries, width = queue_depth(sf, stages), pe * out_width + 1
         parts["fold queue"] = (width + _bits(entries) * 4, entries * width + 2 * _bits(entries))
     parts["control"] = (model.control_lut + 2 * (_bits(sf) + _bits(nf) + _bits(nf * sf)),

@@ -10,8 +10,8 @@ from amaranth.lib.wiring import In, Out
 from ..errors import HdlError
 from ._arith import balanced_sum, clamp_thresholds, requant_clip, requant_scale
 from ._checked import CheckedComponent
-from ._popcount import (LaneShape, Pipe, lane_stages, pair_corrections, pair_lanes,
-                        product_lanes, rom_attrs, xnor_lanes)
+from ._popcount import (LaneShape, Pipe, check_mult_pairs, lane_stages, pair_corrections,
+                        pair_lanes, product_lanes, rom_attrs, xnor_lanes)
 from ._mvu_input import SliceBuffer, select_slice
 from ._mvu_output import credit_output, queue_depth, stall_output
 from ._mvu_thresholds import sequential_thresholds
@@ -119,7 +119,8 @@ class MatVecUnit(CheckedComponent):
     @classmethod
     def check(cls, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
               w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
-              out_width=None, out_signed=None, out_bias=0, requant=None, in_beats=1) -> dict:
+              out_width=None, out_signed=None, out_bias=0, requant=None, in_beats=1,
+              mult_pairs=0) -> dict:
         """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = "MatVecUnit"
         p = SimpleNamespace()
@@ -160,6 +161,9 @@ class MatVecUnit(CheckedComponent):
                            f"one beat) nor cols/simd={p.cols // p.simd} (one slice per beat); "
                            f"use one of them")
 
+        p.mult_pairs = check_int(owner, "mult_pairs", mult_pairs, minimum=0)
+        check_mult_pairs(owner, p)
+
         p.bias = ((0,) * p.rows if bias is None
                      else int_vector(owner, "bias", bias, length=p.rows))
 
@@ -196,7 +200,8 @@ class MatVecUnit(CheckedComponent):
         # cycles_per_frame - 1 cycles later; then it passes the slice register,
         # products, tree, accumulator, activation and the output register, and
         # shows on source the cycle after that last edge.
-        self.latency = (self.cycles_per_frame + 2 + lane_stages(self.lane_shape, self.simd)
+        self.latency = (self.cycles_per_frame + 2
+                        + lane_stages(self.lane_shape, self.simd, self.mult_pairs)
                         + self.weight_register_stage + self.activation_stages
                         + self.output_through_collector + self.input_stages)
 
@@ -256,27 +261,48 @@ class MatVecUnit(CheckedComponent):
             return 1 if levels == 1 else 2
         return 2 if self.requant is not None else 0
 
+    @property
+    def weight_word_width(self):
+        """Bits of a weight-table word: ``pe·simd`` weights, then for multiplier
+        pairs one inverted copy of each pair's second weight bit per PE."""
+        return self.pe * (self.simd * self.w_width + self.mult_pairs)
+
     def _pack_weights(self):
-        pe, simd, ww = self.pe, self.simd, self.w_width
+        pe, simd, ww, mp = self.pe, self.simd, self.w_width, self.mult_pairs
         mask = (1 << ww) - 1
         words = []
         for nf in range(self.rows // pe):
             for sf in range(self.cols // simd):
                 word = 0
                 for p in range(pe):
-                    for s in range(simd):
-                        w = self.weights[nf * pe + p][sf * simd + s]
+                    row = self.weights[nf * pe + p][sf * simd:(sf + 1) * simd]
+                    for s, w in enumerate(row):
                         bits = (w > 0) if self.w_bipolar else (w & mask)
+                        if s < 2 * mp and s % 2 == 0:
+                            bits ^= 1          # a multiplier pair's ~b0 (see pair_lanes)
                         word |= bits << ((p * simd + s) * ww)
+                    for k in range(mp):        # and its ~b1
+                        word |= (row[2 * k + 1] < 0) << (pe * simd * ww + p * mp + k)
                 words.append(word)
         return tuple(words)
 
-    def _pair_offsets(self):
-        """Per row, how far below the exact sum pair lanes leave the accumulator
-        (one per negated term, see :func:`pair_corrections`); zeros otherwise."""
+    def _pair_slices(self):
+        """Per row and slice, how far below the exact sum pair lanes leave it (see
+        :func:`pair_corrections`); zeros otherwise."""
         if self.lane_shape != LaneShape.PAIRS:
-            return [0] * self.rows
-        return pair_corrections(self.weights, self.simd)
+            return [[0] for _ in range(self.rows)]
+        offset = 1 << (self.in_width - 1) if self.in_signed else 0
+        return pair_corrections(self.weights, self.simd, self.mult_pairs, offset)
+
+    def _pair_offsets(self):
+        """Per row, how far below the exact sum pair lanes leave the accumulator."""
+        return [sum(row) for row in self._pair_slices()]
+
+    def _pair_spread(self):
+        """Per row, the sums of the positive and of the negative slice offsets: a
+        partial sum lies in ``[lo − up, hi − down]`` of the row's exact range."""
+        return [(sum(k for k in row if k > 0), sum(k for k in row if k < 0))
+                for row in self._pair_slices()]
 
     def _accumulator_plan(self):
         """Shape of the accumulator, its per-row initial value and per-term scale.
@@ -302,8 +328,11 @@ class MatVecUnit(CheckedComponent):
         offsets = self._pair_offsets()
         if self.thresholds is None:
             init = [b + k for b, k in zip(self.bias, offsets)]
-            lo = min(l + b for (l, _), b in zip(self._sum_ranges, self.bias))
-            hi = max(h + i for (_, h), i in zip(self._sum_ranges, init))
+            # acc = b + Σ x·w + (offsets of the slices still to come)
+            lo = min(l + b + down for (l, _), b, (_, down)
+                     in zip(self._sum_ranges, self.bias, self._pair_spread()))
+            hi = max(h + b + up for (_, h), b, (up, _)
+                     in zip(self._sum_ranges, self.bias, self._pair_spread()))
             return signed(max(self.acc_width, signed_bits(lo, hi))), init, 1
         lo, hi = self._threshold_range()
         return signed(signed_bits(lo, hi)), [0] * self.rows, 1
@@ -311,8 +340,9 @@ class MatVecUnit(CheckedComponent):
     def _threshold_range(self):
         """Range of the accumulator (and of every partial sum) with thresholds, not
         1-bit mode."""
-        lo = min(l - k for (l, _), k in zip(self._sum_ranges, self._pair_offsets()))
-        hi = max(h for _, h in self._sum_ranges)
+        spread = self._pair_spread()
+        lo = min(l - up for (l, _), (up, _) in zip(self._sum_ranges, spread))
+        hi = max(h - down for (_, h), (_, down) in zip(self._sum_ranges, spread))
         return lo, hi
 
     def _hw_thresholds(self):
@@ -332,7 +362,7 @@ class MatVecUnit(CheckedComponent):
         """Whether the weight table is big enough to be placed in block RAM
         (see :func:`~._popcount.rom_attrs`)."""
         return self.cycles_per_frame > 1 and bool(
-            rom_attrs(self.cycles_per_frame, self.pe * self.simd * self.w_width))
+            rom_attrs(self.cycles_per_frame, self.weight_word_width))
 
     @property
     def weight_register_stage(self):
@@ -432,11 +462,13 @@ class MatVecUnit(CheckedComponent):
             return bits.as_signed() if is_signed else bits
 
         def weights_at(addr_now, registered=False):
-            word = rom("weights", self.weight_words, pe * simd * ww, addr_now)
+            word = rom("weights", self.weight_words, self.weight_word_width, addr_now)
             if registered:
                 word = register(word, "w_word")
+            mp, extra = self.mult_pairs, pe * simd * ww
             return [[element(word, p * simd + s, ww, self.w_signed and not self.w_bipolar)
-                     for s in range(simd)] for p in range(pe)]
+                     for s in range(simd)] + [word[extra + p * mp + k] for k in range(mp)]
+                    for p in range(pe)]
 
         def addr_for(stage):
             """The address whose synchronous read lands in ``pipe.stages[stage]``."""
@@ -464,7 +496,8 @@ class MatVecUnit(CheckedComponent):
             # shared pair sums.
             partials = pair_lanes(pipe, lambda: weights_at(addr_for(x_stage), registered=True)
                                   if self.weights_in_block_ram
-                                  else weights_at(addr_for(x_stage + 1)), xs)
+                                  else weights_at(addr_for(x_stage + 1)), xs,
+                                  mult_pairs=self.mult_pairs, in_signed=self.in_signed)
         else:
             def product(w, x):
                 if self.w_bipolar:

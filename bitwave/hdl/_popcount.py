@@ -19,16 +19,22 @@ Three shapes, chosen by :class:`~bitwave.hdl.MatVecUnit` from the formats:
   The inversion is the ones' complement (``~v = −v − 1``); the missing ``+1``
   per negated term only depends on the weights, so the unit adds it to the
   row's initial accumulator value (:func:`pair_corrections`).
+  The first ``mult_pairs`` pairs of each PE can go to hardware multipliers
+  instead (:func:`multiplier_pair_width`): one 18 × 18 product holds a whole
+  pair term in its middle bits, so those pairs need no shared sums and no
+  pair-term LUTs.
 - **Products** (everything else): a registered product per element and a
   balanced adder tree registered at every level.
 """
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
+from ..errors import HdlError
 from ._arith import add_pairs
 
 __all__ = ["BRAM_MIN_BITS", "BRAM_MIN_WORDS", "rom_attrs", "Pipe", "LaneShape", "lane_stages",
-           "tree_levels", "pair_corrections", "xnor_lanes", "pair_lanes", "product_lanes"]
+           "tree_levels", "pair_corrections", "check_mult_pairs", "multiplier_pair_width", "xnor_lanes", "pair_lanes",
+           "product_lanes", "COPY_ATTR"]
 
 #: Adder levels between two registers once sums are carried (carry chains of
 #: up to ~16 bits: two per 10 ns cycle on ECP5 with routing).
@@ -41,7 +47,15 @@ XNOR_LOGIC_LEVELS = 2
 #: the pair-term LUT and two adder levels: 90.7 MHz; with the first level
 #: registered, routing and LUT and one adder: 99.7 MHz).
 PAIR_LOGIC_LEVELS = 1
+#: Registers pair lanes add before the pair terms when some pairs are on
+#: multipliers: a copy of the packed input and the raw product (see pair_lanes).
+MULT_PAIR_STAGES = 2
 
+
+#: Wire attribute of a register that copies another one on purpose. Yosys merges
+#: flip-flops with the same input unless the *cell* has ``keep``, which Amaranth
+#: cannot set; ``bitwave build`` sets it on the flip-flops driving these wires.
+COPY_ATTR = "bitwave_copy"
 
 #: A table of at least this many bits and words goes to block RAM: as logic it
 #: would cost about ``bits/16`` LUT4s (one LUT per 16 words and bit plus muxes),
@@ -69,12 +83,15 @@ class Pipe:
         self.stages = []
         self.inputs = []
 
-    def reg(self, value, name, *, reset=False):
+    def reg(self, value, name, *, reset=False, copy=False):
         """A register of ``value``. Data registers have no reset (``reset_less``): a
         reset net to every pipeline flip-flop was TFC-w1a1's critical path on
-        ECP5 (10 ns of routing); the valid tags that qualify them are reset."""
+        ECP5 (10 ns of routing); the valid tags that qualify them are reset.
+        ``copy``: one of several registers of the same value, each placed near
+        its own consumers (marked with :data:`COPY_ATTR` for synthesis)."""
         value = Value.cast(value)
-        reg = Signal(value.shape(), name=name, reset_less=not reset)
+        reg = Signal(value.shape(), name=name, reset_less=not reset,
+                     attrs={COPY_ATTR: 1} if copy else {})
         self.assigns.append(reg.eq(value))
         return reg
 
@@ -112,7 +129,7 @@ def _tree_registers(levels, logic, every):
     return sorted(marks)
 
 
-def lane_stages(shape, simd):
+def lane_stages(shape, simd, mult_pairs=0):
     """Pipeline registers between the slice register and the accumulator input."""
     if shape == LaneShape.XNOR:
         levels = tree_levels(simd // 2 + simd % 2)
@@ -120,18 +137,22 @@ def lane_stages(shape, simd):
     if shape == LaneShape.PAIRS:
         levels = tree_levels(-(-simd // 2))
         # the shared sum/difference register, the pair terms' register, then the tree
+        # (MULT_PAIR_STAGES more before the pair terms with multipliers: pair_lanes)
         marks = _tree_registers(levels, PAIR_LOGIC_LEVELS, CARRY_LEVELS_PER_STAGE)
-        return 2 + len(marks)
+        return 2 + (MULT_PAIR_STAGES if mult_pairs else 0) + len(marks)
     return 1 + tree_levels(simd)
 
 
-def _sum_tree(pipe, lanes, logic, every, name, *, register_single=True):
+def _sum_tree(pipe, lanes, logic, every, name, *, register_single=True, carries=None):
     """Add each lane's terms in a balanced tree, registering after the planned levels
     (a single term is registered as it is when ``register_single``).
 
     Every sum is a kept wire: otherwise Yosys (``alumacc``) merges the tree
     into one multi-operand adder and builds it from full adders, two LUT4s per
     bit and level, instead of one carry-chain adder per pair of terms.
+    ``carries[p]`` maps a first-level adder ``i`` (terms ``2i`` and ``2i + 1``)
+    of lane ``p`` to a 1-bit value it adds too: its carry-in, no extra LUT. The
+    caller guarantees the three still fit the two terms' sum width.
     """
     levels = tree_levels(len(lanes[0]))
     marks = _tree_registers(levels, logic, every)
@@ -143,6 +164,11 @@ def _sum_tree(pipe, lanes, logic, every, name, *, register_single=True):
         for p, row in enumerate(lanes):
             sums = []
             for i, term in enumerate(add_pairs(row)):
+                if level == 1 and carries and i in carries[p]:
+                    # the caller's terms leave room for it: no wider sum, no wider tree
+                    shape = Value.cast(term).shape()
+                    term = (term + carries[p][i])[:shape.width]
+                    term = term.as_signed() if shape.signed else term
                 if level in marks:
                     sums.append(pipe.reg(term, f"{name}{level}_{p}_{i}"))
                 else:
@@ -184,12 +210,66 @@ def xnor_lanes(pipe, ws, xs):
                      register_single=False)
 
 
-def pair_corrections(weights, simd):
-    """Per row: how many of its pair (or single) terms :func:`pair_lanes` negates,
-    i.e. the ``+1`` each ones' complement leaves out.  A term is negated when
-    the weight of its first element (an even position in the slice) is −1."""
-    return [sum(1 for c, w in enumerate(row) if (c % simd) % 2 == 0 and w < 0)
-            for row in weights]
+def pair_corrections(weights, simd, mult_pairs=0, offset=0):
+    """Per row, per slice: how far below the exact sum :func:`pair_lanes` leaves it.
+
+    A LUT pair (or single) term is negated by a ones' complement when the weight
+    of its first element (an even position in the slice) is −1, leaving out
+    ``+1``.  A multiplier pair's term is ``w0·x0 + w1·x1 + offset·w0`` (see
+    :func:`multiplier_pair_width`), ``offset·w0`` *above* the exact sum.
+    """
+    rows = []
+    for row in weights:
+        slices = []
+        for start in range(0, len(row), simd):
+            k = 0
+            for s in range(0, simd, 2):
+                w0 = row[start + s]
+                if s < 2 * mult_pairs:
+                    k -= offset * w0
+                elif w0 < 0:
+                    k += 1
+            slices.append(k)
+        rows.append(slices)
+    return rows
+
+
+def check_mult_pairs(owner, p):
+    """Raise HdlError unless ``p.mult_pairs`` suits the checked unit parameters ``p``."""
+    if not p.mult_pairs:
+        return
+    pairs = -(-p.simd // 2)
+    if not (p.w_bipolar and not p.in_bipolar and p.pe > 1 and p.simd > 1):
+        raise HdlError(f"{owner}: mult_pairs={p.mult_pairs} needs ±1 weights (w_bipolar), a "
+                       f"multi-bit input and pe, simd > 1 (pair lanes); use mult_pairs=0")
+    if multiplier_pair_width(p.in_width, p.in_signed) is None:
+        kind = "signed" if p.in_signed else "unsigned"
+        raise HdlError(f"{owner}: mult_pairs needs an input of at most 8 bits signed or 7 "
+                       f"unsigned to fit an 18 × 18 multiplier, not {p.in_width} bits {kind}; "
+                       f"use mult_pairs=0")
+    if p.mult_pairs > pairs // 2:
+        raise HdlError(f"{owner}: mult_pairs={p.mult_pairs} is more than half of the {pairs} "
+                       f"pair terms of simd={p.simd}; use at most {pairs // 2}")
+
+
+def multiplier_pair_width(in_width, in_signed):
+    """Field width ``K`` of a pair term on an 18 × 18 multiplier, or None when the
+    input format does not fit one.
+
+    With ``u0 = x0 + 2^(w−1)`` (``x0`` offset to unsigned by inverting its sign
+    bit; no offset for unsigned inputs), ``A = u0 + 2^K·x1`` (a concatenation,
+    ``2w + 2`` bits) and ``B = w1 + 2^K·w0`` (±1 weights), the product is
+    ``L + 2^K·M + 2^(2K)·H`` with ``L = u0·w1`` and
+    ``M = u0·w0 + x1·w1 = w0·x0 + w1·x1 + 2^(w−1)·w0``.  ``K = w + 2`` keeps
+    ``|L| < 2^(K−1)``, so bits ``K…2K−1`` hold ``M`` less the borrow of a
+    negative ``L``, and that borrow is bit ``K − 1``: ``M = P[K:2K] + P[K−1]``
+    (signed), exact for every input.  The constant ``2^(w−1)·w0`` goes into the
+    row's start value like the ones' complements.  Both operands must be signed
+    18-bit values: ``A`` is ``2w + 2`` bits (one more when unsigned).
+    """
+    k = in_width + 2
+    a_bits = k + in_width + (0 if in_signed else 1)
+    return k if a_bits <= 18 else None
 
 
 def _as_signed(value):
@@ -197,36 +277,92 @@ def _as_signed(value):
     return value if value.shape().signed else Cat(value, Const(0, 1)).as_signed()
 
 
-def pair_lanes(pipe, ws_later, xs):
+def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True):
     """``Σ w·x`` per PE for ±1 weights (bit 1 = +1) minus the row's pair corrections.
 
     ``xs`` are the slice register's elements; ``ws_later`` gives the weight bits
     one stage later (``ws_later()`` is called after the shared register), as
     ``[p][s]`` bits.
+
+    With ``mult_pairs``, the first ``mult_pairs`` pairs of every PE are products
+    of an 18 × 18 multiplier (:func:`multiplier_pair_width`); for those the
+    weight bits are stored as ``[p][2k] = ~b0``, ``[p][2k + 1] = b1`` and
+    ``[p][simd + k] = ~b1``, so the operand ``B`` needs no inverter.  Every PE
+    registers its own copy of the packed inputs ``A``: one register could not
+    reach multipliers all over the die in a cycle (TFC's first layer on an
+    ECP5-85F: 11.7 ns of routing).  Each multiplier term enters a first-level
+    adder with a LUT term and brings its borrow bit as that adder's carry-in.
     """
+    simd = len(xs)
+    field = multiplier_pair_width(Value.cast(xs[0]).shape().width, in_signed) if mult_pairs else 0
+    packed = []
+    for k in range(mult_pairs):
+        x0, x1 = Value.cast(xs[2 * k]).as_unsigned(), Value.cast(xs[2 * k + 1])
+        width = len(x0)
+        u0 = Cat(x0[:width - 1], ~x0[width - 1]) if in_signed else x0
+        a = Cat(u0, Const(0, field - width), x1.as_unsigned())
+        packed.append(a.as_signed() if in_signed else a)
     shared = []
-    for s in range(0, len(xs) - 1, 2):
+    for s in range(2 * mult_pairs, simd - 1, 2):
         shared.append((pipe.reg(xs[s] + xs[s + 1], f"psum{s // 2}"),
                        pipe.reg(xs[s] - xs[s + 1], f"pdiff{s // 2}")))
     # signed, so that ~ is the ones' complement -v - 1 for unsigned inputs too
-    single = pipe.reg(_as_signed(xs[-1]), "psingle") if len(xs) % 2 else None
+    single = pipe.reg(_as_signed(xs[-1]), "psingle") if simd % 2 else None
     pipe.advance("pairs")
     ws = ws_later()
-    lanes = []
+    products = []
+    if mult_pairs:
+        # A multiplier lands wherever the die has one free (TFC's first layer fills
+        # 144 of an 85F's 156), up to half the die from the slice register and
+        # from its PE (13 ns of routing): its packed input passes two copies on
+        # the way, its product one register near it and one near the PE. The LUT
+        # terms wait as long, before their LUT: shared sums and weight bits.
+        for p, row in enumerate(ws):
+            products.append([])
+            for k, a in enumerate(packed):
+                a_copy = pipe.reg(a, f"pmul{p}_{k}_far", copy=True)    # lines up with `shared`
+                a_copy = pipe.reg(a_copy, f"pmul{p}_{k}", copy=True)
+                b = Cat(Const(1, 1), row[simd + k].replicate(field - 1), row[2 * k + 1],
+                        row[2 * k])
+                b = pipe.reg(b, f"pmw{p}_{k}")
+                products[p].append(pipe.reg((a_copy * b.as_signed())[field - 1:2 * field],
+                                            f"pmprod{p}_{k}"))
+        for stage in range(MULT_PAIR_STAGES):
+            shared = [(pipe.reg(total, f"psum{k}_late{stage}"),
+                       pipe.reg(diff, f"pdiff{k}_late{stage}"))
+                      for k, (total, diff) in enumerate(shared)]
+            single = pipe.reg(single, f"psingle_late{stage}") if single is not None else None
+            ws = [[pipe.reg(bit, f"w{p}_{s}_late{stage}") if s >= 2 * mult_pairs else None
+                   for s, bit in enumerate(row[:simd])] for p, row in enumerate(ws)]
+            pipe.advance(f"pairs_late{stage}")
+    lanes, carries = [], []
     for p, row in enumerate(ws):
-        terms = []
+        lut_terms = []
         for k, (total, diff) in enumerate(shared):
-            w0, w1 = row[2 * k], row[2 * k + 1]
+            w0, w1 = row[2 * (mult_pairs + k)], row[2 * (mult_pairs + k) + 1]
             chosen = Mux(w0 ^ w1, diff, total)
-            terms.append(Mux(w0, chosen, ~chosen))
+            lut_terms.append(Mux(w0, chosen, ~chosen))
         if single is not None:
-            terms.append(Mux(row[-1], single, ~single))
+            lut_terms.append(Mux(row[simd - 1], single, ~single))
         # registered: the shared sums travel to every PE (6.6 ns of routing on
         # ECP5 in TFC's 8-bit first layer), too far for a LUT and an adder after
-        lanes.append([pipe.reg(t, f"pterm{p}_{k}") for k, t in enumerate(terms)])
+        lut_terms = [pipe.reg(t, f"pterm{p}_{k}") for k, t in enumerate(lut_terms)]
+        mult_terms, borrows = [], {}
+        for k, product in enumerate(products[p] if mult_pairs else ()):
+            product = pipe.reg(product, f"pmterm{p}_{k}")
+            mult_terms.append(product[1:].as_signed())
+            borrows[k] = product[0]
+        # each multiplier term first meets a LUT term (``mult_pairs`` is at most
+        # half the terms), in adder k, whose carry-in takes the borrow; as
+        # |M| < 2^(K−1), term + borrow + LUT term fit the two terms' sum width
+        terms = []
+        for k, term in enumerate(mult_terms):
+            terms += [term, lut_terms[k]]
+        lanes.append(terms + lut_terms[len(mult_terms):])
+        carries.append(borrows)
     pipe.advance("pterms")
     return _sum_tree(pipe, lanes, PAIR_LOGIC_LEVELS, CARRY_LEVELS_PER_STAGE, "pt",
-                     register_single=False)
+                     register_single=False, carries=carries if mult_pairs else None)
 
 
 def product_lanes(pipe, ws, xs, product):

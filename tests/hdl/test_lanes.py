@@ -40,19 +40,25 @@ def test_xnor_popcount_lanes_are_exact_for_every_simd(simd):
     _latency_matches(unit, pack(xs[0], 1, True))
 
 
-# (simd, in_width, in_signed, activation)
+# (simd, in_width, in_signed, activation, pair terms per PE on multipliers)
 PAIR_CASES = [
-    pytest.param(2, 8, True, "thresholds", id="s8-simd2-thr"),
-    pytest.param(3, 8, True, "none", id="s8-simd3-odd-none"),
-    pytest.param(5, 4, False, "thresholds", id="u4-simd5-odd-thr"),
-    pytest.param(7, 8, True, "requant", id="s8-simd7-requant"),
-    pytest.param(8, 3, True, "thresholds3", id="s3-simd8-3thr"),
-    pytest.param(49, 8, True, "thresholds", id="s8-simd49-tfc-layer1"),
+    pytest.param(2, 8, True, "thresholds", 0, id="s8-simd2-thr"),
+    pytest.param(3, 8, True, "none", 0, id="s8-simd3-odd-none"),
+    pytest.param(5, 4, False, "thresholds", 0, id="u4-simd5-odd-thr"),
+    pytest.param(7, 8, True, "requant", 0, id="s8-simd7-requant"),
+    pytest.param(8, 3, True, "thresholds3", 0, id="s3-simd8-3thr"),
+    pytest.param(49, 8, True, "thresholds", 0, id="s8-simd49-tfc-layer1"),
+    pytest.param(49, 8, True, "thresholds", 12, id="s8-simd49-tfc-layer1-mult12"),
+    pytest.param(49, 8, True, "none", 9, id="s8-simd49-none-mult9"),
+    pytest.param(3, 8, True, "none", 1, id="s8-simd3-odd-none-mult1"),
+    pytest.param(5, 7, False, "thresholds", 1, id="u7-simd5-odd-thr-mult1"),
+    pytest.param(7, 8, True, "requant", 1, id="s8-simd7-requant-mult1"),
+    pytest.param(8, 3, True, "thresholds3", 2, id="s3-simd8-3thr-mult2"),
 ]
 
 
-@pytest.mark.parametrize("simd, iw, isg, activation", PAIR_CASES)
-def test_pair_lanes_are_exact_under_stalls(simd, iw, isg, activation):
+@pytest.mark.parametrize("simd, iw, isg, activation, mult_pairs", PAIR_CASES)
+def test_pair_lanes_are_exact_under_stalls(simd, iw, isg, activation, mult_pairs):
     rng = np.random.default_rng([simd, iw])
     rows, cols, pe = 6, simd * 2, 3
     weights = rng.choice([-1, 1], size=(rows, cols))
@@ -69,7 +75,7 @@ def test_pair_lanes_are_exact_under_stalls(simd, iw, isg, activation):
         kwargs = dict(requant=(3, 4, -8, 7), out_width=4, out_signed=True)
     unit = MatVecUnit(weights=weights, in_width=iw, in_signed=isg, w_width=1, w_signed=False,
                       w_bipolar=True, acc_width=iw + cols.bit_length() + 2, bias=bias, pe=pe,
-                      simd=simd, **kwargs)
+                      simd=simd, mult_pairs=mult_pairs, **kwargs)
     assert unit.lane_shape == LaneShape.PAIRS
     lo, hi = (-(1 << (iw - 1)), (1 << (iw - 1)) - 1) if isg else (0, (1 << iw) - 1)
     xs = [random_inputs(rng, cols, iw, isg) for _ in range(6)]
@@ -104,7 +110,7 @@ def test_pair_corrections_count_the_negated_first_elements(data):
             c = base + s
             value = xs[c] + (row[c] * row[c + 1] * xs[c + 1] if s + 1 < simd else 0)
             total += value if row[c] > 0 else ~value
-    assert total + pair_corrections([row], simd)[0] == sum(w * x for w, x in zip(row, xs))
+    assert total + sum(pair_corrections([row], simd)[0]) == sum(w * x for w, x in zip(row, xs))
 
 
 def test_lane_stages_grow_with_tree_depth():

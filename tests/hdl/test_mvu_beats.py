@@ -106,3 +106,18 @@ def test_in_beats_other_than_one_or_the_slice_count_is_refused(in_beats):
         MatVecUnit(weights=[[1] * 8], in_width=2, in_signed=False, w_width=2, w_signed=True,
                    acc_width=8, simd=2, in_beats=in_beats)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("thresholds", [0, 1])
+def test_multiplier_pairs_with_weights_in_block_ram_match_numpy(thresholds):
+    # weights in block RAM (registered, read a stage early) and the slice buffer,
+    # as TFC's 8-bit first layer with pair terms on the multipliers
+    rng = np.random.default_rng([5, thresholds])
+    unit, weights, bias, thr = _unit(rng, 32, 64, 4, 16, 8, True, False, True, thresholds,
+                                     mult_pairs=4)
+    assert unit.weights_in_block_ram and unit.mult_pairs == 4
+    xs = [random_inputs(rng, 64, 8, True) for _ in range(9)]
+    xs += [np.where(weights[0] > 0, -128, 127), np.where(weights[0] > 0, 127, -128)]
+    result = run_frames(unit, _beats(unit, xs), len(xs), p_in_stall=0.4, p_out_stall=0.4, seed=3)
+    got = [unpack(o, 32, unit.out_width, unit.out_signed) for o in result["outputs"]]
+    assert got == [mvu_model(weights, x, bias=bias, thresholds=thr) for x in xs]
