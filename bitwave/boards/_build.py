@@ -21,6 +21,7 @@ import platformdirs
 from ..errors import BoardError, ToolchainError
 from ..tools import find_tool, run_tool
 from ..build_folder import BuildManifest
+from ..hdl import COPY_ATTR
 from ._report import (Report, make_report, not_fit_error, overflow_from_nextpnr_log,
                       read_report, write_report)
 from ._targets import Target, get_target
@@ -44,6 +45,10 @@ TIMING_DRIVEN_MAX_LUT = 24_000
 # are counted apart from the wrapper's (and the wrapper's constant-ish inputs
 # cannot be optimised into it); nextpnr then gets a flat netlist.
 _SCRIPT_AFTER_READ = "setattr -mod -set keep_hierarchy 1 {top}"
+# Registers that copy another on purpose (an operand near each group of
+# multipliers) carry a wire attribute; `keep` on their flip-flops stops
+# opt_merge from merging them back into one (docs/boards.md).
+_SCRIPT_KEEP_COPIES = f"\nproc\nsetattr -set keep 1 a:{COPY_ATTR} %ci1 t:$dff %i"
 _SCRIPT_AFTER_SYNTH = ("tee -q -o stat.json stat -json\n"
                        "setattr -mod -unset keep_hierarchy {top}\n"
                        "flatten")
@@ -147,8 +152,12 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
         top = BoardTop(manifest, divisor=uart_divisor(clock_hz, baud))
     else:
         top, baud = ProbeTop(manifest), None
-    platform.add_file(manifest.verilog, (Path(build_dir) / manifest.verilog).read_bytes())
-    overrides = {"script_after_read": _SCRIPT_AFTER_READ.format(top=manifest.top),
+    verilog = (Path(build_dir) / manifest.verilog).read_bytes()
+    platform.add_file(manifest.verilog, verilog)
+    after_read = _SCRIPT_AFTER_READ.format(top=manifest.top)
+    if COPY_ATTR.encode() in verilog:
+        after_read += _SCRIPT_KEEP_COPIES
+    overrides = {"script_after_read": after_read,
                  "script_after_synth": _SCRIPT_AFTER_SYNTH.format(top=manifest.top)}
     if dsp is None:
         if target.family == "ecp5":

@@ -274,3 +274,22 @@ def test_big_designs_are_placed_and_routed_by_wire_length_unless_asked(tmp_path)
         forced = plan_build(folder, board, timing_driven=True)
         assert forced.timing_driven and forced.digest() != big.digest()
     assert not plan_build(small.folder.parent, "ecp5-85k", timing_driven=False).timing_driven
+
+
+def test_registers_copied_on_purpose_are_kept_through_synthesis(tmp_path):
+    """A design with registers marked as copies (COPY_ATTR: an operand copied next to
+    each PE's multipliers) gets `keep` on their flip-flops, so Yosys' opt_merge does
+    not fold them back into one; other designs' scripts (and digests) are unchanged."""
+    from bitwave.hdl import COPY_ATTR
+    folder = write_selftest_build(tmp_path)
+    plain = plan_build(folder, "ecp5-85k")
+    assert COPY_ATTR not in plain.files["top.ys"].decode()
+    manifest = BuildManifest.load(folder)
+    verilog = folder / manifest.verilog
+    verilog.write_text(verilog.read_text() + f"\n// (* {COPY_ATTR} = 32'd1 *)\n")
+    script = plan_build(folder, "ecp5-85k").files["top.ys"].decode()
+    keep = f"setattr -set keep 1 a:{COPY_ATTR} %ci1 t:$dff %i"
+    assert keep in script
+    # after reading the design and making its flip-flops (proc), before synthesis
+    assert script.index("read_verilog") < script.index("proc") < script.index(keep) \
+        < script.index("synth_ecp5")
