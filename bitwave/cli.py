@@ -36,10 +36,11 @@ def _parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
         raise click.BadParameter(f"{what} must be comma-separated integers, e.g. 16,8,8,10") from None
 
 
-def _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
+def _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd, multipliers=0):
     from .compile import CompileOptions
     return CompileOptions(pipeline=pipeline or "", target_cycles=target_cycles, target_fps=target_fps,
-                          clock_mhz=clock_mhz, pe=_parse_ints(pe, "--pe"), simd=_parse_ints(simd, "--simd"))
+                          clock_mhz=clock_mhz, pe=_parse_ints(pe, "--pe"), simd=_parse_ints(simd, "--simd"),
+                          multipliers=multipliers)
 
 
 def _print_layers(manifest) -> None:
@@ -82,6 +83,10 @@ _compile_options = [
     click.option("--clock-mhz", type=float, default=100.0, show_default=True),
     click.option("--pe", default=None, help="Explicit pe per MatVec layer, comma-separated."),
     click.option("--simd", default=None, help="Explicit simd per MatVec layer, comma-separated."),
+    click.option("--multipliers", type=click.IntRange(min=0), default=0, show_default=True,
+                 help="18x18 hardware multipliers the pair terms of ±1-weight layers with an input "
+                      "of up to 8 bits may use (ECP5's MULT18X18D: 156 on an LFE5U-85F). They save "
+                      "LUTs on ECP5; elsewhere each becomes a soft multiplier. 0 keeps them in LUTs."),
 ]
 
 
@@ -99,12 +104,13 @@ def _with(options):
 @click.option("--data", default=None, help="An .npz with 'inputs' (and 'labels') to verify with (for .onnx models).")
 @click.option("--print-between-passes", is_flag=True, help="Print the IR after every pass.")
 @_with(_compile_options)
-def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycles, target_fps, clock_mhz, pe, simd):
+def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycles, target_fps, clock_mhz, pe, simd,
+                multipliers):
     """Compile MODEL (a QONNX .onnx file, or file.py:function returning a trained model and inputs)."""
     from .compile import compile_graph
     from .frontend import load_model
     m = load_model(model, data, log=_log)
-    opts = _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd)
+    opts = _options(pipeline, target_cycles, target_fps, clock_mhz, pe, simd, multipliers)
     res = compile_graph(m.graph, output, opts, dataset=m.dataset, name=m.name, log=_log,
                         import_seconds=m.seconds, extra_files={"model.onnx": m.qonnx} if m.qonnx else None)
     if print_between_passes:
@@ -112,6 +118,11 @@ def compile_cmd(model, output, data, print_between_passes, pipeline, target_cycl
             out.print(f"[bold]// {f.name}[/bold]")
             out.print(f.read_text(), markup=False)
     _print_layers(res.manifest)
+    ecp5 = res.manifest.estimate_for("ecp5", True)
+    if multipliers and ecp5.dsp:
+        out.print(f"pair terms on {ecp5.dsp} multipliers: the estimate above is iCE40's (soft "
+                  f"multipliers); on ECP5 with its MULT18X18Ds {ecp5.lut} LUT4-eq (report.md: "
+                  f"every build plan)")
     acc = res.report.get("accuracy", {})
     for key in ("float", "quantised"):
         if key in acc:

@@ -43,6 +43,7 @@ class CompileOptions:
     pe: tuple[int, ...] | None = None  # explicit folding, one entry per MatVec
     simd: tuple[int, ...] | None = None
     stream: bool = False               # to-stream first: a causal Conv1d network, one sample per step
+    multipliers: int = 0               # 18x18 multipliers pair terms may use (lower.plan)
 
     def passes(self, graph: Graph | None = None):
         """User passes, then the default pipeline (``quantise-wdf`` first when ``graph`` has a Wdf op)."""
@@ -121,7 +122,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions = C
         finally:
             pass_log.removeHandler(handler)
         t_pass = time.monotonic() - t0
-        lowered = lower(final)
+        lowered = lower(final, options.multipliers)
         verilog = emit_verilog(lowered.top, name=TOP)
         t_hdl = time.monotonic() - t0 - t_pass
         (tmp / f"{TOP}.v").write_text(verilog)

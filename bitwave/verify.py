@@ -66,9 +66,10 @@ def build_sim(build_dir: str | Path, manifest: BuildManifest, *, trace: bool = F
 
 def simulate_graph(graph: Graph, codes: np.ndarray, *, stall_in=0.0, stall_out=0.0, seed=1,
                    trace: Path | None = None, log_dir: Path | None = None,
-                   on_line=None) -> tuple[np.ndarray, object, StreamSim]:
-    """Lower ``graph``, build it and stream integer input codes through it; returns IR codes out."""
-    low = lower(graph)
+                   on_line=None, multipliers: int = 0) -> tuple[np.ndarray, object, StreamSim]:
+    """Lower ``graph`` (with ``multipliers``, see :func:`~bitwave.lower.plan`), build it and
+    stream integer input codes through it; returns IR codes out."""
+    low = lower(graph, multipliers)
     sim = StreamSim.build(emit_verilog(low.top, name=TOP), sink=low.sink, source=low.source,
                           top=TOP, trace=trace is not None, log_dir=log_dir, on_line=on_line)
     res = sim.run(low.sink.encode(_rows(codes)), stall_in=stall_in, stall_out=stall_out, seed=seed,

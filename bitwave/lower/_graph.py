@@ -14,6 +14,7 @@ formats, folding, cycles, resource estimate) for the report and the manifest.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Callable
@@ -21,7 +22,7 @@ from typing import Callable
 from ..build_folder import Layer
 from ..errors import PassError
 from ..hdl import (ECP5, ICE40, Chain, Estimate, MatVecUnit, Resources, StreamFormat, ThresholdUnit,
-                   estimate_mvu, estimate_threshold)
+                   estimate_mvu, estimate_threshold, multiplier_pair_width)
 from ..ir import (Bipolar, CausalConv, Conv, Flatten, Graph, Int, MatVec, MultiThreshold, Op, Pool,
                   Requant, Wdf, verify)
 from ._residual import lower_residual
@@ -104,20 +105,50 @@ def _activation(op: Op | None) -> dict:
     return {}
 
 
-def lower(graph: Graph) -> Lowered:
+def lower(graph: Graph, multipliers: int = 0) -> Lowered:
     """Map a streamlined graph onto HDL components (PassError for ops hardware cannot run)."""
-    lowered = plan(graph)
+    lowered = plan(graph, multipliers)
     lowered.top   # build the components now, so a generator's refusal surfaces here
     return lowered
 
 
-def plan(graph: Graph) -> Lowered:
-    """The hardware plan of a streamlined graph (units, formats, estimates) without building it."""
+#: Per MatVec name, its pair terms per PE on hardware multipliers (see
+#: :func:`multiplier_pairs`), for the :func:`plan` being made.
+_MULT_PAIRS: ContextVar[dict] = ContextVar("mult_pairs", default={})
+
+
+def multiplier_pairs(graph: Graph, types: dict, multipliers: int) -> dict[str, int]:
+    """Share ``multipliers`` 18 × 18 multipliers out among the dense layers with ±1
+    weights and a multi-bit input that fits one (8 bits signed, 7 unsigned), in
+    graph order: each takes ``pe`` per pair term and PE, up to half its pair
+    terms (:class:`~bitwave.hdl.MatVecUnit` ``mult_pairs``)."""
+    chosen, left = {}, multipliers
+    for op in graph.ops:
+        fmt = types[op.input].fmt if type(op) is MatVec else None
+        if (fmt is None or is_unrolled(op) or not isinstance(op.wfmt, Bipolar)
+                or not isinstance(fmt, Int) or op.pe < 2 or op.simd < 2
+                or multiplier_pair_width(fmt.width, bool(fmt.signed)) is None):
+            continue
+        pairs = min(-(-op.simd // 2) // 2, left // op.pe)
+        if pairs:
+            chosen[op.name] = pairs
+            left -= pairs * op.pe
+    return chosen
+
+
+def plan(graph: Graph, multipliers: int = 0) -> Lowered:
+    """The hardware plan of a streamlined graph (units, formats, estimates) without building it.
+    ``multipliers``: how many 18 × 18 hardware multipliers (ECP5's MULT18X18D) pair
+    terms may use (:func:`multiplier_pairs`); 0 keeps every product in LUTs."""
     types = verify(graph)
     # The graph's closing real-valued affines are the host's (Graph.host_ops), not hardware.
     device = graph.device_output
     end = next(k for k, op in enumerate(graph.ops) if op is device) + 1
-    stages, layers = lower_ops(graph, types, list(graph.ops[1:end]), before=graph.input)
+    token = _MULT_PAIRS.set(multiplier_pairs(graph, types, multipliers))
+    try:
+        stages, layers = lower_ops(graph, types, list(graph.ops[1:end]), before=graph.input)
+    finally:
+        _MULT_PAIRS.reset(token)
     if not stages:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
@@ -184,6 +215,9 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
             in_beats = serial_beats(op, in_t) if windowed else input_beats(graph, op)
             if in_beats > 1:
                 kwargs["in_beats"] = in_beats
+            mult_pairs = _MULT_PAIRS.get().get(op.name, 0)
+            if mult_pairs:
+                kwargs["mult_pairs"] = mult_pairs
             cycles = op.cycles * types[op.name].positions
             if windowed:
                 # A slow convolution behind another layer gets a FIFO (see lower_window).
@@ -203,7 +237,7 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                               w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
                               n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
                               bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar),
-                              in_beats=in_beats)
+                              in_beats=in_beats, mult_pairs=mult_pairs)
                 est = mvu()
                 variants = {key: mvu(model=model, dsp=dsp) for key, model, dsp in _VARIANTS}
             if windowed:

@@ -114,8 +114,8 @@ def faulty_build(tmp_path_factory):
 
 def _same_lowering_bug(monkeypatch, mutate):
     """verify re-lowers each layer on its own to localise a fault: the bug must be there too."""
-    monkeypatch.setattr(verify_module, "lower", lambda g: lower(mutate(g) if "fc1_act" in
-                                                                 {op.name for op in g.ops} else g))
+    monkeypatch.setattr(verify_module, "lower", lambda g, *rest: lower(
+        mutate(g) if "fc1_act" in {op.name for op in g.ops} else g, *rest))
 
 
 def test_verify_build_counts_and_localises_the_faulty_layer(faulty_build, monkeypatch):
