@@ -50,6 +50,10 @@ PAIR_LOGIC_LEVELS = 1
 #: Registers pair lanes add before the pair terms when some pairs are on
 #: multipliers: a copy of the packed input and the raw product (see pair_lanes).
 MULT_PAIR_STAGES = 2
+#: Groups of PEs sharing the first copy of a multiplier's packed input: a
+#: register per PE and pair there too left the slice register driving 16 far
+#: copies per bit (13.8 ns of routing in TFC's first layer).
+MULT_COPY_GROUPS = 4
 
 
 #: Wire attribute of a register that copies another one on purpose. Yosys merges
@@ -317,14 +321,18 @@ def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True):
         # from its PE (13 ns of routing): its packed input passes two copies on
         # the way, its product one register near it and one near the PE. The LUT
         # terms wait as long, before their LUT: shared sums and weight bits.
+        # a tree: one copy per group of PEs, then one per multiplier
+        groups = [[pipe.reg(a, f"pmul{k}_group{g}", copy=True) for k, a in enumerate(packed)]
+                  for g in range(min(MULT_COPY_GROUPS, len(ws)))]     # line up with `shared`
         for p, row in enumerate(ws):
             products.append([])
-            for k, a in enumerate(packed):
-                a_copy = pipe.reg(a, f"pmul{p}_{k}_far", copy=True)    # lines up with `shared`
-                a_copy = pipe.reg(a_copy, f"pmul{p}_{k}", copy=True)
-                b = Cat(Const(1, 1), row[simd + k].replicate(field - 1), row[2 * k + 1],
-                        row[2 * k])
-                b = pipe.reg(b, f"pmw{p}_{k}")
+            for k, a in enumerate(groups[p * len(groups) // len(ws)]):
+                a_copy = pipe.reg(a, f"pmul{p}_{k}", copy=True)
+                # the weight bits only: a register of the constant 1 would be one
+                # flip-flop (opt_merge) driving all 144 multipliers
+                bits = (row[2 * k], row[2 * k + 1], row[simd + k])
+                nb0, b1, nb1 = (pipe.reg(bit, f"pmw{p}_{k}_{i}") for i, bit in enumerate(bits))
+                b = Cat(Const(1, 1), nb1.replicate(field - 1), b1, nb0)
                 products[p].append(pipe.reg((a_copy * b.as_signed())[field - 1:2 * field],
                                             f"pmprod{p}_{k}"))
         for stage in range(MULT_PAIR_STAGES):
