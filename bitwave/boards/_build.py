@@ -21,7 +21,7 @@ import platformdirs
 from ..errors import BoardError, ToolchainError
 from ..tools import find_tool, run_tool
 from ..build_folder import BuildManifest
-from ..hdl import COPY_ATTR
+from ..hdl import COPY_ATTR, ECP5_MULT
 from ._report import (Report, make_report, not_fit_error, overflow_from_nextpnr_log,
                       read_report, write_report)
 from ._targets import Target, get_target
@@ -154,6 +154,11 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
         top, baud = ProbeTop(manifest), None
     verilog = (Path(build_dir) / manifest.verilog).read_bytes()
     platform.add_file(manifest.verilog, verilog)
+    if f"{ECP5_MULT} ".encode() in verilog and target.family != "ecp5":
+        raise BoardError(f"{build_dir}: the design instantiates ECP5 {ECP5_MULT} multiplier "
+                         f"blocks (compiled with --multipliers), which {target.name} "
+                         f"({target.family}) does not have; build it for an ECP5 board, or "
+                         f"compile again without --multipliers")
     after_read = _SCRIPT_AFTER_READ.format(top=manifest.top)
     if COPY_ATTR.encode() in verilog:
         after_read += _SCRIPT_KEEP_COPIES

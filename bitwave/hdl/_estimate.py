@@ -11,8 +11,8 @@ from ..errors import HdlError
 from ._mvu import _divisor_error
 from ._mvu_output import queue_depth
 from ._popcount import (BRAM_MIN_BITS, BRAM_MIN_WORDS, CARRY_LEVELS_PER_STAGE,
-                        MULT_PAIR_STAGES, PAIR_LOGIC_LEVELS, XNOR_LOGIC_LEVELS, LaneShape,
-                        _tree_registers, lane_stages, tree_levels)
+                        MULT_COPY_GROUPS, MULT_PAIR_STAGES, PAIR_LOGIC_LEVELS,
+                        XNOR_LOGIC_LEVELS, LaneShape, _tree_registers, lane_stages, tree_levels)
 from ._params import check_bool, check_int
 from ._resources import Estimate, Resources
 
@@ -254,11 +254,15 @@ def estimate_mvu(*, rows, cols, pe, simd, in_width, w_width, acc_width, n_thresh
             in_dsp = dsp and dsp_products(model, a_bits, b_bits)
             soft = 0 if in_dsp else a_bits * b_bits * model.lut_per_product_bit
             dsp_blocks = pe * mult_pairs if in_dsp else 0
-            # per PE and pair: two copies of A, B, the product's field and borrow
-            # twice; the LUT terms' shared sums and weight bits wait as long
+            # a copy of A per group of PEs, then (in the block or not) per PE and
+            # pair a copy of A, B and the product, and the product's field and
+            # borrow; the LUT terms' shared sums and weight bits wait as long
             late = MULT_PAIR_STAGES * (shared_ff + pe * (simd - 2 * mult_pairs))
-            parts["multiplier pairs"] = (pe * mult_pairs * soft, late + pe * mult_pairs
-                                         * (2 * a_bits + b_bits + 2 * (in_width + 3)))
+            fabric = 0 if in_dsp else a_bits + b_bits + in_width + 3
+            parts["multiplier pairs"] = (
+                pe * mult_pairs * soft,
+                late + min(MULT_COPY_GROUPS, pe) * mult_pairs * a_bits
+                + pe * mult_pairs * (fabric + in_width + 3))
         parts["adder tree"] = _scaled(pe, _lane_tree(model, halves + odd, in_width + 2,
                                                      PAIR_LOGIC_LEVELS))
     else:

@@ -100,6 +100,10 @@ class MatVecUnit(CheckedComponent):
     in_beats : beats per input vector: 1 (default), or ``cols/simd``, one slice per
         beat, written into a RAM of two vectors and read a slice per cycle (no
         multiplexer per input bit; one or two cycles more latency).
+    mult_pairs : pair terms per PE on 18 × 18 multipliers (pair lanes only,
+        inputs of at most 8 bits signed or 7 unsigned; see ``_popcount``).
+    mult_block : those multipliers as ECP5 MULT18X18D blocks with their own
+        registers (ECP5 only; simulators need ``MULT18X18D_MODEL``).
 
     Attributes
     ----------
@@ -112,7 +116,7 @@ class MatVecUnit(CheckedComponent):
         ``cycles_per_frame - 1`` cycles after it is offered.
     weight_words : tuple of int
         Contents of the weight memory (depth ``cycles_per_frame``, width
-        ``pe·simd·w_width``); word ``nf·(cols/simd) + sf`` holds
+        :attr:`weight_word_width`); word ``nf·(cols/simd) + sf`` holds
         ``w[nf·pe + p][sf·simd + s]`` at element ``p·simd + s``.
     """
 
@@ -120,7 +124,7 @@ class MatVecUnit(CheckedComponent):
     def check(cls, *, weights, in_width, in_signed, in_bipolar=False, w_width, w_signed,
               w_bipolar=False, acc_width, bias=None, pe=1, simd=1, thresholds=None,
               out_width=None, out_signed=None, out_bias=0, requant=None, in_beats=1,
-              mult_pairs=0) -> dict:
+              mult_pairs=0, mult_block=False) -> dict:
         """The checked parameters (HdlError naming the parameter when one is unusable)."""
         owner = "MatVecUnit"
         p = SimpleNamespace()
@@ -162,6 +166,7 @@ class MatVecUnit(CheckedComponent):
                            f"use one of them")
 
         p.mult_pairs = check_int(owner, "mult_pairs", mult_pairs, minimum=0)
+        p.mult_block = check_bool(owner, "mult_block", mult_block)
         check_mult_pairs(owner, p)
 
         p.bias = ((0,) * p.rows if bias is None
@@ -403,7 +408,7 @@ class MatVecUnit(CheckedComponent):
         credits = self.output_through_collector
         adv = Const(1) if credits else Signal()
         room = Signal(name="fold_room")      # a row group may begin (credit scheme)
-        pipe = Pipe()
+        pipe = Pipe(enable=adv)
 
         register = pipe.reg
 
@@ -497,7 +502,8 @@ class MatVecUnit(CheckedComponent):
             partials = pair_lanes(pipe, lambda: weights_at(addr_for(x_stage), registered=True)
                                   if self.weights_in_block_ram
                                   else weights_at(addr_for(x_stage + 1)), xs,
-                                  mult_pairs=self.mult_pairs, in_signed=self.in_signed)
+                                  mult_pairs=self.mult_pairs, in_signed=self.in_signed,
+                                  mult_block=self.mult_block)
         else:
             def product(w, x):
                 if self.w_bipolar:
@@ -582,6 +588,8 @@ class MatVecUnit(CheckedComponent):
             stall_output(m, self.source, adv, final, fold, nfold)
 
         m.d.comb += pipe.comb
+        for name, block in pipe.blocks.items():
+            m.submodules[name] = block
         with m.If(adv):
             m.d.sync += pipe.assigns
         return m

@@ -31,6 +31,7 @@ from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
 from ..errors import HdlError
 from ._arith import add_pairs
+from ._ecp5_mult import registered_mult18
 
 __all__ = ["BRAM_MIN_BITS", "BRAM_MIN_WORDS", "rom_attrs", "Pipe", "LaneShape", "lane_stages",
            "tree_levels", "pair_corrections", "check_mult_pairs", "multiplier_pair_width", "xnor_lanes", "pair_lanes",
@@ -81,11 +82,13 @@ class Pipe:
     and, per stage, the tags (valid, first, last, row group, …) that travel with
     the data."""
 
-    def __init__(self):
+    def __init__(self, enable=None):
         self.assigns = []
         self.comb = []
         self.stages = []
         self.inputs = []
+        self.enable = Const(1) if enable is None else enable   # what advances the registers
+        self.blocks = {}        # name: vendor block (its registers advance with ``enable``)
 
     def reg(self, value, name, *, reset=False, copy=False):
         """A register of ``value``. Data registers have no reset (``reset_less``): a
@@ -239,8 +242,12 @@ def pair_corrections(weights, simd, mult_pairs=0, offset=0):
 
 
 def check_mult_pairs(owner, p):
-    """Raise HdlError unless ``p.mult_pairs`` suits the checked unit parameters ``p``."""
+    """Raise HdlError unless ``p.mult_pairs`` (and ``p.mult_block``) suit the checked
+    unit parameters ``p``."""
     if not p.mult_pairs:
+        if p.mult_block:
+            raise HdlError(f"{owner}: mult_block=True needs mult_pairs > 0 (the pair terms it "
+                           f"would compute)")
         return
     pairs = -(-p.simd // 2)
     if not (p.w_bipolar and not p.in_bipolar and p.pe > 1 and p.simd > 1):
@@ -281,7 +288,7 @@ def _as_signed(value):
     return value if value.shape().signed else Cat(value, Const(0, 1)).as_signed()
 
 
-def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True):
+def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True, mult_block=False):
     """``Σ w·x`` per PE for ±1 weights (bit 1 = +1) minus the row's pair corrections.
 
     ``xs`` are the slice register's elements; ``ws_later`` gives the weight bits
@@ -296,6 +303,9 @@ def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True):
     reach multipliers all over the die in a cycle (TFC's first layer on an
     ECP5-85F: 11.7 ns of routing).  Each multiplier term enters a first-level
     adder with a LUT term and brings its borrow bit as that adder's carry-in.
+    With ``mult_block`` each product is ECP5's MULT18X18D with its own input and
+    output registers (:mod:`._ecp5_mult`); otherwise a product between fabric
+    registers, which any tool maps (Yosys onto a MULT18X18D, unregistered).
     """
     simd = len(xs)
     field = multiplier_pair_width(Value.cast(xs[0]).shape().width, in_signed) if mult_pairs else 0
@@ -327,6 +337,15 @@ def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True):
         for p, row in enumerate(ws):
             products.append([])
             for k, a in enumerate(groups[p * len(groups) // len(ws)]):
+                if mult_block:
+                    b = Cat(Const(1, 1), row[simd + k].replicate(field - 1), row[2 * k + 1],
+                            row[2 * k])
+                    block, assigns, product = registered_mult18(a, b.as_signed(), pipe.enable,
+                                                                f"pmblock{p}_{k}")
+                    pipe.blocks[f"pmblock{p}_{k}"] = block
+                    pipe.comb += assigns
+                    products[p].append(product[field - 1:2 * field])
+                    continue
                 a_copy = pipe.reg(a, f"pmul{p}_{k}", copy=True)
                 # the weight bits only: a register of the constant 1 would be one
                 # flip-flop (opt_merge) driving all 144 multipliers

@@ -217,7 +217,8 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                 kwargs["in_beats"] = in_beats
             mult_pairs = _MULT_PAIRS.get().get(op.name, 0)
             if mult_pairs:
-                kwargs["mult_pairs"] = mult_pairs
+                # ECP5's blocks with their own registers (the option names them)
+                kwargs.update(mult_pairs=mult_pairs, mult_block=True)
             cycles = op.cycles * types[op.name].positions
             if windowed:
                 # A slow convolution behind another layer gets a FIFO (see lower_window).

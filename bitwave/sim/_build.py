@@ -25,6 +25,7 @@ from typing import Callable, Mapping, Sequence
 import platformdirs
 
 from ..errors import ToolchainError
+from ..hdl import ECP5_MULT, MULT18X18D_MODEL
 from ..tools import run_tool
 
 __all__ = ["Build", "cache_dir", "verilate"]
@@ -80,6 +81,14 @@ def _remove_abandoned(parent: Path) -> None:
             continue
 
 
+def vendor_models(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Simulation models of the vendor blocks the Verilog ``files`` instantiate (ECP5's
+    MULT18X18D, from ``bitwave compile --multipliers``), as extra files."""
+    uses = any(name.endswith(".v") and f"{ECP5_MULT} ".encode() in data
+               for name, data in files.items())
+    return {"bitwave_ecp5_models.v": MULT18X18D_MODEL.encode()} if uses else {}
+
+
 def verilate(kind: str, files: Mapping[str, str | bytes], harness: Sequence[Traversable], *,
              top: str, flags: Sequence[str], verilator: tuple[Sequence[str], Mapping[str, str]],
              make_flags: Sequence[str] = (), jobs: int = 2, log_dir: Path | None = None,
@@ -99,6 +108,7 @@ def verilate(kind: str, files: Mapping[str, str | bytes], harness: Sequence[Trav
     argv, env = list(verilator[0]), dict(verilator[1])
     flags = [*flags, *os.environ.get("BITWAVE_VERILATOR_FLAGS", "").split()]
     contents = {name: data.encode() if isinstance(data, str) else data for name, data in files.items()}
+    contents.update(vendor_models(contents))
     contents.update({h.name: h.read_bytes() for h in harness})
     tool = [*argv, *sorted(f"{k}={v}" for k, v in env.items())]
     key = _digest(*tool, *flags, *make_flags, top, *(p for kv in sorted(contents.items()) for p in kv))

@@ -293,3 +293,16 @@ def test_registers_copied_on_purpose_are_kept_through_synthesis(tmp_path):
     # after reading the design and making its flip-flops (proc), before synthesis
     assert script.index("read_verilog") < script.index("proc") < script.index(keep) \
         < script.index("synth_ecp5")
+
+
+def test_ecp5_multiplier_blocks_are_refused_for_other_families(tmp_path):
+    """A design compiled with --multipliers instantiates ECP5's MULT18X18D: an iCE40
+    build stops with a message naming the blocks and what to do, before any tool runs."""
+    from bitwave.errors import BoardError
+    from bitwave.hdl import ECP5_MULT
+    folder = write_selftest_build(tmp_path)
+    verilog = folder / BuildManifest.load(folder).verilog
+    verilog.write_text(verilog.read_text() + f"\n// {ECP5_MULT} #(...) block (...);\n")
+    with pytest.raises(BoardError, match="MULT18X18D multiplier blocks .*--multipliers"):
+        plan_build(folder, "icebreaker")
+    assert plan_build(folder, "ecp5-85k").target.family == "ecp5"
