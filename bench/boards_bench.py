@@ -16,9 +16,11 @@ cycles per frame for the generic ECP5-85K, where its products go to the
 MULT18X18Ds), the 1-bit digits MLP (``examples/digits_1bit.py`` when present, else an untrained
 W1A1 network of the same shape) and FINN's TFC-w1a1 with FINN's folding into
 ``OUT`` and builds the first two for iCEBreaker and ULX3S-85F, TFC for the
-generic ECP5-85K (twice: ``tfc-w1a1`` with the 8-bit input of Brevitas'
-``TFC_1W1A`` topology here, ``tfc-w1a1-in1`` with the 1-bit input of
-BNN-PYNQ's, Brevitas' own ``tfc_1w1a`` from ``tests/e2e/tfc_models.py``).  ``--calibrate`` synthesises single matrix-vector units
+generic ECP5-85K (three times: ``tfc-w1a1`` with the 8-bit input of Brevitas'
+``TFC_1W1A`` topology here, ``tfc-w1a1-mult`` the same compiled with
+``--multipliers 156`` (pair terms of the first layer on the MULT18X18Ds),
+``tfc-w1a1-in1`` with the 1-bit input of BNN-PYNQ's, Brevitas' own
+``tfc_1w1a`` from ``tests/e2e/tfc_models.py``).  ``--calibrate`` synthesises single matrix-vector units
 with Yosys (no place and route; ``synth_ice40``, or ``synth_ecp5 -nodsp
 -nowidelut`` as the board flow runs it, counting LUT4 + 2·CCU2C + 4·TRELLIS_DPR16X4) and prints the
 cost model's estimate next to the count.  ``--pair-layer`` synthesises one unit shaped like TFC's 8-bit first layer the same way.
@@ -65,6 +67,8 @@ def standard_designs() -> list[tuple[str, str, list[str], tuple[str, ...]]]:
          ["--pe", "16,8,8,10", "--simd", "49,8,8,8"], ("ecp5-85k",)),
         ("tfc-w1a1-in1", f"{ROOT / 'tests' / 'e2e' / 'tfc_models.py'}:tfc_w1a1",
          ["--pe", "16,8,8,10", "--simd", "49,8,8,8"], ("ecp5-85k",)),
+        ("tfc-w1a1-mult", f"{ROOT / 'bench' / 'boards_bench.py'}:tfc_w1a1",
+         ["--pe", "16,8,8,10", "--simd", "49,8,8,8", "--multipliers", "156"], ("ecp5-85k",)),
     ]
 
 
