@@ -114,7 +114,7 @@ def lower(graph: Graph, multipliers: int = 0) -> Lowered:
 
 #: Per MatVec name, its pair terms per PE on hardware multipliers (see
 #: :func:`multiplier_pairs`), for the :func:`plan` being made.
-_MULT_PAIRS: ContextVar[dict] = ContextVar("mult_pairs", default={})
+_MULT_PAIRS: ContextVar[dict | None] = ContextVar("mult_pairs", default=None)
 
 
 def multiplier_pairs(graph: Graph, types: dict, multipliers: int) -> dict[str, int]:
@@ -215,7 +215,7 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
             in_beats = serial_beats(op, in_t) if windowed else input_beats(graph, op)
             if in_beats > 1:
                 kwargs["in_beats"] = in_beats
-            mult_pairs = _MULT_PAIRS.get().get(op.name, 0)
+            mult_pairs = (_MULT_PAIRS.get() or {}).get(op.name, 0)
             if mult_pairs:
                 # ECP5's blocks with their own registers (the option names them)
                 kwargs.update(mult_pairs=mult_pairs, mult_block=True)
