@@ -9,6 +9,8 @@ writes the report.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import time
@@ -32,6 +34,7 @@ __all__ = ["Step", "BuildPlan", "BuildResult", "BuildProgress", "plan_build", "e
 
 DEFAULT_BAUD = 115200
 _STAMP = "build.sha256"         # digest of the plan that produced this folder's results
+_LOCK = ".build.lock"           # held by the build writing the folder (see _folder_lock)
 #: Above this many estimated LUT4s nextpnr places and routes by wire length alone
 #: (``--no-tmdriv``). The whole TFC-w1a1 unrolled (47,190 LUT4-eq on an
 #: ECP5-85F): timing-driven, router2 took 4–6 min per iteration and still had
@@ -305,11 +308,36 @@ def build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAULT_BAU
     or, for a board, when it cannot run at the board clock (unless
     ``allow_timing_fail``); the report is written first in the second case.
     With ``reuse``, a folder already built from an identical plan (same files
-    and commands) is not built again.
+    and commands) is not built again. A second build into a folder another one
+    is writing stops with a BoardError instead of deleting its files.
     """
     start = time.monotonic()
     plan = plan_build(build_dir, board, baud=baud, seed=seed, dsp=dsp, bram=bram,
                       timing_driven=timing_driven)
+    with _folder_lock(plan.folder):
+        return _build_locked(plan, start, progress=progress, reuse=reuse,
+                             allow_timing_fail=allow_timing_fail)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """Hold the board folder for one build: a second ``bitwave build`` into it would
+    delete the first one's files while its tools run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / _LOCK, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BoardError(f"{folder}: another bitwave build is writing this folder now; wait "
+                             f"for it to finish, or build into another folder") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_locked(plan: BuildPlan, start: float, *, progress, reuse: bool,
+                  allow_timing_fail: bool) -> BuildResult:
     digest = plan.digest()
     stamp = plan.folder / _STAMP
     bitstream = plan.folder / plan.bitstream if plan.bitstream else None

@@ -306,3 +306,19 @@ def test_ecp5_multiplier_blocks_are_refused_for_other_families(tmp_path):
     with pytest.raises(BoardError, match="MULT18X18D multiplier blocks .*--multipliers"):
         plan_build(folder, "icebreaker")
     assert plan_build(folder, "ecp5-85k").target.family == "ecp5"
+
+
+def test_a_second_build_into_a_busy_board_folder_stops_with_a_clear_error(tmp_path):
+    """Two builds into one board folder: the second would delete the files the first
+    one's tools are writing (it did: a bare FileNotFoundError for stat.json)."""
+    import fcntl
+    from bitwave.boards._build import _LOCK, build
+    from bitwave.errors import BoardError
+    folder = write_selftest_build(tmp_path)
+    board_folder = plan_build(folder, "ecp5-85k").folder
+    board_folder.mkdir(parents=True, exist_ok=True)
+    with open(board_folder / _LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BoardError, match="another bitwave build is writing this folder"):
+            build(folder, "ecp5-85k")
+    assert not (board_folder / "top.ys").exists()       # nothing of the plan written
