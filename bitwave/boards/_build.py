@@ -23,7 +23,7 @@ import platformdirs
 from ..errors import BoardError, ToolchainError
 from ..tools import find_tool, run_tool
 from ..build_folder import BuildManifest
-from ..hdl import COPY_ATTR, ECP5_MULT
+from ..hdl import COPY_ATTR, ECP5_MULT, uses_ecp5_mult
 from ._report import (Report, make_report, not_fit_error, overflow_from_nextpnr_log,
                       read_report, write_report)
 from ._targets import Target, get_target
@@ -157,7 +157,7 @@ def plan_build(build_dir: Path | str, board: str | Target, *, baud: int = DEFAUL
         top, baud = ProbeTop(manifest), None
     verilog = (Path(build_dir) / manifest.verilog).read_bytes()
     platform.add_file(manifest.verilog, verilog)
-    if f"{ECP5_MULT} ".encode() in verilog and target.family != "ecp5":
+    if uses_ecp5_mult(verilog) and target.family != "ecp5":
         raise BoardError(f"{build_dir}: the design instantiates ECP5 {ECP5_MULT} multiplier "
                          f"blocks (compiled with --multipliers), which {target.name} "
                          f"({target.family}) does not have; build it for an ECP5 board, or "

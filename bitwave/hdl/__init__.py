@@ -10,7 +10,7 @@ from ._emit import emit_verilog, port_manifest
 from ._estimate import ECP5, ICE40, CostModel, estimate_mvu, estimate_threshold
 from ._gather import Gather, Scatter, estimate_gather, estimate_scatter
 from ._i2s import I2SCodecBridge
-from ._ecp5_mult import ECP5_MULT, MULT18X18D_MODEL
+from ._ecp5_mult import ECP5_MULT, MULT18X18D_MODEL, uses_ecp5_mult
 from ._mvu import MatVecUnit
 from ._popcount import COPY_ATTR, multiplier_pair_width
 from ._reduce import ReduceOp, WindowReduce, estimate_window_reduce
@@ -24,7 +24,7 @@ from ._window import (SlidingWindow, TemporalWindow, estimate_sliding_window,
 from ._wdf import WdfBank, WdfCore, WdfCoreParams, WdfProbe, estimate_wdf
 
 __all__ = [
-    "COPY_ATTR", "multiplier_pair_width", "ECP5_MULT", "MULT18X18D_MODEL",
+    "COPY_ATTR", "multiplier_pair_width", "ECP5_MULT", "MULT18X18D_MODEL", "uses_ecp5_mult",
     "MatVecUnit", "ThresholdUnit", "Chain", "WdfCore", "WdfCoreParams", "WdfProbe", "WdfBank",
     "estimate_wdf",
     "emit_verilog", "port_manifest",

@@ -15,9 +15,14 @@ model of the configuration used here (see ``bitwave.sim``).
 
 from amaranth.hdl import ClockSignal, Const, Instance, Signal, signed
 
-__all__ = ["ECP5_MULT", "registered_mult18", "MULT18X18D_MODEL"]
+__all__ = ["ECP5_MULT", "registered_mult18", "uses_ecp5_mult", "MULT18X18D_MODEL"]
 
 ECP5_MULT = "MULT18X18D"
+
+
+def uses_ecp5_mult(verilog: bytes) -> bool:
+    """Whether the Verilog instantiates :data:`ECP5_MULT` (``MULT18X18D #(...) name (...)``)."""
+    return f"{ECP5_MULT} ".encode() in verilog
 
 
 def registered_mult18(a, b, enable, name):

@@ -1,5 +1,6 @@
 """Folded matrix-vector unit (FINN-style MVAU) with an optional activation."""
 
+from functools import cached_property
 from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
@@ -291,6 +292,7 @@ class MatVecUnit(CheckedComponent):
                 words.append(word)
         return tuple(words)
 
+    @cached_property
     def _pair_slices(self):
         """Per row and slice, how far below the exact sum pair lanes leave it (see
         :func:`pair_corrections`); zeros otherwise."""
@@ -301,13 +303,13 @@ class MatVecUnit(CheckedComponent):
 
     def _pair_offsets(self):
         """Per row, how far below the exact sum pair lanes leave the accumulator."""
-        return [sum(row) for row in self._pair_slices()]
+        return [sum(row) for row in self._pair_slices]
 
     def _pair_spread(self):
         """Per row, the sums of the positive and of the negative slice offsets: a
         partial sum lies in ``[lo − up, hi − down]`` of the row's exact range."""
         return [(sum(k for k in row if k > 0), sum(k for k in row if k < 0))
-                for row in self._pair_slices()]
+                for row in self._pair_slices]
 
     def _accumulator_plan(self):
         """Shape of the accumulator, its per-row initial value and per-term scale.

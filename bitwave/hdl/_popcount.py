@@ -334,26 +334,33 @@ def pair_lanes(pipe, ws_later, xs, *, mult_pairs=0, in_signed=True, mult_block=F
         # LUT terms wait as long, before their LUT: shared sums and weight bits.
         groups = [[pipe.reg(a, f"pmul{k}_group{g}", copy=True) for k, a in enumerate(packed)]
                   for g in range(min(MULT_COPY_GROUPS, len(ws)))]     # line up with `shared`
+
+        def b_operand(nb0, b1, nb1):
+            """``B = w1 + 2^K·w0`` from the stored bits ``~b0``, ``b1``, ``~b1``."""
+            return Cat(Const(1, 1), nb1.replicate(field - 1), b1, nb0).as_signed()
+
+        def field_and_borrow(product):
+            """The product's bits K..2K−1 and, below them, the borrow (bit K − 1)."""
+            return product[field - 1:2 * field]
+
         for p, row in enumerate(ws):
             products.append([])
             for k, a in enumerate(groups[p * len(groups) // len(ws)]):
+                bits = (row[2 * k], row[2 * k + 1], row[simd + k])
                 if mult_block:
-                    b = Cat(Const(1, 1), row[simd + k].replicate(field - 1), row[2 * k + 1],
-                            row[2 * k])
-                    block, assigns, product = registered_mult18(a, b.as_signed(), pipe.enable,
+                    block, assigns, product = registered_mult18(a, b_operand(*bits), pipe.enable,
                                                                 f"pmblock{p}_{k}")
                     pipe.blocks[f"pmblock{p}_{k}"] = block
                     pipe.comb += assigns
-                    products[p].append(product[field - 1:2 * field])
-                    continue
-                a_copy = pipe.reg(a, f"pmul{p}_{k}", copy=True)
-                # the weight bits only: a register of the constant 1 would be one
-                # flip-flop (opt_merge) driving all 144 multipliers
-                bits = (row[2 * k], row[2 * k + 1], row[simd + k])
-                nb0, b1, nb1 = (pipe.reg(bit, f"pmw{p}_{k}_{i}") for i, bit in enumerate(bits))
-                b = Cat(Const(1, 1), nb1.replicate(field - 1), b1, nb0)
-                products[p].append(pipe.reg((a_copy * b.as_signed())[field - 1:2 * field],
-                                            f"pmprod{p}_{k}"))
+                    products[p].append(field_and_borrow(product))
+                else:
+                    a_copy = pipe.reg(a, f"pmul{p}_{k}", copy=True)
+                    # the weight bits only: a register of the constant 1 would be one
+                    # flip-flop (opt_merge) driving all 144 multipliers
+                    b = b_operand(*(pipe.reg(bit, f"pmw{p}_{k}_{i}")
+                                    for i, bit in enumerate(bits)))
+                    products[p].append(pipe.reg(field_and_borrow(a_copy * b),
+                                                f"pmprod{p}_{k}"))
         for stage in range(MULT_PAIR_STAGES):
             shared = [(pipe.reg(total, f"psum{k}_late{stage}"),
                        pipe.reg(diff, f"pdiff{k}_late{stage}"))

@@ -14,7 +14,6 @@ formats, folding, cycles, resource estimate) for the report and the manifest.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Callable
@@ -112,11 +111,6 @@ def lower(graph: Graph, multipliers: int = 0) -> Lowered:
     return lowered
 
 
-#: Per MatVec name, its pair terms per PE on hardware multipliers (see
-#: :func:`multiplier_pairs`), for the :func:`plan` being made.
-_MULT_PAIRS: ContextVar[dict | None] = ContextVar("mult_pairs", default=None)
-
-
 def multiplier_pairs(graph: Graph, types: dict, multipliers: int) -> dict[str, int]:
     """Share ``multipliers`` 18 × 18 multipliers out among the dense layers with ±1
     weights and a multi-bit input that fits one (8 bits signed, 7 unsigned), in
@@ -144,11 +138,8 @@ def plan(graph: Graph, multipliers: int = 0) -> Lowered:
     # The graph's closing real-valued affines are the host's (Graph.host_ops), not hardware.
     device = graph.device_output
     end = next(k for k, op in enumerate(graph.ops) if op is device) + 1
-    token = _MULT_PAIRS.set(multiplier_pairs(graph, types, multipliers))
-    try:
-        stages, layers = lower_ops(graph, types, list(graph.ops[1:end]), before=graph.input)
-    finally:
-        _MULT_PAIRS.reset(token)
+    stages, layers = lower_ops(graph, types, list(graph.ops[1:end]), before=graph.input,
+                               mult_pairs=multiplier_pairs(graph, types, multipliers))
     if not stages:
         raise PassError("lower: the graph has no layers to build")
     in_t = types[graph.input.name]
@@ -176,17 +167,21 @@ def _frame_budget(graph: Graph, types: dict) -> int:
                 if isinstance(op, MatVec)), default=1)
 
 
-def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[list, list[Layer]]:
+def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None,
+              mult_pairs: dict[str, int] | None = None) -> tuple[list, list[Layer]]:
     """Stages and layer records of ``ops``, a run of the graph in order after the op ``before``:
     a chain, or a chain with branch blocks (an op read twice opens one, its Add or Concat closes it;
     :func:`~bitwave.lower._residual.lower_residual`).  ``before`` None: the run is one path
-    of a block, whose fork is already taken care of."""
+    of a block, whose fork is already taken care of.  ``mult_pairs``: per MatVec name, its
+    pair terms per PE on hardware multipliers (:func:`multiplier_pairs`)."""
+    mult_pairs = mult_pairs or {}
     stages, layers = [], []
     i = 0
     while i < len(ops):
         last = ops[i - 1] if i else before
         if last is not None and len(graph.consumers(last.name)) > 1:   # a fork: up to its join
-            make, block_layers, used = lower_residual(graph, types, last, ops[i:], lower_ops)
+            make, block_layers, used = lower_residual(graph, types, last, ops[i:],
+                                                      partial(lower_ops, mult_pairs=mult_pairs))
             stages.append(make)
             layers.extend(block_layers)
             i += used
@@ -215,10 +210,10 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
             in_beats = serial_beats(op, in_t) if windowed else input_beats(graph, op)
             if in_beats > 1:
                 kwargs["in_beats"] = in_beats
-            mult_pairs = (_MULT_PAIRS.get() or {}).get(op.name, 0)
-            if mult_pairs:
+            pairs = mult_pairs.get(op.name, 0)
+            if pairs:
                 # ECP5's blocks with their own registers (the option names them)
-                kwargs.update(mult_pairs=mult_pairs, mult_block=True)
+                kwargs.update(mult_pairs=pairs, mult_block=True)
             cycles = op.cycles * types[op.name].positions
             if windowed:
                 # A slow convolution behind another layer gets a FIFO (see lower_window).
@@ -238,7 +233,7 @@ def lower_ops(graph: Graph, types: dict, ops: list, before: Op | None) -> tuple[
                               w_width=stream_format(wfmt, 1).width, acc_width=acc.bits,
                               n_thresholds=n_thr, out_width=stream_format(out_t.fmt, 1).width,
                               bipolar=isinstance(wfmt, Bipolar) and isinstance(in_t.fmt, Bipolar),
-                              in_beats=in_beats, mult_pairs=mult_pairs)
+                              in_beats=in_beats, mult_pairs=pairs)
                 est = mvu()
                 variants = {key: mvu(model=model, dsp=dsp) for key, model, dsp in _VARIANTS}
             if windowed:

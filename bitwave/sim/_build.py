@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Sequence
 import platformdirs
 
 from ..errors import ToolchainError
-from ..hdl import ECP5_MULT, MULT18X18D_MODEL
+from ..hdl import MULT18X18D_MODEL, uses_ecp5_mult
 from ..tools import run_tool
 
 __all__ = ["Build", "cache_dir", "verilate"]
@@ -84,8 +84,7 @@ def _remove_abandoned(parent: Path) -> None:
 def vendor_models(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """Simulation models of the vendor blocks the Verilog ``files`` instantiate (ECP5's
     MULT18X18D, from ``bitwave compile --multipliers``), as extra files."""
-    uses = any(name.endswith(".v") and f"{ECP5_MULT} ".encode() in data
-               for name, data in files.items())
+    uses = any(name.endswith(".v") and uses_ecp5_mult(data) for name, data in files.items())
     return {"bitwave_ecp5_models.v": MULT18X18D_MODEL.encode()} if uses else {}
 
 
